@@ -1,0 +1,11 @@
+// The OWF C++ API: include this, link owf::owf.
+#pragma once
+
+#include "owf/dtype.hpp"
+#include "owf/error.hpp"
+#include "owf/metadata.hpp"
+#include "owf/reader.hpp"
+#include "owf/source.hpp"
+#include "owf/tensor.hpp"
+#include "owf/version.hpp"
+#include "owf/writer.hpp"

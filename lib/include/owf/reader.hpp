@@ -1,0 +1,140 @@
+// Opening, reading and verifying OWF files.
+//
+// Opening validates everything that can be validated without reading tensor
+// data (spec/format.md, "Validation"): after open() returns, every accessor is
+// safe and every tensor lies inside the file. verify() additionally checks
+// every tensor digest.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+#include "owf/error.hpp"
+#include "owf/metadata.hpp"
+#include "owf/tensor.hpp"
+
+namespace owf {
+
+/// Reader limits. Files exceeding any of them are refused with
+/// limit_exceeded before anything is allocated from their sizes.
+struct Limits {
+  std::uint64_t max_manifest_bytes = 1ull << 30;  // FlatBuffers itself stops below 2 GiB
+  std::uint64_t max_tensors = 1'000'000;
+  std::uint32_t max_rank = 64;
+  std::uint32_t max_name_bytes = 4096;
+  std::uint64_t max_metadata_entries = 1'000'000;  // hyperparameters + metadata pairs
+  std::uint64_t max_string_bytes = 64ull << 20;     // any single metadata string
+  std::uint64_t max_alignment = 1ull << 21;         // the format maximum (2 MiB)
+  std::uint64_t max_chunk_bytes = 64ull << 20;      // compressed storage: decoded chunk size
+};
+
+struct Version {
+  std::uint16_t major = 0;
+  std::uint16_t minor = 0;
+};
+
+/// Progress of a long operation: bytes done out of total.
+using ProgressCallback = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+struct VerifyOptions {
+  unsigned threads = 0;           // 0: one per core
+  ProgressCallback progress;      // called from worker threads, serialized
+};
+
+class OWF_API File {
+ public:
+  /// Memory-maps and validates a file.
+  static Result<File> open(const std::filesystem::path& path, const Limits& limits = {});
+  /// Validates a file held in memory. The buffer is borrowed: it must
+  /// outlive the File and stay unchanged.
+  static Result<File> open_buffer(std::span<const std::byte> bytes, const Limits& limits = {});
+
+  File(File&&) noexcept;
+  File& operator=(File&&) noexcept;
+  ~File();
+
+  Version version() const;
+  std::uint64_t file_size() const;
+  std::uint64_t alignment() const;
+  std::span<const std::string_view> required_features() const;
+
+  std::size_t tensor_count() const;
+  /// Tensors in name order (the manifest order). Precondition: index < tensor_count().
+  TensorInfo tensor(std::size_t index) const;
+  /// Binary search by name.
+  std::optional<std::size_t> find(std::string_view name) const;
+  Result<TensorInfo> tensor(std::string_view name) const;
+
+  /// Zero-copy view of a tensor's bytes. Fails (unsupported) for
+  /// compressed tensors: use read() for those.
+  Result<std::span<const std::byte>> bytes(const TensorInfo& tensor) const;
+  /// Typed zero-copy view; dtype_mismatch unless T matches the dtype.
+  template <class T>
+  Result<std::span<const T>> view(std::string_view name) const;
+
+  /// Copies (decoding if needed) a tensor's logical bytes into `out`, whose
+  /// size must equal tensor.logical_bytes. With check_digest, also checks
+  /// the bytes against the tensor's SHA-256.
+  Status read(const TensorInfo& tensor, std::span<std::byte> out, bool check_digest = false) const;
+  /// Reads logical bytes [offset, offset + out.size()) of a tensor.
+  Status read_range(const TensorInfo& tensor, std::uint64_t offset, std::span<std::byte> out) const;
+
+  /// Checks every tensor digest (and, for compressed tensors, every chunk),
+  /// in parallel. Structural checks already happened at open.
+  Status verify(const VerifyOptions& options = {}) const;
+
+  /// The weights digest (spec/format.md, "Weights digest"): identifies the
+  /// tensors independently of layout, compression and metadata.
+  Sha256Digest weights_digest() const;
+
+  const ModelInfo& info() const;
+
+  /// The raw manifest bytes (FlatBuffers), as stored.
+  std::span<const std::byte> manifest_bytes() const;
+
+  struct Impl;
+
+ private:
+  explicit File(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Maps C++ element types to dtypes for File::view.
+template <class T>
+constexpr std::optional<DType> dtype_of() {
+  if constexpr (std::is_same_v<T, bool>) return DType::kBool;
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return DType::kU8;
+  else if constexpr (std::is_same_v<T, std::int8_t>) return DType::kI8;
+  else if constexpr (std::is_same_v<T, std::uint16_t>) return DType::kU16;
+  else if constexpr (std::is_same_v<T, std::int16_t>) return DType::kI16;
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return DType::kU32;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return DType::kI32;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return DType::kU64;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return DType::kI64;
+  else if constexpr (std::is_same_v<T, float>) return DType::kF32;
+  else if constexpr (std::is_same_v<T, double>) return DType::kF64;
+  else return std::nullopt;
+}
+
+template <class T>
+Result<std::span<const T>> File::view(std::string_view name) const {
+  static_assert(dtype_of<T>().has_value(), "no dtype corresponds to this C++ type");
+  OWF_ASSIGN_OR_RETURN(TensorInfo t, tensor(name));
+  if (t.dtype != *dtype_of<T>())
+    return Error(ErrorCode::kDtypeMismatch,
+                 "tensor '" + std::string(name) + "' has dtype " + std::string(dtype_name(t.dtype)) +
+                     ", not " + std::string(dtype_name(*dtype_of<T>())));
+  OWF_ASSIGN_OR_RETURN(auto raw, bytes(t));
+  if (reinterpret_cast<std::uintptr_t>(raw.data()) % alignof(T) != 0)
+    return Error(ErrorCode::kUnsupported, "tensor '" + std::string(name) + "' is not aligned for a typed view");
+  return std::span<const T>(reinterpret_cast<const T*>(raw.data()), raw.size() / sizeof(T));
+}
+
+}  // namespace owf

@@ -1,0 +1,78 @@
+// Any weights file, whatever its format: OWF, safetensors, GGUF, NumPy
+// (.npy/.npz) or a PyTorch checkpoint. Tools and applications read every
+// format through this one interface; foreign readers are held to the same
+// standard as OWF's own (validated at open, errors that say where).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "owf/error.hpp"
+#include "owf/metadata.hpp"
+#include "owf/reader.hpp"
+#include "owf/tensor.hpp"
+#include "owf/writer.hpp"
+
+namespace owf {
+
+enum class Format : std::uint8_t { kOwf, kSafetensors, kGguf, kNpz, kNpy, kPyTorch };
+
+OWF_API std::string_view format_name(Format format);  // "owf", "safetensors", "gguf", "npz", "npy", "pytorch"
+OWF_API std::optional<Format> format_from_name(std::string_view name);
+/// From the file name: .owf .safetensors .gguf .npz .npy .pt .pth .bin
+OWF_API std::optional<Format> format_from_extension(const std::filesystem::path& path);
+/// From the first bytes of the file, falling back to the extension.
+OWF_API Result<Format> detect_format(const std::filesystem::path& path);
+
+/// A readable set of tensors with model information.
+class OWF_API Source {
+ public:
+  virtual ~Source() = default;
+  virtual Format format() const = 0;
+  /// Tensors in the order the format defines (OWF: by name; others: file order).
+  virtual std::size_t tensor_count() const = 0;
+  /// `sha256` is filled only where the file stores digests (OWF); use
+  /// tensor_sha256() for every format.
+  virtual TensorInfo tensor(std::size_t index) const = 0;
+  /// Logical bytes (row-major, little-endian) into `out` of exactly
+  /// tensor(index).logical_bytes bytes.
+  virtual Status read(std::size_t index, std::span<std::byte> out) const = 0;
+  virtual const ModelInfo& info() const = 0;
+  /// The file's data alignment, where the format has one (0 otherwise).
+  virtual std::uint64_t alignment() const { return 0; }
+  /// Stored digest (OWF) or one computed by reading the tensor.
+  virtual Result<Sha256Digest> tensor_sha256(std::size_t index) const;
+  /// The OWF File behind this source, if it is one.
+  virtual const File* owf_file() const { return nullptr; }
+
+  std::optional<std::size_t> find(std::string_view name) const;
+};
+
+/// Opens any supported format (detected from the content) with its reader's
+/// full validation.
+OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path,
+                                            std::optional<Format> format = std::nullopt,
+                                            const Limits& limits = {});
+
+/// The weights digest of any source: for OWF the stored digests are used,
+/// for other formats every tensor is read and hashed (in parallel).
+OWF_API Result<Sha256Digest> compute_weights_digest(const Source& source, unsigned threads = 0);
+
+/// The canonical weights digest over (name, dtype, shape, sha256) entries;
+/// the entries need not be sorted.
+struct DigestEntry {
+  std::string_view name;
+  DType dtype;
+  std::span<const std::uint64_t> shape;
+  Sha256Digest sha256;
+};
+OWF_API Sha256Digest weights_digest_of(std::vector<DigestEntry> entries);
+
+}  // namespace owf

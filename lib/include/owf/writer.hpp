@@ -1,0 +1,82 @@
+// Writing OWF files, one tensor at a time.
+//
+// Memory is bounded by what the caller hands over per call, not by the
+// model: each tensor is hashed and written as it arrives. Nothing appears
+// under the target name until finish() succeeds; the file is written to a
+// temporary name beside the target, synced, and renamed into place.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "owf/error.hpp"
+#include "owf/metadata.hpp"
+#include "owf/tensor.hpp"
+
+namespace owf {
+
+struct CompressionOptions {
+  bool enabled = false;
+  int level = 3;
+  std::uint64_t chunk_bytes = 1ull << 20;  // logical bytes per independently decodable chunk
+  double min_saving = 0.05;                // keep a tensor raw unless it shrinks by this fraction
+  unsigned threads = 0;                    // 0: one per core
+};
+
+struct WriteOptions {
+  std::uint64_t alignment = 64;  // power of two, 1 .. 2 MiB
+  CompressionOptions compression;
+  bool sync = true;  // fsync the file and its directory before finish() returns
+};
+
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<std::uint64_t> shape;
+  Role role = Role::kOther;
+};
+
+class OWF_API Writer {
+ public:
+  /// Creates a temporary file beside `path`. The target is untouched until finish().
+  static Result<Writer> create(const std::filesystem::path& path, const WriteOptions& options = {});
+
+  Writer(Writer&&) noexcept;
+  Writer& operator=(Writer&&) noexcept;
+  /// Without a successful finish(), removes the temporary file.
+  ~Writer();
+
+  /// Required before finish(): a valid SPDX expression, or NOASSERTION.
+  Status set_license(License license);
+  Status set_provenance(Provenance provenance);
+  Status set_hyperparameter(const std::string& key, Value value);
+  Status set_metadata(const std::string& key, std::string value);
+  /// Copies license, provenance, hyperparameters and metadata (validated).
+  Status set_info(const ModelInfo& info);
+
+  /// Adds a whole tensor. `data` holds its logical bytes (row-major,
+  /// little-endian) and must have the size dtype x shape demands.
+  Status add_tensor(const TensorSpec& spec, std::span<const std::byte> data);
+
+  /// Streams a tensor in pieces, for tensors larger than the caller wants
+  /// in memory: begin, append until logical size is reached, end.
+  Status begin_tensor(const TensorSpec& spec);
+  Status append(std::span<const std::byte> data);
+  Status end_tensor();
+
+  /// Writes manifest and footer, syncs and renames into place.
+  Status finish();
+
+  struct Impl;
+
+ private:
+  explicit Writer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace owf

@@ -1,0 +1,19 @@
+// Formats whose readers are not part of this build yet.
+#include <string>
+
+#include "formats/formats.hpp"
+
+namespace owf::internal {
+namespace {
+Error not_built(std::string_view format) {
+  return Error(ErrorCode::kForeignFormatUnsupported, std::string(format) + " files are not supported by this build");
+}
+}  // namespace
+
+Result<std::unique_ptr<Source>> open_safetensors(const std::filesystem::path&, const Limits&) { return not_built("safetensors"); }
+Result<std::unique_ptr<Source>> open_gguf(const std::filesystem::path&, const Limits&) { return not_built("GGUF"); }
+Result<std::unique_ptr<Source>> open_npy(const std::filesystem::path&, const Limits&) { return not_built("NumPy .npy"); }
+Result<std::unique_ptr<Source>> open_npz(const std::filesystem::path&, const Limits&) { return not_built("NumPy .npz"); }
+Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path&, const Limits&) { return not_built("PyTorch"); }
+
+}  // namespace owf::internal

@@ -1,0 +1,515 @@
+#include "manifest.hpp"
+
+#include "layout.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "owf_generated.h"
+#include "utf8.hpp"
+
+namespace owf::internal {
+namespace {
+
+namespace fb = ::owf::fb;
+
+constexpr std::string_view kKnownFeatures[] = {"zstd"};
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string_view view(const flatbuffers::String* s) {
+  return s == nullptr ? std::string_view() : std::string_view(s->c_str(), s->size());
+}
+
+// Orders names by their UTF-8 bytes, as unsigned chars (spec: "Tensor order").
+int compare_bytes(std::string_view a, std::string_view b) {
+  const int c = std::memcmp(a.data(), b.data(), std::min(a.size(), b.size()));
+  if (c != 0) return c;
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+// Checks a string from the manifest against UTF-8 and the size limit.
+class StringChecker {
+ public:
+  explicit StringChecker(const Limits& limits) : limits_(limits) {}
+
+  Result<std::string> take(const flatbuffers::String* s, const std::string& field) const {
+    const std::string_view v = view(s);
+    OWF_RETURN_IF_ERROR(check(v, field));
+    return std::string(v);
+  }
+
+  Status check(std::string_view v, const std::string& field) const {
+    if (v.size() > limits_.max_string_bytes)
+      return Error(ErrorCode::kLimitExceeded, field + " is " + std::to_string(v.size()) +
+                                                  " bytes, over the limit of " + std::to_string(limits_.max_string_bytes));
+    if (auto bad = find_invalid_utf8(v); bad != std::string_view::npos)
+      return Error(ErrorCode::kBadUtf8, field + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+    return {};
+  }
+
+  Result<std::vector<std::string>> take_all(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v,
+                                            const std::string& field) const {
+    std::vector<std::string> out;
+    if (v == nullptr) return out;
+    out.reserve(v->size());
+    for (flatbuffers::uoffset_t i = 0; i < v->size(); ++i) {
+      OWF_ASSIGN_OR_RETURN(std::string s, take(v->Get(i), field + "[" + std::to_string(i) + "]"));
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  const Limits& limits_;
+};
+
+bool int_fits(std::int64_t v, fb::IntType t) {
+  switch (t) {
+    case fb::IntType::I64: return true;
+    case fb::IntType::U64: return true;  // the bits are the value
+    case fb::IntType::U8: return v >= 0 && v <= 0xFF;
+    case fb::IntType::I8: return v >= -128 && v <= 127;
+    case fb::IntType::U16: return v >= 0 && v <= 0xFFFF;
+    case fb::IntType::I16: return v >= -32768 && v <= 32767;
+    case fb::IntType::U32: return v >= 0 && v <= 0xFFFFFFFFll;
+    case fb::IntType::I32: return v >= INT32_MIN && v <= INT32_MAX;
+  }
+  return false;
+}
+
+bool float_fits(double v, fb::FloatType t) {
+  if (t == fb::FloatType::F64) return true;
+  // Declared F32: the value must be exactly a float, so that writing it back
+  // as F32 loses nothing.
+  return std::isnan(v) || static_cast<double>(static_cast<float>(v)) == v;
+}
+
+Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& strings, const std::string& where) {
+  auto bad = [&](const std::string& why) { return Error(ErrorCode::kBadHyperparameter, where + ": " + why); };
+  auto int_type = [&](fb::IntType t) -> Result<IntType> {
+    if (static_cast<unsigned>(t) > static_cast<unsigned>(fb::IntType::U64)) return bad("unknown integer type");
+    return static_cast<IntType>(t);
+  };
+  auto float_type = [&](fb::FloatType t) -> Result<FloatType> {
+    if (static_cast<unsigned>(t) > static_cast<unsigned>(fb::FloatType::F32)) return bad("unknown float type");
+    return static_cast<FloatType>(t);
+  };
+  switch (h->value_type()) {
+    case fb::Value::BoolValue: return Value(h->value_as_BoolValue()->value());
+    case fb::Value::IntValue: {
+      auto* v = h->value_as_IntValue();
+      OWF_ASSIGN_OR_RETURN(IntType t, int_type(v->type()));
+      if (!int_fits(v->value(), v->type())) return bad("value does not fit its declared integer type");
+      return Value(v->value(), t);
+    }
+    case fb::Value::FloatValue: {
+      auto* v = h->value_as_FloatValue();
+      OWF_ASSIGN_OR_RETURN(FloatType t, float_type(v->type()));
+      if (!float_fits(v->value(), v->type())) return bad("value is not exactly representable as F32");
+      return Value(v->value(), t);
+    }
+    case fb::Value::StringValue: {
+      OWF_ASSIGN_OR_RETURN(std::string s, strings.take(h->value_as_StringValue()->value(), where));
+      return Value(std::move(s));
+    }
+    case fb::Value::BoolArray: {
+      auto* v = h->value_as_BoolArray()->values();
+      std::vector<bool> out(v->size());
+      for (flatbuffers::uoffset_t i = 0; i < v->size(); ++i) out[i] = v->Get(i) != 0;
+      return Value(std::move(out));
+    }
+    case fb::Value::IntArray: {
+      auto* a = h->value_as_IntArray();
+      OWF_ASSIGN_OR_RETURN(IntType t, int_type(a->type()));
+      std::vector<std::int64_t> out(a->values()->begin(), a->values()->end());
+      for (std::size_t i = 0; i < out.size(); ++i)
+        if (!int_fits(out[i], a->type())) return bad("element " + std::to_string(i) + " does not fit its declared integer type");
+      return Value(std::move(out), t);
+    }
+    case fb::Value::FloatArray: {
+      auto* a = h->value_as_FloatArray();
+      OWF_ASSIGN_OR_RETURN(FloatType t, float_type(a->type()));
+      std::vector<double> out(a->values()->begin(), a->values()->end());
+      for (std::size_t i = 0; i < out.size(); ++i)
+        if (!float_fits(out[i], a->type())) return bad("element " + std::to_string(i) + " is not exactly representable as F32");
+      return Value(std::move(out), t);
+    }
+    case fb::Value::StringArray: {
+      OWF_ASSIGN_OR_RETURN(std::vector<std::string> out, strings.take_all(h->value_as_StringArray()->values(), where));
+      return Value(std::move(out));
+    }
+    default:
+      return bad("unknown value type " + std::to_string(static_cast<unsigned>(h->value_type())));
+  }
+}
+
+Result<License> decode_license(const fb::License* l, const StringChecker& strings) {
+  License out;
+  OWF_ASSIGN_OR_RETURN(out.spdx, strings.take(l->spdx(), "license.spdx"));
+  if (auto s = validate_spdx_expression(out.spdx); !s.ok()) return s.error();
+  OWF_ASSIGN_OR_RETURN(out.concluded, strings.take(l->concluded(), "license.concluded"));
+  if (!out.concluded.empty())
+    if (auto s = validate_spdx_expression(out.concluded); !s.ok())
+      return Error(ErrorCode::kBadLicense, "license.concluded: " + s.error().message());
+  OWF_ASSIGN_OR_RETURN(out.name, strings.take(l->name(), "license.name"));
+  OWF_ASSIGN_OR_RETURN(out.url, strings.take(l->url(), "license.url"));
+  OWF_ASSIGN_OR_RETURN(out.text, strings.take(l->text(), "license.text"));
+  OWF_ASSIGN_OR_RETURN(out.copyright, strings.take_all(l->copyright(), "license.copyright"));
+  OWF_ASSIGN_OR_RETURN(out.attribution, strings.take(l->attribution(), "license.attribution"));
+  OWF_ASSIGN_OR_RETURN(out.restrictions, strings.take(l->restrictions(), "license.restrictions"));
+  return out;
+}
+
+Result<Provenance> decode_provenance(const fb::Provenance* p, const StringChecker& strings) {
+  Provenance out;
+  if (p == nullptr) return out;
+  OWF_ASSIGN_OR_RETURN(out.name, strings.take(p->name(), "provenance.name"));
+  OWF_ASSIGN_OR_RETURN(out.version, strings.take(p->version(), "provenance.version"));
+  OWF_ASSIGN_OR_RETURN(out.architecture, strings.take(p->architecture(), "provenance.architecture"));
+  OWF_ASSIGN_OR_RETURN(out.description, strings.take(p->description(), "provenance.description"));
+  OWF_ASSIGN_OR_RETURN(out.authors, strings.take_all(p->authors(), "provenance.authors"));
+  OWF_ASSIGN_OR_RETURN(out.source_url, strings.take(p->source_url(), "provenance.source_url"));
+  if (p->base_models() != nullptr) {
+    for (flatbuffers::uoffset_t i = 0; i < p->base_models()->size(); ++i) {
+      auto* b = p->base_models()->Get(i);
+      BaseModel m;
+      OWF_ASSIGN_OR_RETURN(m.name, strings.take(b->name(), "provenance.base_models[" + std::to_string(i) + "].name"));
+      std::memcpy(m.weights_digest.data(), b->weights_digest()->bytes()->data(), 32);
+      out.base_models.push_back(std::move(m));
+    }
+  }
+  OWF_ASSIGN_OR_RETURN(out.training_data, strings.take(p->training_data(), "provenance.training_data"));
+  OWF_ASSIGN_OR_RETURN(out.software, strings.take(p->software(), "provenance.software"));
+  OWF_ASSIGN_OR_RETURN(out.created, strings.take(p->created(), "provenance.created"));
+  return out;
+}
+
+// Tensor fields that need no knowledge of the file layout.
+Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limits, std::uint64_t alignment,
+                     TensorInfo& out, ChunkTable& table, std::vector<ChunkRef>& chunk_storage,
+                     std::vector<std::pair<std::size_t, std::size_t>>& chunk_slices) {
+  const std::string_view name = view(t->name());
+  const std::string where = "tensor " + std::to_string(index) + " '" + std::string(name.substr(0, 200)) + "'";
+  if (name.empty()) return Error(ErrorCode::kBadTensorName, "tensor " + std::to_string(index) + " has an empty name");
+  if (name.size() > limits.max_name_bytes)
+    return Error(ErrorCode::kLimitExceeded, where + ": name is " + std::to_string(name.size()) +
+                                                " bytes, over the limit of " + std::to_string(limits.max_name_bytes));
+  if (name.find('\0') != std::string_view::npos)
+    return Error(ErrorCode::kBadTensorName, where + ": name contains a NUL byte");
+  if (auto bad = find_invalid_utf8(name); bad != std::string_view::npos)
+    return Error(ErrorCode::kBadUtf8, "tensor " + std::to_string(index) + ": name is not valid UTF-8 (byte " +
+                                          std::to_string(bad) + ")");
+  out.name = name;
+
+  auto dtype = dtype_from_code(t->dtype());
+  if (!dtype) return Error(ErrorCode::kUnknownDtype, where + ": unknown dtype code " + std::to_string(t->dtype()));
+  out.dtype = *dtype;
+
+  if (t->shape() != nullptr) {
+    if (t->shape()->size() > limits.max_rank)
+      return Error(ErrorCode::kLimitExceeded, where + ": rank " + std::to_string(t->shape()->size()) +
+                                                  " is over the limit of " + std::to_string(limits.max_rank));
+    out.shape = std::span<const std::uint64_t>(t->shape()->data(), t->shape()->size());
+  }
+  auto count = element_count(out.shape);
+  if (!count.ok()) return Error(count.code(), where + ": " + count.error().message());
+  out.element_count = *count;
+  auto logical = tensor_byte_size(out.dtype, out.shape);
+  if (!logical.ok()) return Error(logical.code(), where + ": " + logical.error().message());
+  out.logical_bytes = *logical;
+
+  if (static_cast<unsigned>(t->role()) > static_cast<unsigned>(fb::Role::Buffer))
+    return Error(ErrorCode::kUnknownRole, where + ": unknown role code " + std::to_string(static_cast<unsigned>(t->role())));
+  out.role = static_cast<Role>(t->role());
+
+  out.offset = t->offset();
+  out.stored_bytes = t->stored_length();
+  std::memcpy(out.sha256.data(), t->sha256()->bytes()->data(), 32);
+
+  switch (t->codec()) {
+    case fb::Codec::None:
+      out.codec = Codec::kNone;
+      if (out.stored_bytes != out.logical_bytes)
+        return Error(ErrorCode::kTensorSizeMismatch,
+                     where + ": stores " + std::to_string(out.stored_bytes) + " bytes but " +
+                         std::string(dtype_name(out.dtype)) + " x shape needs " + std::to_string(out.logical_bytes));
+      if (t->chunks() != nullptr || t->chunk_length() != 0)
+        return Error(ErrorCode::kBadChunkTable, where + ": an uncompressed tensor has a chunk table");
+      break;
+    case fb::Codec::Zstd:
+    case fb::Codec::ZstdByteGroup: {
+      out.codec = t->codec() == fb::Codec::Zstd ? Codec::kZstd : Codec::kZstdByteGroup;
+      table.chunk_length = t->chunk_length();
+      const std::size_t first = chunk_storage.size();
+      if (t->chunks() != nullptr)
+        for (const fb::Chunk* c : *t->chunks()) chunk_storage.push_back({c->offset(), c->stored_length()});
+      chunk_slices.emplace_back(index, first);
+      break;
+    }
+    default:
+      return Error(ErrorCode::kUnknownCodec, where + ": unknown codec code " + std::to_string(static_cast<unsigned>(t->codec())));
+  }
+
+  if (out.stored_bytes == 0) {
+    if (out.offset != 0)
+      return Error(ErrorCode::kMisalignedTensor, where + ": an empty tensor must have offset 0, has " + std::to_string(out.offset));
+  } else if (out.offset % alignment != 0) {
+    return Error(ErrorCode::kMisalignedTensor, where + ": offset " + std::to_string(out.offset) +
+                                                   " is not a multiple of the alignment " + std::to_string(alignment));
+  }
+  return {};
+}
+
+}  // namespace
+
+bool is_known_feature(std::string_view feature) {
+  return std::find(std::begin(kKnownFeatures), std::end(kKnownFeatures), feature) != std::end(kKnownFeatures);
+}
+
+Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits) {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  if (bytes.size() < 8 || !fb::ManifestBufferHasIdentifier(data))
+    return Error(ErrorCode::kManifestInvalid, "manifest lacks the FlatBuffers file identifier \"OWF1\"");
+  // Every tensor, hyperparameter (two tables), value and base model is a
+  // table; the bound follows the configured limits rather than a constant.
+  const std::uint64_t table_budget = 2 * limits.max_tensors + 3 * limits.max_metadata_entries + 1024;
+  flatbuffers::Verifier verifier(data, bytes.size(), 64,
+                                 static_cast<flatbuffers::uoffset_t>(std::min<std::uint64_t>(table_budget, 0x7fffffff)));
+  if (!fb::VerifyManifestBuffer(verifier))
+    return Error(ErrorCode::kManifestInvalid, "manifest failed FlatBuffers verification (malformed, or beyond depth/table limits)");
+  const fb::Manifest* m = fb::GetManifest(data);
+  const StringChecker strings(limits);
+  DecodedManifest out;
+
+  // Unknown required features first: a file from a newer writer must be
+  // reported as such, not as whatever else this reader fails to understand.
+  if (m->required_features() != nullptr) {
+    for (flatbuffers::uoffset_t i = 0; i < m->required_features()->size(); ++i) {
+      const std::string_view f = view(m->required_features()->Get(i));
+      if (!is_known_feature(f))
+        return Error(ErrorCode::kUnknownRequiredFeature, "file requires feature " + quoted(f.substr(0, 200)) +
+                                                             ", which this reader does not support");
+      out.required_features.push_back(f);
+    }
+  }
+
+  out.alignment = m->alignment();
+  if (!is_power_of_two(out.alignment) || out.alignment > std::min<std::uint64_t>(limits.max_alignment, 1ull << 21))
+    return Error(ErrorCode::kBadAlignment, "alignment " + std::to_string(out.alignment) +
+                                               " is not a power of two between 1 and " +
+                                               std::to_string(std::min<std::uint64_t>(limits.max_alignment, 1ull << 21)));
+
+  const auto* tensors = m->tensors();
+  const std::size_t n = tensors == nullptr ? 0 : tensors->size();
+  if (n > limits.max_tensors)
+    return Error(ErrorCode::kLimitExceeded, std::to_string(n) + " tensors, over the limit of " + std::to_string(limits.max_tensors));
+  out.tensors.resize(n);
+  out.chunk_tables.resize(n);
+  std::vector<std::pair<std::size_t, std::size_t>> chunk_slices;  // (tensor, first chunk)
+  for (std::size_t i = 0; i < n; ++i) {
+    OWF_RETURN_IF_ERROR(decode_tensor(tensors->Get(static_cast<flatbuffers::uoffset_t>(i)), i, limits, out.alignment,
+                                      out.tensors[i], out.chunk_tables[i], out.chunk_storage, chunk_slices));
+    if (i > 0) {
+      const int c = compare_bytes(out.tensors[i - 1].name, out.tensors[i].name);
+      if (c == 0)
+        return Error(ErrorCode::kDuplicateTensorName, "tensor name " + quoted(out.tensors[i].name.substr(0, 200)) +
+                                                          " appears twice (indices " + std::to_string(i - 1) + " and " +
+                                                          std::to_string(i) + ")");
+      if (c > 0)
+        return Error(ErrorCode::kTensorNamesUnsorted, "tensor " + std::to_string(i) + " " +
+                                                          quoted(out.tensors[i].name.substr(0, 200)) +
+                                                          " sorts before its predecessor " +
+                                                          quoted(out.tensors[i - 1].name.substr(0, 200)));
+    }
+  }
+  // Chunk spans are taken only now: chunk_storage no longer moves.
+  for (std::size_t k = 0; k < chunk_slices.size(); ++k) {
+    const auto [index, first] = chunk_slices[k];
+    const std::size_t end = k + 1 < chunk_slices.size() ? chunk_slices[k + 1].second : out.chunk_storage.size();
+    out.chunk_tables[index].chunks = std::span<const ChunkRef>(out.chunk_storage.data() + first, end - first);
+  }
+
+  const std::size_t n_hparams = m->hyperparameters() == nullptr ? 0 : m->hyperparameters()->size();
+  const std::size_t n_meta = m->metadata() == nullptr ? 0 : m->metadata()->size();
+  if (n_hparams + n_meta > limits.max_metadata_entries)
+    return Error(ErrorCode::kLimitExceeded, std::to_string(n_hparams + n_meta) +
+                                                " hyperparameter and metadata entries, over the limit of " +
+                                                std::to_string(limits.max_metadata_entries));
+  std::string_view previous;
+  for (std::size_t i = 0; i < n_hparams; ++i) {
+    const auto* h = m->hyperparameters()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    const std::string_view key = view(h->key());
+    const std::string where = "hyperparameter " + quoted(key.substr(0, 200));
+    if (auto s = validate_hyperparameter_key(key); !s.ok()) return s.error();
+    if (i > 0 && compare_bytes(previous, key) >= 0)
+      return Error(ErrorCode::kBadHyperparameter, where + (previous == key ? " appears twice" : " is out of order"));
+    previous = key;
+    OWF_ASSIGN_OR_RETURN(Value v, decode_value(h, strings, where));
+    out.info.hyperparameters.emplace_hint(out.info.hyperparameters.end(), std::string(key), std::move(v));
+  }
+  for (std::size_t i = 0; i < n_meta; ++i) {
+    const auto* kv = m->metadata()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    const std::string_view key = view(kv->key());
+    const std::string where = "metadata key " + quoted(key.substr(0, 200));
+    if (key.empty()) return Error(ErrorCode::kBadMetadata, "metadata entry " + std::to_string(i) + " has an empty key");
+    OWF_RETURN_IF_ERROR(strings.check(key, where));
+    if (i > 0 && compare_bytes(previous, key) >= 0)
+      return Error(ErrorCode::kBadMetadata, where + (previous == key ? " appears twice" : " is out of order"));
+    previous = key;
+    OWF_ASSIGN_OR_RETURN(std::string value, strings.take(kv->value(), where));
+    out.info.metadata.emplace_hint(out.info.metadata.end(), std::string(key), std::move(value));
+  }
+
+  OWF_ASSIGN_OR_RETURN(License license, decode_license(m->license(), strings));
+  out.info.license = std::move(license);
+  OWF_ASSIGN_OR_RETURN(out.info.provenance, decode_provenance(m->provenance(), strings));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Encoding
+
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+Offset<flatbuffers::String> optional_string(FlatBufferBuilder& fbb, const std::string& s) {
+  return s.empty() ? Offset<flatbuffers::String>() : fbb.CreateString(s);
+}
+
+Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> optional_strings(FlatBufferBuilder& fbb,
+                                                                          const std::vector<std::string>& v) {
+  return v.empty() ? Offset<flatbuffers::Vector<Offset<flatbuffers::String>>>() : fbb.CreateVectorOfStrings(v);
+}
+
+fb::Sha256 to_fb(const Sha256Digest& d) {
+  return fb::Sha256(flatbuffers::span<const std::uint8_t, 32>(d.data(), 32));
+}
+
+Offset<fb::Hyperparameter> encode_hyperparameter(FlatBufferBuilder& fbb, const std::string& key, const Value& v) {
+  const auto key_offset = fbb.CreateString(key);
+  const auto it = static_cast<fb::IntType>(v.int_type);
+  const auto ft = static_cast<fb::FloatType>(v.float_type);
+  struct Encode {
+    FlatBufferBuilder& fbb;
+    fb::IntType it;
+    fb::FloatType ft;
+    std::pair<fb::Value, Offset<void>> operator()(bool b) const {
+      return {fb::Value::BoolValue, fb::CreateBoolValue(fbb, b).Union()};
+    }
+    std::pair<fb::Value, Offset<void>> operator()(std::int64_t i) const {
+      return {fb::Value::IntValue, fb::CreateIntValue(fbb, i, it).Union()};
+    }
+    std::pair<fb::Value, Offset<void>> operator()(double d) const {
+      return {fb::Value::FloatValue, fb::CreateFloatValue(fbb, d, ft).Union()};
+    }
+    std::pair<fb::Value, Offset<void>> operator()(const std::string& s) const {
+      return {fb::Value::StringValue, fb::CreateStringValue(fbb, fbb.CreateString(s)).Union()};
+    }
+    std::pair<fb::Value, Offset<void>> operator()(const std::vector<bool>& v) const {
+      std::vector<std::uint8_t> bytes(v.begin(), v.end());
+      return {fb::Value::BoolArray, fb::CreateBoolArray(fbb, fbb.CreateVector(bytes)).Union()};
+    }
+    std::pair<fb::Value, Offset<void>> operator()(const std::vector<std::int64_t>& v) const {
+      return {fb::Value::IntArray, fb::CreateIntArray(fbb, fbb.CreateVector(v), it).Union()};
+    }
+    std::pair<fb::Value, Offset<void>> operator()(const std::vector<double>& v) const {
+      return {fb::Value::FloatArray, fb::CreateFloatArray(fbb, fbb.CreateVector(v), ft).Union()};
+    }
+    std::pair<fb::Value, Offset<void>> operator()(const std::vector<std::string>& v) const {
+      return {fb::Value::StringArray, fb::CreateStringArray(fbb, fbb.CreateVectorOfStrings(v)).Union()};
+    }
+  };
+  const auto [type, value] = std::visit(Encode{fbb, it, ft}, v.data);
+  return fb::CreateHyperparameter(fbb, key_offset, type, value);
+}
+
+}  // namespace
+
+Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
+  // FlatBuffers aborts past 2 GiB; refuse well before that with an error.
+  std::uint64_t estimate = 4096;
+  for (const auto& t : model.tensors) estimate += t.name.size() + 8 * t.shape.size() + 16 * t.chunks.size() + 160;
+  for (const auto& [k, v] : model.info.metadata) estimate += k.size() + v.size() + 32;
+  for (const auto& [k, v] : model.info.hyperparameters) {
+    estimate += k.size() + 64;
+    if (auto* s = std::get_if<std::vector<std::string>>(&v.data))
+      for (const auto& e : *s) estimate += e.size() + 12;
+    else if (auto* str = std::get_if<std::string>(&v.data)) estimate += str->size();
+    else if (auto* iv = std::get_if<std::vector<std::int64_t>>(&v.data)) estimate += 8 * iv->size();
+    else if (auto* dv = std::get_if<std::vector<double>>(&v.data)) estimate += 8 * dv->size();
+    else if (auto* bv = std::get_if<std::vector<bool>>(&v.data)) estimate += bv->size();
+  }
+  if (model.info.license) estimate += model.info.license->text.size() + 1024;
+  if (estimate > (1ull << 31) - (1ull << 24))
+    return Error(ErrorCode::kLimitExceeded, "manifest would be about " + std::to_string(estimate) +
+                                                " bytes, over FlatBuffers' 2 GiB limit");
+
+  std::sort(model.tensors.begin(), model.tensors.end(),
+            [](const TensorRecord& a, const TensorRecord& b) { return compare_bytes(a.name, b.name) < 0; });
+  std::sort(model.required_features.begin(), model.required_features.end());
+  model.required_features.erase(std::unique(model.required_features.begin(), model.required_features.end()),
+                                model.required_features.end());
+
+  FlatBufferBuilder fbb(static_cast<std::size_t>(std::min<std::uint64_t>(estimate, 1ull << 26)));
+  std::vector<Offset<fb::Tensor>> tensors;
+  tensors.reserve(model.tensors.size());
+  for (const auto& t : model.tensors) {
+    const auto name = fbb.CreateString(t.name);
+    const auto shape = fbb.CreateVector(t.shape);
+    Offset<flatbuffers::Vector<const fb::Chunk*>> chunks;
+    if (t.codec != Codec::kNone) {
+      std::vector<fb::Chunk> c;
+      c.reserve(t.chunks.size());
+      for (const auto& ref : t.chunks) c.emplace_back(ref.offset, ref.stored_length);
+      chunks = fbb.CreateVectorOfStructs(c);
+    }
+    const fb::Sha256 digest = to_fb(t.sha256);
+    tensors.push_back(fb::CreateTensor(fbb, name, static_cast<std::uint16_t>(t.dtype), shape,
+                                       static_cast<fb::Role>(t.role), t.offset, t.stored_length,
+                                       static_cast<fb::Codec>(t.codec), &digest, t.chunk_length, chunks));
+  }
+  const auto tensor_vector = fbb.CreateVector(tensors);
+
+  std::vector<Offset<fb::Hyperparameter>> hparams;
+  for (const auto& [k, v] : model.info.hyperparameters) hparams.push_back(encode_hyperparameter(fbb, k, v));
+  const auto hparam_vector = hparams.empty() ? Offset<flatbuffers::Vector<Offset<fb::Hyperparameter>>>()
+                                             : fbb.CreateVector(hparams);
+  std::vector<Offset<fb::KeyValue>> meta;
+  for (const auto& [k, v] : model.info.metadata)
+    meta.push_back(fb::CreateKeyValue(fbb, fbb.CreateString(k), fbb.CreateString(v)));
+  const auto meta_vector = meta.empty() ? Offset<flatbuffers::Vector<Offset<fb::KeyValue>>>() : fbb.CreateVector(meta);
+
+  if (!model.info.license)
+    return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
+  const License& l = *model.info.license;
+  const auto license = fb::CreateLicense(fbb, fbb.CreateString(l.spdx), optional_string(fbb, l.concluded),
+                                         optional_string(fbb, l.name), optional_string(fbb, l.url),
+                                         optional_string(fbb, l.text), optional_strings(fbb, l.copyright),
+                                         optional_string(fbb, l.attribution), optional_string(fbb, l.restrictions));
+  const Provenance& p = model.info.provenance;
+  std::vector<Offset<fb::BaseModel>> bases;
+  for (const auto& b : p.base_models) {
+    const fb::Sha256 d = to_fb(b.weights_digest);
+    bases.push_back(fb::CreateBaseModel(fbb, optional_string(fbb, b.name), &d));
+  }
+  const auto provenance = fb::CreateProvenance(
+      fbb, optional_string(fbb, p.name), optional_string(fbb, p.version), optional_string(fbb, p.architecture),
+      optional_string(fbb, p.description), optional_strings(fbb, p.authors), optional_string(fbb, p.source_url),
+      bases.empty() ? Offset<flatbuffers::Vector<Offset<fb::BaseModel>>>() : fbb.CreateVector(bases),
+      optional_string(fbb, p.training_data), optional_string(fbb, p.software), optional_string(fbb, p.created));
+
+  const auto features = optional_strings(fbb, model.required_features);
+  const auto root = fb::CreateManifest(fbb, model.alignment, features, tensor_vector, hparam_vector, meta_vector,
+                                       license, provenance);
+  fb::FinishManifestBuffer(fbb, root);
+  const auto* begin = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
+  return std::vector<std::byte>(begin, begin + fbb.GetSize());
+}
+
+}  // namespace owf::internal

@@ -1,0 +1,74 @@
+// The manifest: the FlatBuffers buffer describing tensors and metadata.
+// manifest.cpp is the only file that touches the generated FlatBuffers
+// types; everything else sees the plain structs below.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "owf/error.hpp"
+#include "owf/metadata.hpp"
+#include "owf/reader.hpp"
+#include "owf/tensor.hpp"
+
+namespace owf::internal {
+
+/// One independently decodable piece of a compressed tensor.
+struct ChunkRef {
+  std::uint64_t offset = 0;  // relative to the tensor's offset
+  std::uint64_t stored_length = 0;
+};
+
+/// Where a compressed tensor's chunks are (empty for codec none).
+struct ChunkTable {
+  std::uint64_t chunk_length = 0;  // logical bytes per chunk
+  std::span<const ChunkRef> chunks;
+};
+
+/// A manifest that passed the FlatBuffers verifier and every per-field
+/// check (spec/format.md, "Validation", steps 5-9). Views point into the
+/// manifest bytes, which must outlive this.
+struct DecodedManifest {
+  std::uint64_t alignment = 64;
+  std::vector<std::string_view> required_features;
+  std::vector<TensorInfo> tensors;  // name order
+  std::vector<ChunkTable> chunk_tables;  // parallel to tensors
+  std::vector<ChunkRef> chunk_storage;   // backing store for chunk tables
+  ModelInfo info;
+};
+
+/// Features this reader understands (spec/versioning.md).
+bool is_known_feature(std::string_view feature);
+
+/// `bytes` must be 8-byte aligned. Tensor ranges are checked against the
+/// file layout by the caller (validate.cpp); this checks the manifest alone.
+Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits);
+
+/// What the writer knows about a tensor it wrote.
+struct TensorRecord {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<std::uint64_t> shape;
+  Role role = Role::kOther;
+  Codec codec = Codec::kNone;
+  std::uint64_t offset = 0;
+  std::uint64_t stored_length = 0;
+  Sha256Digest sha256{};
+  std::uint64_t chunk_length = 0;
+  std::vector<ChunkRef> chunks;
+};
+
+struct ManifestModel {
+  std::uint64_t alignment = 64;
+  std::vector<std::string> required_features;  // sorted on encode
+  std::vector<TensorRecord> tensors;           // sorted by name on encode
+  ModelInfo info;
+};
+
+/// Serializes deterministically: equal models give equal bytes.
+Result<std::vector<std::byte>> encode_manifest(ManifestModel model);
+
+}  // namespace owf::internal

@@ -1,0 +1,347 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+
+#include "layout.hpp"
+#include "manifest.hpp"
+#include "owf/writer.hpp"
+#include "sha256.hpp"
+#include "utf8.hpp"
+
+namespace owf {
+
+namespace {
+
+Error io_error(const std::string& what) { return Error(ErrorCode::kIoError, what + ": " + std::strerror(errno)); }
+
+// Appends to a file descriptor through a buffer, so that many small tensors
+// cost few system calls; large writes go straight through.
+class OutputFile {
+ public:
+  static constexpr std::size_t kBufferSize = 1u << 20;
+
+  explicit OutputFile(int fd) : fd_(fd) { buffer_.reserve(kBufferSize); }
+
+  Status write(std::span<const std::byte> data) {
+    if (buffer_.size() + data.size() <= kBufferSize) {
+      buffer_.insert(buffer_.end(), data.begin(), data.end());
+    } else {
+      OWF_RETURN_IF_ERROR(flush());
+      if (data.size() < kBufferSize) buffer_.insert(buffer_.end(), data.begin(), data.end());
+      else OWF_RETURN_IF_ERROR(write_all(data));
+    }
+    position_ += data.size();
+    return {};
+  }
+
+  Status write_zeros(std::uint64_t count) {
+    static constexpr std::byte kZeros[4096] = {};
+    while (count > 0) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(count, sizeof kZeros));
+      OWF_RETURN_IF_ERROR(write(std::span(kZeros, n)));
+      count -= n;
+    }
+    return {};
+  }
+
+  Status flush() {
+    if (buffer_.empty()) return {};
+    auto s = write_all(buffer_);
+    buffer_.clear();
+    return s;
+  }
+
+  std::uint64_t position() const { return position_; }
+
+ private:
+  Status write_all(std::span<const std::byte> data) {
+    while (!data.empty()) {
+      const ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return io_error("writing");
+      data = data.subspan(static_cast<std::size_t>(n));
+    }
+    return {};
+  }
+
+  int fd_;
+  std::vector<std::byte> buffer_;
+  std::uint64_t position_ = 0;
+};
+
+Status validate_tensor_name(std::string_view name) {
+  if (name.empty()) return Error(ErrorCode::kBadTensorName, "tensor name is empty");
+  if (name.find('\0') != std::string_view::npos)
+    return Error(ErrorCode::kBadTensorName, "tensor name '" + std::string(name) + "' contains a NUL byte");
+  if (!internal::is_valid_utf8(name)) return Error(ErrorCode::kBadUtf8, "tensor name is not valid UTF-8");
+  return {};
+}
+
+Status check_utf8(std::string_view s, const std::string& field) {
+  if (!internal::is_valid_utf8(s)) return Error(ErrorCode::kBadUtf8, field + " is not valid UTF-8");
+  return {};
+}
+
+Status validate_license(const License& l) {
+  if (auto s = validate_spdx_expression(l.spdx); !s.ok()) return s;
+  if (!l.concluded.empty())
+    if (auto s = validate_spdx_expression(l.concluded); !s.ok())
+      return Error(ErrorCode::kBadLicense, "license.concluded: " + s.error().message());
+  for (const auto* s : {&l.name, &l.url, &l.text, &l.attribution, &l.restrictions})
+    OWF_RETURN_IF_ERROR(check_utf8(*s, "license field"));
+  for (const auto& c : l.copyright) OWF_RETURN_IF_ERROR(check_utf8(c, "license.copyright"));
+  return {};
+}
+
+Status validate_provenance(const Provenance& p) {
+  for (const auto* s : {&p.name, &p.version, &p.architecture, &p.description, &p.source_url, &p.training_data,
+                        &p.software, &p.created})
+    OWF_RETURN_IF_ERROR(check_utf8(*s, "provenance field"));
+  for (const auto& a : p.authors) OWF_RETURN_IF_ERROR(check_utf8(a, "provenance.authors"));
+  for (const auto& b : p.base_models) OWF_RETURN_IF_ERROR(check_utf8(b.name, "provenance.base_models.name"));
+  return {};
+}
+
+Status validate_value(const std::string& key, const Value& v) {
+  auto bad = [&](const std::string& why) { return Error(ErrorCode::kBadHyperparameter, "hyperparameter '" + key + "': " + why); };
+  auto int_ok = [&](std::int64_t x) {
+    switch (v.int_type) {
+      case IntType::kI64: case IntType::kU64: return true;
+      case IntType::kU8: return x >= 0 && x <= 0xFF;
+      case IntType::kI8: return x >= -128 && x <= 127;
+      case IntType::kU16: return x >= 0 && x <= 0xFFFF;
+      case IntType::kI16: return x >= -32768 && x <= 32767;
+      case IntType::kU32: return x >= 0 && x <= 0xFFFFFFFFll;
+      case IntType::kI32: return x >= INT32_MIN && x <= INT32_MAX;
+    }
+    return false;
+  };
+  auto float_ok = [&](double x) {
+    return v.float_type == FloatType::kF64 || x != x || static_cast<double>(static_cast<float>(x)) == x;
+  };
+  if (auto* i = std::get_if<std::int64_t>(&v.data); i && !int_ok(*i)) return bad("value does not fit its integer type");
+  if (auto* a = std::get_if<std::vector<std::int64_t>>(&v.data))
+    for (auto x : *a)
+      if (!int_ok(x)) return bad("an element does not fit its integer type");
+  if (auto* d = std::get_if<double>(&v.data); d && !float_ok(*d)) return bad("value is not exactly an F32");
+  if (auto* a = std::get_if<std::vector<double>>(&v.data))
+    for (auto x : *a)
+      if (!float_ok(x)) return bad("an element is not exactly an F32");
+  if (auto* s = std::get_if<std::string>(&v.data)) return check_utf8(*s, "hyperparameter '" + key + "'");
+  if (auto* a = std::get_if<std::vector<std::string>>(&v.data))
+    for (const auto& s : *a) OWF_RETURN_IF_ERROR(check_utf8(s, "hyperparameter '" + key + "'"));
+  return {};
+}
+
+}  // namespace
+
+struct Writer::Impl {
+  std::filesystem::path target;
+  std::filesystem::path temp;
+  WriteOptions options;
+  int fd = -1;
+  std::unique_ptr<OutputFile> out;
+  internal::ManifestModel model;
+  std::unordered_set<std::string> names;
+  bool finished = false;
+  bool failed = false;  // an I/O error leaves the temporary file unusable
+
+  // The tensor being streamed, if any.
+  bool in_tensor = false;
+  internal::TensorRecord current;
+  std::uint64_t current_written = 0;
+  internal::Sha256 hasher;
+
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+    if (!finished && !temp.empty()) ::unlink(temp.c_str());
+  }
+
+  Status fail(Error e) {
+    failed = true;
+    return e;
+  }
+};
+
+Result<Writer> Writer::create(const std::filesystem::path& path, const WriteOptions& options) {
+  if (!internal::is_power_of_two(options.alignment) || options.alignment > internal::kMaxAlignment)
+    return Error(ErrorCode::kBadAlignment, "alignment " + std::to_string(options.alignment) +
+                                               " is not a power of two between 1 and " + std::to_string(internal::kMaxAlignment));
+  if (options.compression.enabled)
+    return Error(ErrorCode::kUnsupported, "this build cannot write compressed tensors");
+  auto impl = std::make_unique<Impl>();
+  impl->target = path;
+  impl->options = options;
+  impl->model.alignment = options.alignment;
+  // The temporary file lives beside the target so that the final rename
+  // stays within one file system and is atomic.
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::string pattern = (dir / ("." + path.filename().string() + ".owf-partial-XXXXXX")).string();
+  const int fd = ::mkstemp(pattern.data());
+  if (fd < 0) return io_error("cannot create a temporary file in " + dir.string());
+  impl->fd = fd;
+  impl->temp = pattern;
+  ::fchmod(fd, 0644);
+  impl->out = std::make_unique<OutputFile>(fd);
+  const auto header = internal::encode_header();
+  OWF_RETURN_IF_ERROR(impl->out->write(header));
+  return Writer(std::move(impl));
+}
+
+Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Writer::Writer(Writer&&) noexcept = default;
+Writer& Writer::operator=(Writer&&) noexcept = default;
+Writer::~Writer() = default;
+
+Status Writer::set_license(License license) {
+  OWF_RETURN_IF_ERROR(validate_license(license));
+  impl_->model.info.license = std::move(license);
+  return {};
+}
+
+Status Writer::set_provenance(Provenance provenance) {
+  OWF_RETURN_IF_ERROR(validate_provenance(provenance));
+  impl_->model.info.provenance = std::move(provenance);
+  return {};
+}
+
+Status Writer::set_hyperparameter(const std::string& key, Value value) {
+  OWF_RETURN_IF_ERROR(validate_hyperparameter_key(key));
+  OWF_RETURN_IF_ERROR(validate_value(key, value));
+  impl_->model.info.hyperparameters[key] = std::move(value);
+  return {};
+}
+
+Status Writer::set_metadata(const std::string& key, std::string value) {
+  if (key.empty()) return Error(ErrorCode::kBadMetadata, "metadata key is empty");
+  OWF_RETURN_IF_ERROR(check_utf8(key, "metadata key"));
+  OWF_RETURN_IF_ERROR(check_utf8(value, "metadata value for '" + key + "'"));
+  impl_->model.info.metadata[key] = std::move(value);
+  return {};
+}
+
+Status Writer::set_info(const ModelInfo& info) {
+  if (info.license) OWF_RETURN_IF_ERROR(set_license(*info.license));
+  OWF_RETURN_IF_ERROR(set_provenance(info.provenance));
+  for (const auto& [k, v] : info.hyperparameters) OWF_RETURN_IF_ERROR(set_hyperparameter(k, v));
+  for (const auto& [k, v] : info.metadata) OWF_RETURN_IF_ERROR(set_metadata(k, v));
+  return {};
+}
+
+Status Writer::begin_tensor(const TensorSpec& spec) {
+  Impl& w = *impl_;
+  if (w.finished || w.failed) return Error(ErrorCode::kInvalidArgument, "writer is finished or failed");
+  if (w.in_tensor)
+    return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' is still open: call end_tensor() first");
+  OWF_RETURN_IF_ERROR(validate_tensor_name(spec.name));
+  if (w.names.count(spec.name) != 0)
+    return Error(ErrorCode::kDuplicateTensorName, "tensor '" + spec.name + "' was already added");
+  if (!dtype_info(spec.dtype))
+    return Error(ErrorCode::kUnknownDtype, "tensor '" + spec.name + "': unknown dtype code " +
+                                               std::to_string(static_cast<unsigned>(spec.dtype)));
+  auto size = tensor_byte_size(spec.dtype, spec.shape);
+  if (!size.ok()) return Error(size.code(), "tensor '" + spec.name + "': " + size.error().message());
+  auto count = element_count(spec.shape);
+
+  internal::TensorRecord r;
+  r.name = spec.name;
+  r.dtype = spec.dtype;
+  r.shape = spec.shape;
+  r.role = spec.role;
+  r.stored_length = *size;
+  if (*size > 0) {
+    const std::uint64_t at = internal::align_up(w.out->position(), w.model.alignment);
+    if (auto s = w.out->write_zeros(at - w.out->position()); !s.ok()) return w.fail(s.error());
+    r.offset = at;
+  }
+  (void)count;
+  w.current = std::move(r);
+  w.current_written = 0;
+  w.in_tensor = true;
+  return {};
+}
+
+Status Writer::append(std::span<const std::byte> data) {
+  Impl& w = *impl_;
+  if (!w.in_tensor) return Error(ErrorCode::kInvalidArgument, "append() without begin_tensor()");
+  if (data.size() > w.current.stored_length - w.current_written)
+    return Error(ErrorCode::kTensorSizeMismatch, "tensor '" + w.current.name + "': more bytes than its " +
+                                                     std::to_string(w.current.stored_length) + " bytes");
+  w.hasher.update(data);
+  if (auto s = w.out->write(data); !s.ok()) return w.fail(s.error());
+  w.current_written += data.size();
+  return {};
+}
+
+Status Writer::end_tensor() {
+  Impl& w = *impl_;
+  if (!w.in_tensor) return Error(ErrorCode::kInvalidArgument, "end_tensor() without begin_tensor()");
+  if (w.current_written != w.current.stored_length)
+    return Error(ErrorCode::kTensorSizeMismatch, "tensor '" + w.current.name + "': got " +
+                                                     std::to_string(w.current_written) + " of its " +
+                                                     std::to_string(w.current.stored_length) + " bytes");
+  w.current.sha256 = w.hasher.finish();
+  w.names.insert(w.current.name);
+  w.model.tensors.push_back(std::move(w.current));
+  w.in_tensor = false;
+  return {};
+}
+
+Status Writer::add_tensor(const TensorSpec& spec, std::span<const std::byte> data) {
+  OWF_RETURN_IF_ERROR(begin_tensor(spec));
+  if (data.size() != impl_->current.stored_length) {
+    impl_->in_tensor = false;
+    return Error(ErrorCode::kTensorSizeMismatch, "tensor '" + spec.name + "': " + std::to_string(data.size()) +
+                                                     " bytes given, " + std::string(dtype_name(spec.dtype)) +
+                                                     " x shape needs " + std::to_string(impl_->current.stored_length));
+  }
+  OWF_RETURN_IF_ERROR(append(data));
+  return end_tensor();
+}
+
+Status Writer::finish() {
+  Impl& w = *impl_;
+  if (w.finished) return Error(ErrorCode::kInvalidArgument, "finish() called twice");
+  if (w.failed) return Error(ErrorCode::kIoError, "an earlier write failed; nothing was written to " + w.target.string());
+  if (w.in_tensor) return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' was never ended");
+  if (!w.model.info.license)
+    return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
+  OWF_ASSIGN_OR_RETURN(std::vector<std::byte> manifest, internal::encode_manifest(w.model));
+
+  auto step = [&](Status s) -> Status { return s.ok() ? s : w.fail(s.error()); };
+  const std::uint64_t manifest_at = internal::align_up(w.out->position(), internal::kManifestAlignment);
+  OWF_RETURN_IF_ERROR(step(w.out->write_zeros(manifest_at - w.out->position())));
+  OWF_RETURN_IF_ERROR(step(w.out->write(manifest)));
+  internal::Footer footer;
+  footer.manifest_offset = manifest_at;
+  footer.manifest_length = manifest.size();
+  footer.manifest_sha256 = internal::sha256(manifest);
+  OWF_RETURN_IF_ERROR(step(w.out->write(internal::encode_footer(footer))));
+  OWF_RETURN_IF_ERROR(step(w.out->flush()));
+  if (w.options.sync && ::fsync(w.fd) != 0) return w.fail(io_error("fsync " + w.temp.string()));
+  if (::close(w.fd) != 0) {
+    w.fd = -1;
+    return w.fail(io_error("close " + w.temp.string()));
+  }
+  w.fd = -1;
+  if (::rename(w.temp.c_str(), w.target.c_str()) != 0) return w.fail(io_error("rename to " + w.target.string()));
+  w.finished = true;
+  if (w.options.sync) {
+    // Make the rename itself durable.
+    const auto dir = w.target.has_parent_path() ? w.target.parent_path() : std::filesystem::path(".");
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  return {};
+}
+
+}  // namespace owf

@@ -1,0 +1,246 @@
+// Writing and reading OWF files: every dtype, scalars, empty tensors,
+// metadata of every type, determinism and interrupted writes.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "test_util.hpp"
+
+using namespace owf;
+using owf::test::TempDir;
+
+namespace {
+
+std::vector<std::byte> bytes_for(DType dtype, const std::vector<std::uint64_t>& shape, std::uint32_t seed) {
+  auto size = tensor_byte_size(dtype, shape);
+  REQUIRE(size.ok());
+  return owf::test::pseudo_random_bytes(static_cast<std::size_t>(*size), seed);
+}
+
+}  // namespace
+
+TEST_CASE("every dtype round-trips with its bytes, shape and digest") {
+  TempDir dir;
+  const auto path = dir / "all.owf";
+  std::map<std::string, std::pair<TensorSpec, std::vector<std::byte>>> written;
+  {
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    std::uint32_t seed = 1;
+    for (const auto& info : all_dtypes()) {
+      const std::uint64_t row = info.row_blocked ? info.block_elements * 2 : 6;
+      TensorSpec spec{std::string("t.") + std::string(info.name), info.dtype, {3, row}, Role::kWeight};
+      auto data = bytes_for(info.dtype, spec.shape, seed++);
+      REQUIRE(w->add_tensor(spec, data).ok());
+      written[spec.name] = {spec, data};
+    }
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+  }
+  auto f = File::open(path);
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  CHECK(f->tensor_count() == written.size());
+  CHECK(f->verify().ok());
+  for (const auto& [name, entry] : written) {
+    auto t = f->tensor(name);
+    REQUIRE(t.ok());
+    CHECK(t->dtype == entry.first.dtype);
+    CHECK(std::vector<std::uint64_t>(t->shape.begin(), t->shape.end()) == entry.first.shape);
+    CHECK(t->role == Role::kWeight);
+    auto view = f->bytes(*t);
+    REQUIRE(view.ok());
+    CHECK(std::equal(view->begin(), view->end(), entry.second.begin(), entry.second.end()));
+    std::vector<std::byte> copy(t->logical_bytes);
+    CHECK(f->read(*t, copy, true).ok());
+    CHECK(copy == entry.second);
+    CHECK(t->offset % 64 == 0);
+  }
+}
+
+TEST_CASE("scalars and zero-size tensors") {
+  TempDir dir;
+  const auto path = dir / "edge.owf";
+  {
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    const float pi = 3.14159f;
+    REQUIRE(w->add_tensor({"scalar", DType::kF32, {}, Role::kOther}, std::as_bytes(std::span(&pi, 1))).ok());
+    REQUIRE(w->add_tensor({"empty", DType::kF32, {0, 7}, Role::kOther}, {}).ok());
+    REQUIRE(w->add_tensor({"empty.q", DType::kQ4_K, {0}, Role::kOther}, {}).ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+  }
+  auto f = File::open(path);
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  auto scalar = f->view<float>("scalar");
+  REQUIRE(scalar.ok());
+  REQUIRE(scalar->size() == 1);
+  CHECK((*scalar)[0] == doctest::Approx(3.14159f));
+  CHECK(f->tensor("scalar")->shape.empty());
+  auto empty = f->tensor("empty");
+  REQUIRE(empty.ok());
+  CHECK(empty->logical_bytes == 0);
+  CHECK(empty->element_count == 0);
+  CHECK(empty->offset == 0);
+  CHECK(f->verify().ok());
+}
+
+TEST_CASE("hyperparameters, metadata, license and provenance round-trip") {
+  TempDir dir;
+  const auto path = dir / "meta.owf";
+  ModelInfo info;
+  info.license = License{"MIT OR Apache-2.0", "MIT", "MIT License", "https://opensource.org/licenses/MIT",
+                         "Permission is hereby granted...", {"2026 OWF authors"}, "Please cite us.", "No weapons."};
+  info.provenance.name = "house-price";
+  info.provenance.version = "1.0";
+  info.provenance.architecture = "mlp";
+  info.provenance.authors = {"Ada", "Grace"};
+  info.provenance.base_models = {{"base", *digest_from_hex(std::string(64, 'a'))}};
+  info.provenance.software = "unit test";
+  info.hyperparameters["model.hidden_size"] = Value(std::int64_t{4}, IntType::kU32);
+  info.hyperparameters["training.learning_rate"] = Value(0.001);
+  info.hyperparameters["training.momentum"] = Value(0.5, FloatType::kF32);
+  info.hyperparameters["model.activation"] = Value("relu");
+  info.hyperparameters["model.use_bias"] = Value(true);
+  info.hyperparameters["model.layers"] = Value(std::vector<std::int64_t>{2, 4, 1});
+  info.hyperparameters["model.scales"] = Value(std::vector<double>{0.5, 1.5});
+  info.hyperparameters["model.names"] = Value(std::vector<std::string>{"a", "ü", ""});
+  info.hyperparameters["model.flags"] = Value(std::vector<bool>{true, false});
+  info.hyperparameters["model.big"] = Value(static_cast<std::int64_t>(UINT64_MAX), IntType::kU64);
+  info.metadata["format"] = "pt";
+  info.metadata["émoji 🙂"] = "value";
+  {
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    REQUIRE(w->set_info(info).ok());
+    REQUIRE(w->finish().ok());
+  }
+  auto f = File::open(path);
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  CHECK(f->info() == info);
+  CHECK(f->tensor_count() == 0);
+}
+
+TEST_CASE("writing is deterministic: the same inputs give identical bytes") {
+  TempDir dir;
+  auto write = [&](const std::filesystem::path& p) {
+    auto w = Writer::create(p);
+    REQUIRE(w.ok());
+    // Added in a different order than the manifest stores them.
+    REQUIRE(w->add_tensor({"z", DType::kF32, {4}, Role::kWeight}, bytes_for(DType::kF32, {4}, 1)).ok());
+    REQUIRE(w->add_tensor({"a", DType::kI8, {3}, Role::kBias}, bytes_for(DType::kI8, {3}, 2)).ok());
+    REQUIRE(w->set_hyperparameter("x.y", Value(1.5)).ok());
+    REQUIRE(w->set_metadata("k", "v").ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+  };
+  write(dir / "1.owf");
+  write(dir / "2.owf");
+  CHECK(owf::test::slurp(dir / "1.owf") == owf::test::slurp(dir / "2.owf"));
+}
+
+TEST_CASE("the weights digest ignores layout and metadata but not weights") {
+  TempDir dir;
+  auto write = [&](const std::filesystem::path& p, std::uint64_t alignment, const std::string& license, std::uint32_t seed) {
+    WriteOptions o;
+    o.alignment = alignment;
+    auto w = Writer::create(p, o);
+    REQUIRE(w.ok());
+    REQUIRE(w->add_tensor({"w", DType::kF32, {2, 2}, Role::kWeight}, bytes_for(DType::kF32, {2, 2}, seed)).ok());
+    REQUIRE(w->add_tensor({"b", DType::kF32, {2}, Role::kBias}, bytes_for(DType::kF32, {2}, 9)).ok());
+    REQUIRE(w->set_license(License{license}).ok());
+    REQUIRE(w->finish().ok());
+    auto f = File::open(p);
+    REQUIRE(f.ok());
+    return f->weights_digest();
+  };
+  const auto a = write(dir / "a.owf", 64, "MIT", 1);
+  const auto b = write(dir / "b.owf", 4096, "NOASSERTION", 1);
+  const auto c = write(dir / "c.owf", 64, "MIT", 2);
+  CHECK(a == b);
+  CHECK(a != c);
+}
+
+TEST_CASE("alignment up to the 2 MiB maximum is honoured") {
+  TempDir dir;
+  for (std::uint64_t alignment : {1ull, 8ull, 4096ull, 1ull << 21}) {
+    CAPTURE(alignment);
+    const auto path = dir / ("a" + std::to_string(alignment) + ".owf");
+    WriteOptions o;
+    o.alignment = alignment;
+    auto w = Writer::create(path, o);
+    REQUIRE(w.ok());
+    REQUIRE(w->add_tensor({"x", DType::kU8, {3}, Role::kOther}, bytes_for(DType::kU8, {3}, 1)).ok());
+    REQUIRE(w->add_tensor({"y", DType::kU8, {5}, Role::kOther}, bytes_for(DType::kU8, {5}, 2)).ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+    auto f = File::open(path);
+    REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+    CHECK(f->alignment() == alignment);
+    CHECK(f->tensor("y")->offset % alignment == 0);
+  }
+  WriteOptions bad;
+  bad.alignment = 1ull << 22;
+  CHECK(Writer::create(dir / "bad.owf", bad).code() == ErrorCode::kBadAlignment);
+  bad.alignment = 48;
+  CHECK(Writer::create(dir / "bad.owf", bad).code() == ErrorCode::kBadAlignment);
+}
+
+TEST_CASE("writer refusals") {
+  TempDir dir;
+  auto w = Writer::create(dir / "x.owf");
+  REQUIRE(w.ok());
+  CHECK(w->add_tensor({"", DType::kU8, {1}}, bytes_for(DType::kU8, {1}, 1)).code() == ErrorCode::kBadTensorName);
+  CHECK(w->add_tensor({"a", DType::kU8, {2}}, bytes_for(DType::kU8, {1}, 1)).code() == ErrorCode::kTensorSizeMismatch);
+  CHECK(w->add_tensor({"q", DType::kQ4_0, {30}}, {}).code() == ErrorCode::kTensorSizeMismatch);
+  CHECK(w->add_tensor({"o", DType::kU8, {1ull << 40, 1ull << 40}}, {}).code() == ErrorCode::kShapeOverflow);
+  REQUIRE(w->add_tensor({"a", DType::kU8, {1}}, bytes_for(DType::kU8, {1}, 1)).ok());
+  CHECK(w->add_tensor({"a", DType::kU8, {1}}, bytes_for(DType::kU8, {1}, 1)).code() == ErrorCode::kDuplicateTensorName);
+  CHECK(w->set_license(License{"Not-A-License"}).code() == ErrorCode::kBadLicense);
+  CHECK(w->set_hyperparameter("bad key", Value(1)).code() == ErrorCode::kBadHyperparameter);
+  CHECK(w->set_hyperparameter("x", Value(std::int64_t{300}, IntType::kU8)).code() == ErrorCode::kBadHyperparameter);
+  CHECK(w->finish().code() == ErrorCode::kMissingLicense);
+  CHECK_FALSE(std::filesystem::exists(dir / "x.owf"));
+}
+
+TEST_CASE("an unfinished writer leaves nothing under the target and keeps an older file intact") {
+  TempDir dir;
+  const auto path = dir / "model.owf";
+  owf::test::spit(path, std::as_bytes(std::span("old contents", 12)));
+  {
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    REQUIRE(w->add_tensor({"a", DType::kU8, {4}}, bytes_for(DType::kU8, {4}, 1)).ok());
+    // Destroyed without finish().
+  }
+  CHECK(owf::test::slurp(path).size() == 12);
+  std::size_t entries = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.path())) {
+    (void)e;
+    ++entries;
+  }
+  CHECK(entries == 1);  // no temporary file left behind
+}
+
+TEST_CASE("streamed tensors equal whole ones") {
+  TempDir dir;
+  const auto data = bytes_for(DType::kF32, {1000}, 7);
+  {
+    auto w = Writer::create(dir / "s.owf");
+    REQUIRE(w.ok());
+    REQUIRE(w->begin_tensor({"t", DType::kF32, {1000}}).ok());
+    for (std::size_t at = 0; at < data.size(); at += 333)
+      REQUIRE(w->append(std::span(data).subspan(at, std::min<std::size_t>(333, data.size() - at))).ok());
+    REQUIRE(w->end_tensor().ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+  }
+  {
+    auto w = Writer::create(dir / "w.owf");
+    REQUIRE(w.ok());
+    REQUIRE(w->add_tensor({"t", DType::kF32, {1000}}, data).ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+  }
+  CHECK(owf::test::slurp(dir / "s.owf") == owf::test::slurp(dir / "w.owf"));
+}
