@@ -1,13 +1,10 @@
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
 #include <unordered_set>
 
+#include "atomic_file.hpp"
 #include "layout.hpp"
 #include "manifest.hpp"
 #include "owf/writer.hpp"
@@ -17,63 +14,6 @@
 namespace owf {
 
 namespace {
-
-Error io_error(const std::string& what) { return Error(ErrorCode::kIoError, what + ": " + std::strerror(errno)); }
-
-// Appends to a file descriptor through a buffer, so that many small tensors
-// cost few system calls; large writes go straight through.
-class OutputFile {
- public:
-  static constexpr std::size_t kBufferSize = 1u << 20;
-
-  explicit OutputFile(int fd) : fd_(fd) { buffer_.reserve(kBufferSize); }
-
-  Status write(std::span<const std::byte> data) {
-    if (buffer_.size() + data.size() <= kBufferSize) {
-      buffer_.insert(buffer_.end(), data.begin(), data.end());
-    } else {
-      OWF_RETURN_IF_ERROR(flush());
-      if (data.size() < kBufferSize) buffer_.insert(buffer_.end(), data.begin(), data.end());
-      else OWF_RETURN_IF_ERROR(write_all(data));
-    }
-    position_ += data.size();
-    return {};
-  }
-
-  Status write_zeros(std::uint64_t count) {
-    static constexpr std::byte kZeros[4096] = {};
-    while (count > 0) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(count, sizeof kZeros));
-      OWF_RETURN_IF_ERROR(write(std::span(kZeros, n)));
-      count -= n;
-    }
-    return {};
-  }
-
-  Status flush() {
-    if (buffer_.empty()) return {};
-    auto s = write_all(buffer_);
-    buffer_.clear();
-    return s;
-  }
-
-  std::uint64_t position() const { return position_; }
-
- private:
-  Status write_all(std::span<const std::byte> data) {
-    while (!data.empty()) {
-      const ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return io_error("writing");
-      data = data.subspan(static_cast<std::size_t>(n));
-    }
-    return {};
-  }
-
-  int fd_;
-  std::vector<std::byte> buffer_;
-  std::uint64_t position_ = 0;
-};
 
 Status validate_tensor_name(std::string_view name) {
   if (name.empty()) return Error(ErrorCode::kBadTensorName, "tensor name is empty");
@@ -142,11 +82,8 @@ Status validate_value(const std::string& key, const Value& v) {
 }  // namespace
 
 struct Writer::Impl {
-  std::filesystem::path target;
-  std::filesystem::path temp;
   WriteOptions options;
-  int fd = -1;
-  std::unique_ptr<OutputFile> out;
+  std::unique_ptr<internal::AtomicFile> out;
   internal::ManifestModel model;
   std::unordered_set<std::string> names;
   bool finished = false;
@@ -157,11 +94,6 @@ struct Writer::Impl {
   internal::TensorRecord current;
   std::uint64_t current_written = 0;
   internal::Sha256 hasher;
-
-  ~Impl() {
-    if (fd >= 0) ::close(fd);
-    if (!finished && !temp.empty()) ::unlink(temp.c_str());
-  }
 
   Status fail(Error e) {
     failed = true;
@@ -176,19 +108,9 @@ Result<Writer> Writer::create(const std::filesystem::path& path, const WriteOpti
   if (options.compression.enabled)
     return Error(ErrorCode::kUnsupported, "this build cannot write compressed tensors");
   auto impl = std::make_unique<Impl>();
-  impl->target = path;
   impl->options = options;
   impl->model.alignment = options.alignment;
-  // The temporary file lives beside the target so that the final rename
-  // stays within one file system and is atomic.
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string pattern = (dir / ("." + path.filename().string() + ".owf-partial-XXXXXX")).string();
-  const int fd = ::mkstemp(pattern.data());
-  if (fd < 0) return io_error("cannot create a temporary file in " + dir.string());
-  impl->fd = fd;
-  impl->temp = pattern;
-  ::fchmod(fd, 0644);
-  impl->out = std::make_unique<OutputFile>(fd);
+  OWF_ASSIGN_OR_RETURN(impl->out, internal::AtomicFile::create(path));
   const auto header = internal::encode_header();
   OWF_RETURN_IF_ERROR(impl->out->write(header));
   return Writer(std::move(impl));
@@ -256,9 +178,8 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
   r.role = spec.role;
   r.stored_length = *size;
   if (*size > 0) {
-    const std::uint64_t at = internal::align_up(w.out->position(), w.model.alignment);
-    if (auto s = w.out->write_zeros(at - w.out->position()); !s.ok()) return w.fail(s.error());
-    r.offset = at;
+    if (auto s = w.out->pad_to(w.model.alignment); !s.ok()) return w.fail(s.error());
+    r.offset = w.out->position();
   }
   (void)count;
   w.current = std::move(r);
@@ -308,39 +229,22 @@ Status Writer::add_tensor(const TensorSpec& spec, std::span<const std::byte> dat
 Status Writer::finish() {
   Impl& w = *impl_;
   if (w.finished) return Error(ErrorCode::kInvalidArgument, "finish() called twice");
-  if (w.failed) return Error(ErrorCode::kIoError, "an earlier write failed; nothing was written to " + w.target.string());
+  if (w.failed) return Error(ErrorCode::kIoError, "an earlier write failed; nothing was written to " + w.out->target().string());
   if (w.in_tensor) return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' was never ended");
   if (!w.model.info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
   OWF_ASSIGN_OR_RETURN(std::vector<std::byte> manifest, internal::encode_manifest(w.model));
 
   auto step = [&](Status s) -> Status { return s.ok() ? s : w.fail(s.error()); };
-  const std::uint64_t manifest_at = internal::align_up(w.out->position(), internal::kManifestAlignment);
-  OWF_RETURN_IF_ERROR(step(w.out->write_zeros(manifest_at - w.out->position())));
-  OWF_RETURN_IF_ERROR(step(w.out->write(manifest)));
+  OWF_RETURN_IF_ERROR(step(w.out->pad_to(internal::kManifestAlignment)));
   internal::Footer footer;
-  footer.manifest_offset = manifest_at;
+  footer.manifest_offset = w.out->position();
   footer.manifest_length = manifest.size();
   footer.manifest_sha256 = internal::sha256(manifest);
+  OWF_RETURN_IF_ERROR(step(w.out->write(manifest)));
   OWF_RETURN_IF_ERROR(step(w.out->write(internal::encode_footer(footer))));
-  OWF_RETURN_IF_ERROR(step(w.out->flush()));
-  if (w.options.sync && ::fsync(w.fd) != 0) return w.fail(io_error("fsync " + w.temp.string()));
-  if (::close(w.fd) != 0) {
-    w.fd = -1;
-    return w.fail(io_error("close " + w.temp.string()));
-  }
-  w.fd = -1;
-  if (::rename(w.temp.c_str(), w.target.c_str()) != 0) return w.fail(io_error("rename to " + w.target.string()));
+  OWF_RETURN_IF_ERROR(step(w.out->finish(w.options.sync)));
   w.finished = true;
-  if (w.options.sync) {
-    // Make the rename itself durable.
-    const auto dir = w.target.has_parent_path() ? w.target.parent_path() : std::filesystem::path(".");
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
   return {};
 }
 

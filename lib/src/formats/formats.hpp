@@ -18,4 +18,15 @@ Result<std::unique_ptr<Source>> open_npy(const std::filesystem::path& path, cons
 Result<std::unique_ptr<Source>> open_npz(const std::filesystem::path& path, const Limits& limits);
 Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, const Limits& limits);
 
+// Writers: stream every tensor of `source` into `path` (through AtomicFile,
+// so nothing appears under the name unless complete), keeping memory near
+// the largest tensor. Model information is mapped to the format's own
+// metadata as losslessly as the format allows (spec/interchange.md).
+Status write_safetensors(const Source& source, const std::filesystem::path& path);
+/// alignment 0: the source's alignment where it has one, else 32 (GGUF's default).
+Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment);
+Status write_npz(const Source& source, const std::filesystem::path& path);
+/// The source must hold exactly one tensor.
+Status write_npy(const Source& source, const std::filesystem::path& path);
+
 }  // namespace owf::internal
