@@ -28,6 +28,7 @@ struct File::Impl {
   std::size_t mapping_size = 0;
   int fd = -1;
   ValidatedFile validated;
+  Limits limits;
   std::once_flag digest_once;
   Sha256Digest digest{};
 
@@ -86,6 +87,7 @@ Result<File> File::open(const std::filesystem::path& path, const Limits& limits)
   auto validated = internal::validate_file(impl->bytes, limits);
   if (!validated.ok()) return Error(validated.code(), path.string() + ": " + validated.error().message());
   impl->validated = std::move(validated).value();
+  impl->limits = limits;
   return File(std::move(impl));
 }
 
@@ -93,6 +95,7 @@ Result<File> File::open_buffer(std::span<const std::byte> bytes, const Limits& l
   auto impl = std::make_unique<Impl>();
   impl->bytes = bytes;
   OWF_ASSIGN_OR_RETURN(impl->validated, internal::validate_file(bytes, limits));
+  impl->limits = limits;
   return File(std::move(impl));
 }
 
@@ -180,6 +183,7 @@ Status File::read(const TensorInfo& tensor, std::span<std::byte> out, bool check
 }
 
 Status File::verify(const VerifyOptions& options) const {
+  OWF_RETURN_IF_ERROR(internal::recheck_unhashed_bytes(impl_->bytes, impl_->validated, impl_->limits));
   const auto& tensors = impl_->validated.manifest.tensors;
   // Largest first, so the long hashes start early and small ones fill in.
   std::vector<std::size_t> order(tensors.size());

@@ -110,6 +110,15 @@ Status check_data_section(std::span<const std::byte> file, const ValidatedFile& 
 
 }  // namespace
 
+Status recheck_unhashed_bytes(std::span<const std::byte> file, const ValidatedFile& validated, const Limits& limits) {
+  const Footer& f = validated.footer;
+  if (sha256(file.subspan(f.manifest_offset, f.manifest_length)) != f.manifest_sha256)
+    return Error(ErrorCode::kManifestDigestMismatch, "SHA-256 of the manifest at " +
+                                                         range(f.manifest_offset, f.manifest_offset + f.manifest_length) +
+                                                         " no longer matches the footer: the file changed after open");
+  return check_data_section(file, validated, limits);
+}
+
 Result<ValidatedFile> validate_file(std::span<const std::byte> file, const Limits& limits) {
   ValidatedFile out;
   OWF_RETURN_IF_ERROR(check_framing(file, limits, out));

@@ -26,4 +26,9 @@ struct ValidatedFile {
 
 Result<ValidatedFile> validate_file(std::span<const std::byte> file, const Limits& limits);
 
+/// Re-checks, on the bytes as they are now, what open checked outside the
+/// tensors: the manifest digest and the data section's padding. verify()
+/// runs it so that its verdict covers a mapped file changed after open.
+Status recheck_unhashed_bytes(std::span<const std::byte> file, const ValidatedFile& validated, const Limits& limits);
+
 }  // namespace owf::internal

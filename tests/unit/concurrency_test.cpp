@@ -67,3 +67,32 @@ TEST_CASE("a writer killed mid-write leaves no file under the target name") {
   CHECK(WIFSIGNALED(status));
   CHECK_FALSE(std::filesystem::exists(path));
 }
+
+TEST_CASE("verify judges the bytes as they are now, not as they were at open") {
+  TempDir dir;
+  const auto path = dir / "changing.owf";
+  const auto data = owf::test::pseudo_random_bytes(100, 5);
+  {
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    REQUIRE(w->add_tensor({"t", DType::kU8, {100}}, data).ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+  }
+  auto bytes = owf::test::slurp(path);
+  auto f = File::open_buffer(bytes);
+  REQUIRE(f.ok());
+  REQUIRE(f->verify().ok());
+  SUBCASE("a padding byte") {
+    bytes[64 + 100] = std::byte{1};
+    CHECK(f->verify().code() == ErrorCode::kNonZeroPadding);
+  }
+  SUBCASE("a manifest byte") {
+    bytes[bytes.size() - 64 - 10] ^= std::byte{1};
+    CHECK(f->verify().code() == ErrorCode::kManifestDigestMismatch);
+  }
+  SUBCASE("a tensor byte") {
+    bytes[64] ^= std::byte{1};
+    CHECK(f->verify().code() == ErrorCode::kTensorDigestMismatch);
+  }
+}
