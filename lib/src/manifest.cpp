@@ -243,6 +243,9 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
     case fb::Codec::Zstd:
     case fb::Codec::ZstdByteGroup: {
       out.codec = t->codec() == fb::Codec::Zstd ? Codec::kZstd : Codec::kZstdByteGroup;
+      // validate.cpp checks chunk tables of tensors that store bytes only.
+      if (out.stored_bytes == 0)
+        return Error(ErrorCode::kBadChunkTable, where + ": a compressed tensor stores no bytes (empty tensors use codec none)");
       table.chunk_length = t->chunk_length();
       const std::size_t first = chunk_storage.size();
       if (t->chunks() != nullptr)
@@ -325,6 +328,16 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
                                                           " sorts before its predecessor " +
                                                           quoted(out.tensors[i - 1].name.substr(0, 200)));
     }
+  }
+  // Compressed storage needs the "zstd" feature listed (spec/compression.md),
+  // so that a reader without it refuses the file up front.
+  if (!chunk_slices.empty() &&
+      std::find(out.required_features.begin(), out.required_features.end(), "zstd") == out.required_features.end()) {
+    const std::size_t index = chunk_slices.front().first;
+    return Error(ErrorCode::kBadChunkTable, "tensor " + std::to_string(index) + " " +
+                                                quoted(out.tensors[index].name.substr(0, 200)) + " uses codec " +
+                                                std::string(codec_name(out.tensors[index].codec)) +
+                                                " but required_features does not list \"zstd\"");
   }
   // Chunk spans are taken only now: chunk_storage no longer moves.
   for (std::size_t k = 0; k < chunk_slices.size(); ++k) {

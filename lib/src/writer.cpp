@@ -1,13 +1,19 @@
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
+#include <zstd.h>
+
 #include "atomic_file.hpp"
+#include "codec.hpp"
 #include "layout.hpp"
 #include "manifest.hpp"
 #include "owf/writer.hpp"
+#include "parallel.hpp"
 #include "sha256.hpp"
 #include "utf8.hpp"
 
@@ -79,6 +85,30 @@ Status validate_value(const std::string& key, const Value& v) {
   return {};
 }
 
+// The codec decision looks at this many leading chunks of a tensor (or the
+// whole tensor, if smaller): a fixed count, so the choice, and with it the
+// file, does not depend on the number of threads.
+constexpr std::size_t kDecisionChunks = 4;
+// Chunks queued per compression thread between writes: bounds memory at
+// about 2 x this x chunk_bytes per thread.
+constexpr std::size_t kChunksPerThread = 2;
+constexpr std::uint64_t kMinChunkBytes = 64ull << 10;
+constexpr std::uint64_t kMaxChunkBytes = 64ull << 20;
+
+Status validate_compression(const CompressionOptions& c) {
+  if (!c.enabled) return {};
+  if (c.level < ZSTD_minCLevel() || c.level > ZSTD_maxCLevel())
+    return Error(ErrorCode::kInvalidArgument, "compression level " + std::to_string(c.level) + " is outside " +
+                                                  std::to_string(ZSTD_minCLevel()) + " .. " + std::to_string(ZSTD_maxCLevel()));
+  if (c.chunk_bytes < kMinChunkBytes || c.chunk_bytes > kMaxChunkBytes || c.chunk_bytes % 8 != 0)
+    return Error(ErrorCode::kInvalidArgument, "compression chunk_bytes " + std::to_string(c.chunk_bytes) +
+                                                  " is not a multiple of 8 between " + std::to_string(kMinChunkBytes) +
+                                                  " and " + std::to_string(kMaxChunkBytes));
+  if (!(c.min_saving >= 0.0 && c.min_saving < 1.0))
+    return Error(ErrorCode::kInvalidArgument, "compression min_saving must be in [0, 1)");
+  return {};
+}
+
 }  // namespace
 
 struct Writer::Impl {
@@ -94,10 +124,136 @@ struct Writer::Impl {
   internal::TensorRecord current;
   std::uint64_t current_written = 0;
   internal::Sha256 hasher;
+  std::uint64_t current_logical = 0;
+
+  // Compressed storage of the current tensor. kDeciding: chunks are held
+  // until the codec decision; kCompressing: chunks are compressed in
+  // batches; kRaw: bytes go straight to the file.
+  enum class Mode { kRaw, kDeciding, kCompressing };
+  Mode mode = Mode::kRaw;
+  unsigned width = 0;                          // byte-group width, 0 for plain zstd
+  std::vector<std::vector<std::byte>> queue;   // full chunks of logical bytes, in order
+  std::vector<std::byte> partial;              // the chunk being filled
+  std::vector<std::vector<std::byte>> frames;  // compressed queue entries
+  std::vector<std::vector<std::byte>> spare;   // recycled chunk buffers
+  std::vector<internal::ChunkCompressor> compressors;  // one per thread
+  bool uses_compression = false;               // some tensor was stored compressed
 
   Status fail(Error e) {
     failed = true;
     return e;
+  }
+
+  unsigned threads() const { return static_cast<unsigned>(compressors.size()); }
+
+  Status write(std::span<const std::byte> data) {
+    if (auto s = out->write(data); !s.ok()) return fail(s.error());
+    return {};
+  }
+
+  // Compresses the queued chunks and hashes them, in parallel: item 0 hashes
+  // every chunk in order while the others compress one chunk each.
+  Status compress_queue() {
+    const std::size_t n = queue.size();
+    frames.resize(n);
+    std::vector<std::optional<Error>> errors(n);
+    const Codec codec = width != 0 ? Codec::kZstdByteGroup : Codec::kZstd;
+    std::atomic<std::size_t> next{0};
+    const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(threads(), n + 1));
+    internal::parallel_for(workers, workers, [&](std::size_t t) {
+      for (std::size_t i = next.fetch_add(1); i < n + 1; i = next.fetch_add(1)) {
+        if (i == 0) {
+          for (const auto& chunk : queue) hasher.update(chunk);
+          continue;
+        }
+        auto s = compressors[t].compress(codec, width, options.compression.level, queue[i - 1], frames[i - 1]);
+        if (!s.ok()) errors[i - 1] = s.error();
+      }
+    });
+    for (auto& e : errors)
+      if (e) return fail(*e);
+    return {};
+  }
+
+  Status write_frames() {
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+      current.chunks.push_back({out->position() - current.offset, frames[i].size()});
+      OWF_RETURN_IF_ERROR(write(frames[i]));
+    }
+    recycle_queue();
+    return {};
+  }
+
+  void recycle_queue() {
+    for (auto& chunk : queue) spare.push_back(std::move(chunk));
+    queue.clear();
+  }
+
+  // Decides the codec from the first chunks (or the whole tensor): compressed
+  // only if that saves at least min_saving; otherwise the tensor stays raw.
+  Status decide() {
+    OWF_RETURN_IF_ERROR(compress_queue());
+    std::uint64_t logical = 0, stored = 0;
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+      logical += queue[i].size();
+      stored += frames[i].size();
+    }
+    const double limit = static_cast<double>(logical) * (1.0 - options.compression.min_saving);
+    if (stored < logical && static_cast<double>(stored) <= limit) {
+      mode = Mode::kCompressing;
+      current.codec = width != 0 ? Codec::kZstdByteGroup : Codec::kZstd;
+      current.chunk_length = options.compression.chunk_bytes;
+      return write_frames();
+    }
+    mode = Mode::kRaw;
+    for (const auto& chunk : queue) OWF_RETURN_IF_ERROR(write(chunk));
+    recycle_queue();
+    return {};
+  }
+
+  Status flush_queue() {
+    if (queue.empty()) return {};
+    if (mode == Mode::kDeciding) return decide();
+    OWF_RETURN_IF_ERROR(compress_queue());
+    return write_frames();
+  }
+
+  std::vector<std::byte> take_buffer() {
+    if (spare.empty()) return {};
+    auto b = std::move(spare.back());
+    spare.pop_back();
+    b.clear();
+    return b;
+  }
+
+  // Buffers logical bytes into chunks, compressing whenever a batch is full.
+  Status enqueue(std::span<const std::byte> data) {
+    const std::size_t chunk = static_cast<std::size_t>(options.compression.chunk_bytes);
+    while (!data.empty()) {
+      if (partial.capacity() < chunk) partial.reserve(chunk);
+      const std::size_t take = std::min(chunk - partial.size(), data.size());
+      partial.insert(partial.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+      data = data.subspan(take);
+      if (partial.size() < chunk) break;
+      queue.push_back(std::move(partial));
+      partial = take_buffer();
+      const std::size_t batch = mode == Mode::kDeciding ? kDecisionChunks : kChunksPerThread * threads();
+      if (queue.size() >= batch) {
+        OWF_RETURN_IF_ERROR(flush_queue());
+        if (mode == Mode::kRaw) {  // decided: the rest goes straight through
+          hasher.update(data);
+          return write(data);
+        }
+      }
+    }
+    return {};
+  }
+
+  // Drops the buffered state of an abandoned or finished tensor.
+  void reset_chunks() {
+    recycle_queue();
+    partial.clear();
+    mode = Mode::kRaw;
   }
 };
 
@@ -105,10 +261,10 @@ Result<Writer> Writer::create(const std::filesystem::path& path, const WriteOpti
   if (!internal::is_power_of_two(options.alignment) || options.alignment > internal::kMaxAlignment)
     return Error(ErrorCode::kBadAlignment, "alignment " + std::to_string(options.alignment) +
                                                " is not a power of two between 1 and " + std::to_string(internal::kMaxAlignment));
-  if (options.compression.enabled)
-    return Error(ErrorCode::kUnsupported, "this build cannot write compressed tensors");
+  OWF_RETURN_IF_ERROR(validate_compression(options.compression));
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (options.compression.enabled) impl->compressors.resize(internal::resolve_threads(options.compression.threads));
   impl->model.alignment = options.alignment;
   OWF_ASSIGN_OR_RETURN(impl->out, internal::AtomicFile::create(path));
   const auto header = internal::encode_header();
@@ -184,29 +340,47 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
   (void)count;
   w.current = std::move(r);
   w.current_written = 0;
+  w.current_logical = *size;
   w.in_tensor = true;
+  w.reset_chunks();
+  if (w.options.compression.enabled && *size > 0) {
+    w.mode = Impl::Mode::kDeciding;
+    w.width = internal::byte_group_width(spec.dtype);
+  }
   return {};
 }
 
 Status Writer::append(std::span<const std::byte> data) {
   Impl& w = *impl_;
   if (!w.in_tensor) return Error(ErrorCode::kInvalidArgument, "append() without begin_tensor()");
-  if (data.size() > w.current.stored_length - w.current_written)
+  if (data.size() > w.current_logical - w.current_written)
     return Error(ErrorCode::kTensorSizeMismatch, "tensor '" + w.current.name + "': more bytes than its " +
-                                                     std::to_string(w.current.stored_length) + " bytes");
-  w.hasher.update(data);
-  if (auto s = w.out->write(data); !s.ok()) return w.fail(s.error());
+                                                     std::to_string(w.current_logical) + " bytes");
   w.current_written += data.size();
-  return {};
+  if (w.mode != Impl::Mode::kRaw) return w.enqueue(data);
+  w.hasher.update(data);
+  return w.write(data);
 }
 
 Status Writer::end_tensor() {
   Impl& w = *impl_;
   if (!w.in_tensor) return Error(ErrorCode::kInvalidArgument, "end_tensor() without begin_tensor()");
-  if (w.current_written != w.current.stored_length)
+  if (w.current_written != w.current_logical)
     return Error(ErrorCode::kTensorSizeMismatch, "tensor '" + w.current.name + "': got " +
                                                      std::to_string(w.current_written) + " of its " +
-                                                     std::to_string(w.current.stored_length) + " bytes");
+                                                     std::to_string(w.current_logical) + " bytes");
+  if (w.mode != Impl::Mode::kRaw) {
+    if (!w.partial.empty()) {
+      w.queue.push_back(std::move(w.partial));
+      w.partial = w.take_buffer();
+    }
+    OWF_RETURN_IF_ERROR(w.flush_queue());
+    if (w.current.codec != Codec::kNone) {
+      w.current.stored_length = w.out->position() - w.current.offset;
+      w.uses_compression = true;
+    }
+    w.reset_chunks();
+  }
   w.current.sha256 = w.hasher.finish();
   w.names.insert(w.current.name);
   w.model.tensors.push_back(std::move(w.current));
@@ -216,11 +390,12 @@ Status Writer::end_tensor() {
 
 Status Writer::add_tensor(const TensorSpec& spec, std::span<const std::byte> data) {
   OWF_RETURN_IF_ERROR(begin_tensor(spec));
-  if (data.size() != impl_->current.stored_length) {
+  if (data.size() != impl_->current_logical) {
     impl_->in_tensor = false;
+    impl_->reset_chunks();
     return Error(ErrorCode::kTensorSizeMismatch, "tensor '" + spec.name + "': " + std::to_string(data.size()) +
                                                      " bytes given, " + std::string(dtype_name(spec.dtype)) +
-                                                     " x shape needs " + std::to_string(impl_->current.stored_length));
+                                                     " x shape needs " + std::to_string(impl_->current_logical));
   }
   OWF_RETURN_IF_ERROR(append(data));
   return end_tensor();
@@ -233,6 +408,7 @@ Status Writer::finish() {
   if (w.in_tensor) return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' was never ended");
   if (!w.model.info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
+  if (w.uses_compression) w.model.required_features.push_back("zstd");
   OWF_ASSIGN_OR_RETURN(std::vector<std::byte> manifest, internal::encode_manifest(w.model));
 
   auto step = [&](Status s) -> Status { return s.ok() ? s : w.fail(s.error()); };
