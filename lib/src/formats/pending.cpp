@@ -11,12 +11,8 @@ Error not_built(std::string_view format) {
 }  // namespace
 
 Result<std::unique_ptr<Source>> open_gguf(const std::filesystem::path&, const Limits&) { return not_built("GGUF"); }
-Result<std::unique_ptr<Source>> open_npy(const std::filesystem::path&, const Limits&) { return not_built("NumPy .npy"); }
-Result<std::unique_ptr<Source>> open_npz(const std::filesystem::path&, const Limits&) { return not_built("NumPy .npz"); }
 Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path&, const Limits&) { return not_built("PyTorch"); }
 
 Status write_gguf(const Source&, const std::filesystem::path&, std::uint64_t) { return not_built("GGUF"); }
-Status write_npz(const Source&, const std::filesystem::path&) { return not_built("NumPy .npz"); }
-Status write_npy(const Source&, const std::filesystem::path&) { return not_built("NumPy .npy"); }
 
 }  // namespace owf::internal

@@ -63,6 +63,7 @@ Result<std::unique_ptr<ZipArchive>> ZipArchive::open(const std::filesystem::path
   if (za == nullptr) {
     if (code == ZIP_ER_OPEN || code == ZIP_ER_READ || code == ZIP_ER_NOENT)
       return Error(ErrorCode::kIoError, path.string() + ": " + libzip_message(code));
+    if (code == ZIP_ER_EXISTS) return invalid(path, "two archive entries have the same name");
     return invalid(path, "not a valid zip archive (" + libzip_message(code) + ")");
   }
   std::unique_ptr<ZipArchive> archive(new ZipArchive());
@@ -127,7 +128,7 @@ Result<std::unique_ptr<ZipArchive>> ZipArchive::open(const std::filesystem::path
     archive->entries_.push_back(std::move(e));
   }
   for (const ZipEntry& e : archive->entries_)
-    if (!names.insert(e.name).second) return invalid(path, "archive entry name '" + e.name + "' appears twice");
+    if (!names.insert(e.name).second) return invalid(path, "two archive entries have the same name '" + e.name + "'");
   return archive;
 }
 
