@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# The owf-* tools on small files: options, output, exit codes, and what
+# they leave on disk.
+#
+# usage: cli_test.sh TOOLS_DIR DATA_DIR [CORPUS_DIR]
+set -uo pipefail
+tools=$1
+data=$2
+corpus=${3:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 2
+
+failures=0 checks=0
+check() {  # check DESCRIPTION CONDITION...
+  local what=$1
+  shift
+  checks=$((checks + 1))
+  if ! "$@"; then
+    echo "FAIL: $what"
+    failures=$((failures + 1))
+  fi
+}
+# run EXPECTED_EXIT CMD...: runs a tool, keeps stdout/stderr in $out/$err.
+run() {
+  local expected=$1
+  shift
+  "$@" >"$work/.out" 2>"$work/.err"
+  rc=$?
+  out=$(cat "$work/.out")
+  err=$(cat "$work/.err")
+  checks=$((checks + 1))
+  if [ "$rc" -ne "$expected" ]; then
+    echo "FAIL: '$*' exited $rc, expected $expected"
+    echo "  stdout: ${out:0:400}"
+    echo "  stderr: ${err:0:400}"
+    failures=$((failures + 1))
+  fi
+}
+has() { grep -qE -- "$2" <<<"$1"; }
+lacks() { ! grep -qE -- "$2" <<<"$1"; }
+json_int() { sed -nE "s/.*\"$2\": ([0-9]+).*/\1/p" <<<"$1" | head -1; }
+
+inspect=$tools/owf-inspect verify=$tools/owf-verify convert=$tools/owf-convert diff=$tools/owf-diff edit=$tools/owf-edit
+
+echo "== usage"
+for t in "$inspect" "$verify" "$convert" "$diff" "$edit"; do
+  run 0 "$t" --help
+  check "$(basename "$t") --help describes the tool" has "$out" "Usage|usage"
+  run 2 "$t" --no-such-option
+  run 2 "$t"
+done
+
+echo "== owf-convert"
+run 2 "$convert" "$data/diff_a.npz" a.owf
+check "missing license is named" has "$err" "missing_license"
+check "missing license: the hint names --license" has "$err" "hint: pass --license"
+check "no output after a refused conversion" test ! -e a.owf
+run 2 "$convert" "$data/diff_a.npz" a.owf --license "NOT-A-LICENSE"
+check "bad SPDX names the token" has "$err" "bad_license.*NOT-A-LICENSE"
+run 0 "$convert" "$data/diff_a.npz" noassert.owf --license NOASSERTION
+run 0 "$convert" "$data/diff_a.npz" a.owf --license MIT --license-name "MIT License" --copyright "2024 Someone" \
+  --hparam layers=3 --hparam training.lr=0.5 --hparam causal=true --hparam act=gelu --hparam dims=[64,128] \
+  --hparam "names=[a,b]" --hparam "quoted='42'" --meta origin=test --name tiny --version 1.2 --architecture mlp \
+  --description "a test model" --author Ann --author Bob --source-url https://example.org/m
+check "convert prints the digest" has "$out" "weights digest [0-9a-f]{64} \(unchanged\)"
+printf '{"tokenizer": "none", "epochs": 3}\n' >meta.json
+run 0 "$convert" "$data/diff_a.npz" meta.owf --license MIT --metadata meta.json --alignment 4096
+run 0 "$convert" "$data/diff_a.npz" forced.owf --license MIT
+run 2 "$convert" "$data/diff_a.npz" forced.owf --license MIT
+check "existing output needs --force" has "$err" "exists.*--force"
+run 0 "$convert" "$data/diff_a.npz" forced.owf --license MIT --force --hparam layers=3
+run 2 "$convert" "$data/diff_a.npz" out.unknown --license MIT
+check "unknown target extension asks for --to" has "$err" "--to"
+run 0 "$convert" "$data/diff_a.npz" out.unknown --to owf --license MIT
+run 1 "$convert" "$data/diff_a.npz" bad-align.owf --license MIT --alignment 3
+check "alignment must be a power of two" has "$err" "bad_alignment"
+run 2 "$convert" "$data/diff_a.npz" x.owf --license MIT --hparam "=3"
+run 2 "$convert" "$data/diff_a.npz" x.owf --license MIT --compress lz4
+run 2 "$convert" "$data/diff_a.npz" multi.npy
+check "several tensors cannot become one .npy" has "$err" "."
+check "no .npy left behind" test ! -e multi.npy
+# Compression is optional in a build: either it works and verifies, or the error says why.
+"$convert" "$data/diff_a.npz" z.owf --license MIT --compress zstd:5 >/dev/null 2>zerr
+if [ -e z.owf ]; then
+  run 0 "$verify" z.owf
+else
+  check "a refused compression says why" has "$(cat zerr)" "compress|unsupported"
+fi
+run 0 "$convert" "$data/diff_a.npz" z-off.owf --license MIT --compress zstd --no-compress
+run 0 "$convert" a.owf a.npz
+run 0 "$convert" a.owf a.safetensors
+run 0 "$convert" a.owf a.gguf
+run 0 "$convert" a.owf a2.owf --license Apache-2.0 --quiet
+check "--quiet prints nothing" test -z "$out"
+run 0 "$convert" --from npz --to safetensors "$data/diff_a.npz" from-to.bin
+run 0 "$convert" "$data/stats.npy" stats.owf --license CC0-1.0
+run 0 "$convert" stats.owf stats.npy
+
+echo "== owf-inspect"
+run 0 "$inspect" a.owf
+for section in "format +OWF 1\.0" "file size" "alignment +64" "weights digest +[0-9a-f]{64}" "spdx +MIT" \
+  "name +MIT License" "copyright +2024 Someone" "architecture +mlp" "author +Ann" "layers +3" \
+  "training\.lr +0\.5" "origin" "name +role +dtype +shape +elements +stored bytes +codec" \
+  "w +weight|w +other" "parameters +20" "F32 +12"; do
+  check "inspect text shows '$section'" has "$out" "$section"
+done
+run 0 "$inspect" --json a.owf
+json=$out
+for key in '"format": "owf"' '"weights_digest": "[0-9a-f]{64}"' '"license": \{' '"spdx": "MIT"' \
+  '"hyperparameters": \{' '"metadata": \{' '"tensors": \[' '"sha256": "[0-9a-f]{64}"' '"role": "' \
+  '"layers": 3,' '"training.lr": 0.5' '"causal": true' '"act": "gelu"' '"quoted": "42"' '"origin": "test"'; do
+  check "inspect --json has $key" has "$json" "$key"
+done
+check "typed list in JSON" has "$(tr -d ' \n' <<<"$json")" '"dims":\[64,128\]'
+check "string list in JSON" has "$(tr -d ' \n' <<<"$json")" '"names":\["a","b"\]'
+run 0 "$inspect" --json meta.owf
+check "--metadata FILE.json: strings kept" has "$out" '"tokenizer": "none"'
+check "--metadata FILE.json: other values as JSON text" has "$out" '"epochs": "3"'
+check "--alignment 4096" has "$out" '"alignment": 4096'
+check "tensor offsets are multiples of 4096" test -z "$(sed -nE 's/.*"offset": ([0-9]+).*/\1/p' <<<"$out" | awk '$1 % 4096 != 0')"
+run 0 "$inspect" --json "$data/diff_a.npz"
+check "foreign format named in JSON" has "$out" '"format": "npz"'
+check "no license in npz" has "$out" '"license": null'
+digest_npz=$(sed -nE 's/.*"weights_digest": "([0-9a-f]{64})".*/\1/p' <<<"$out")
+run 0 "$inspect" --json a.owf
+check "the same weights digest for npz and its OWF conversion" has "$out" "\"weights_digest\": \"$digest_npz\""
+run 0 "$inspect" "$data/stats.npy" --tensor stats
+for stat in "count +6" "min +-2" "max +1" "mean +-0\.125" "NaN +1" "Inf +1" "zeros +1" "first 6: \[0, 1, -2, nan, inf, 0\.5\]"; do
+  check "--tensor shows '$stat'" has "$out" "$stat"
+done
+run 0 "$inspect" stats.owf --tensor stats --json
+check "--tensor --json" has "$out" '"nan": 1'
+run 0 "$inspect" a.owf --tensor b
+check "F16 statistics" has "$out" "max +4"
+run 2 "$inspect" a.owf --tensor no.such.tensor
+check "unknown tensor is named" has "$err" "no.such.tensor"
+run 2 "$inspect" does-not-exist.owf
+printf 'this is not a weights file at all' >garbage.owf
+run 1 "$inspect" garbage.owf
+check "garbage is refused with a reason" has "$err" "owf-inspect: [a-z_]+: "
+
+echo "== owf-verify"
+run 0 "$verify" a.owf
+check "OK line with digest" has "$out" "^a\.owf: OK [0-9a-f]{64}$"
+check "no progress bar when stderr is not a terminal" test -z "$err"
+digest=$(sed -nE 's/.*OK ([0-9a-f]{64}).*/\1/p' <<<"$out")
+run 0 "$verify" "$data/diff_a.npz"
+check "foreign formats: says what was checked" has "$out" "OK $digest \(npz: structure checked, digest computed"
+run 0 "$verify" --expect-digest "$digest" a.owf "$data/diff_a.npz"
+run 1 "$verify" --expect-digest "$(tr 0-9a-f 1-9a-f0 <<<"$digest")" a.owf
+check "digest expectation failure" has "$out" "FAILED digest_expectation_failed"
+run 2 "$verify" --expect-digest xyz a.owf
+# Corrupt one byte of the first tensor's data.
+offset=$(json_int "$("$inspect" --json a.owf)" offset)
+cp a.owf corrupt.owf
+printf '\x55' | dd of=corrupt.owf bs=1 seek="$offset" conv=notrunc status=none
+run 1 "$verify" a.owf corrupt.owf
+check "one line per file" test "$(wc -l <<<"$out")" -eq 2
+check "corrupt tensor named" has "$out" "^corrupt\.owf: FAILED tensor_digest_mismatch: .*tensor '"
+check "good file still OK" has "$out" "^a\.owf: OK"
+# A non-zero padding byte: right after the first tensor (F16 [4], 8 bytes) the
+# padding up to the next 64-byte boundary begins.
+stored=$(json_int "$("$inspect" --json a.owf)" stored_bytes)
+cp a.owf padding.owf
+printf '\x01' | dd of=padding.owf bs=1 seek=$((offset + stored)) conv=notrunc status=none
+run 1 "$verify" padding.owf
+check "padding byte checked" has "$out" "FAILED nonzero_padding: .*offset [0-9]+"
+head -c 100 a.owf >truncated.owf
+run 1 "$verify" truncated.owf
+run 2 "$verify" a.owf missing.owf
+check "I/O error reported" has "$out" "missing\.owf: FAILED io_error"
+run 1 "$verify" --json a.owf corrupt.owf
+check "verify --json" has "$out" '"ok": false'
+check "verify --json names the error" has "$out" '"name": "tensor_digest_mismatch"'
+run 0 "$verify" -q a.owf
+check "--quiet prints nothing for good files" test -z "$out"
+
+echo "== owf-diff"
+run 0 "$diff" "$data/diff_a.npz" a.owf
+check "identical weights across formats" has "$out" "weights identical"
+check "license difference listed" has "$out" "license \+ spdx = MIT"
+check "hyperparameter difference listed" has "$out" "hyperparameter \+ layers = 3"
+run 0 "$diff" --weights-only "$data/diff_a.npz" a.safetensors
+run 0 "$diff" a.owf a.gguf
+run 1 "$diff" "$data/diff_a.npz" "$data/diff_b.npz"
+check "only in A" has "$out" "only_a +I8 \[2\]"
+check "only in B" has "$out" "only_b +F64 \[2, 2\]"
+check "changed F32: max abs and rel difference" has "$out" "w: bytes differ; 2 of 12 elements differ, max abs diff 2\.75, max rel diff 2$"
+check "changed F16" has "$out" "b: bytes differ; 1 of 4 elements differ, max abs diff 0\.5, max rel diff 0\.333333"
+check "changed integers" has "$out" "steps: bytes differ$"
+check "verdict" has "$out" "weights differ: 0 tensors identical, 3 changed, 1 only in A, 1 only in B"
+run 1 "$diff" --json "$data/diff_a.npz" "$data/diff_b.npz"
+check "diff --json" has "$out" '"weights_identical": false'
+check "diff --json max_abs_diff" has "$out" '"max_abs_diff": 2.75'
+run 1 "$diff" a.owf stats.owf
+run 2 "$diff" a.owf missing.owf
+run 2 "$diff" a.owf corrupt.owf
+check "a corrupt OWF file is an error, not a silent match" has "$err" "tensor_digest_mismatch"
+
+echo "== owf-edit"
+cp a.owf e.owf
+before_size=$(stat -c %s e.owf)
+data_end=$("$inspect" --json e.owf | awk -F': ' '/"offset"|"stored_bytes"/ {gsub(/,/, "", $2); v[$1] = $2} /"stored_bytes"/ {e = v["      \"offset\""] + $2; if (e > m) m = e} END {print m}')
+run 0 "$edit" e.owf --license Apache-2.0 --hparam layers=4 --hparam new.key=[1.5,2.5] --unset-hparam act \
+  --metadata note=edited --unset-metadata origin --name renamed --description "edited in place"
+check "edit reports the unchanged digest" has "$out" "weights digest $digest \(unchanged\)"
+run 0 "$verify" --expect-digest "$digest" e.owf
+run 0 "$inspect" --json e.owf
+check "license changed" has "$out" '"spdx": "Apache-2.0"'
+check "license name kept" has "$out" '"name": "MIT License"'
+check "hyperparameter set" has "$out" '"layers": 4'
+check "typed list set" has "$(tr -d ' \n' <<<"$out")" '"new.key":\[1.5,2.5\]'
+check "hyperparameter removed" lacks "$out" '"act":'
+check "metadata set" has "$out" '"note": "edited"'
+check "metadata removed" lacks "$out" '"origin":'
+check "provenance set" has "$out" '"name": "renamed"'
+check "other provenance kept" has "$out" '"architecture": "mlp"'
+check "header and tensor bytes untouched" cmp -s -n "$data_end" a.owf e.owf
+check "no temporary files left" test -z "$(ls -A | grep -E 'owf-edit|owf-partial' || true)"
+sum_before=$(sha256sum e.owf)
+run 2 "$edit" e.owf --license "BAD LICENSE"
+run 2 "$edit" e.owf --unset-hparam no.such.key
+run 2 "$edit" e.owf --hparam "bad key=1"
+check "refused edits leave the file as it was" test "$(sha256sum e.owf)" = "$sum_before"
+run 0 "$edit" e.owf
+check "nothing to change" has "$out" "nothing to change"
+run 2 "$edit" "$data/diff_a.npz" --license MIT
+check "edit refuses foreign formats" has "$err" "owf-convert"
+# Editing reads no tensor bytes: a corrupt tensor stays corrupt (and detectable).
+cp corrupt.owf corrupt-edit.owf
+run 0 "$edit" corrupt-edit.owf --license Apache-2.0 --no-sync
+run 1 "$verify" corrupt-edit.owf
+check "corruption is still reported after an edit" has "$out" "tensor_digest_mismatch"
+run 2 "$edit" missing.owf --license MIT
+check "file size changes only by the manifest" test "$(stat -c %s e.owf)" -gt "$data_end"
+: "$before_size"
+
+if [ -n "$corpus" ] && [ -f "$corpus/SafeTensors.jl/model.safetensors" ]; then
+  echo "== corpus dtypes"
+  st=$corpus/SafeTensors.jl/model.safetensors
+  if "$inspect" "$st" >/dev/null 2>&1; then
+    names=$("$inspect" --json "$st" | sed -nE 's/.*"name": "([^"]+)".*/\1/p')
+    for dt in BF16 F8_E4M3FN F8_E5M2 F16 BOOL; do
+      n=$("$inspect" --json "$st" | tr -d '\n ' | grep -oE "\"dtype\":\"$dt\",\"element_count\":[0-9]+,\"logical_bytes\":[0-9]+,\"name\":\"[^\"]+\"" | head -1 | sed -E 's/.*"name":"([^"]+)"/\1/')
+      [ -n "$n" ] || continue
+      run 0 "$inspect" "$st" --tensor "$n"
+      check "--tensor on $dt ($n) gives statistics" has "$out" "count +[0-9]"
+    done
+    : "$names"
+  fi
+fi
+
+echo "tools cli: $checks checks, $failures failed"
+[ "$failures" -eq 0 ]

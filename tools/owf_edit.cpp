@@ -1,0 +1,120 @@
+// owf-edit FILE: change license, provenance, hyperparameters or metadata of
+// an OWF file. Tensor bytes are never rewritten: a new manifest and footer
+// go behind the unchanged data section, and the new file replaces the old
+// one by rename (owf/edit.hpp).
+#include <fmt/core.h>
+
+#include "common.hpp"
+#include "owf/edit.hpp"
+
+namespace owf::tools {
+namespace {
+
+constexpr std::string_view kTool = "owf-edit";
+
+int fail(const Error& e, int code) {
+  print_error(kTool, e);
+  return code;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"Change the license, provenance, hyperparameters or metadata of an OWF file in place,\n"
+               "without rewriting its tensors. The weights digest stays the same.",
+               std::string(kTool)};
+  std::string path;
+  std::optional<std::string> license, license_name, license_url, name, version, architecture, description, source_url,
+      training_data, created, software;
+  std::vector<std::string> copyright, authors, hparams, unset_hparams, metas, unset_metas;
+  bool no_sync = false, quiet = false;
+  app.add_option("FILE", path, "OWF file to edit")->required();
+  app.add_option("--license", license, "SPDX license expression (NOASSERTION to decline)");
+  app.add_option("--license-name", license_name, "license name");
+  app.add_option("--license-url", license_url, "license URL");
+  app.add_option("--copyright", copyright, "copyright line (repeatable; replaces the list)");
+  app.add_option("--hparam", hparams, "set hyperparameter KEY=VALUE, typed (repeatable)");
+  app.add_option("--unset-hparam", unset_hparams, "remove hyperparameter KEY (repeatable)");
+  app.add_option("--metadata", metas, "set metadata KEY=VALUE (repeatable)");
+  app.add_option("--unset-metadata", unset_metas, "remove metadata KEY (repeatable)");
+  app.add_option("--name", name, "model name");
+  app.add_option("--version", version, "model version");
+  app.add_option("--architecture", architecture, "model architecture");
+  app.add_option("--description", description, "description");
+  app.add_option("--author", authors, "author (repeatable; replaces the list)");
+  app.add_option("--source-url", source_url, "where the model comes from");
+  app.add_option("--training-data", training_data, "training data");
+  app.add_option("--created", created, "creation time (kept as given)");
+  app.add_option("--software", software, "producing software");
+  app.add_flag("--no-sync", no_sync, "do not fsync (faster, not crash-safe)");
+  app.add_flag("-q,--quiet", quiet, "print nothing on success");
+  if (auto code = parse_command_line(app, argc, argv)) return *code;
+
+  auto format = detect_format(path);
+  if (!format.ok()) return fail(format.error(), exit_code_for(format.error()));
+  if (*format != Format::kOwf)
+    return fail(Error(ErrorCode::kUnsupported, path + " is a " + std::string(format_name(*format)) +
+                                                   " file; owf-edit changes OWF files (convert it with owf-convert)"),
+                kExitUsage);
+  ModelInfo info;
+  {
+    auto file = File::open(path);
+    if (!file.ok()) return fail(file.error(), exit_code_for(file.error()));
+    info = file->info();
+  }
+  const ModelInfo before = info;
+
+  if (license) {
+    if (auto s = validate_spdx_expression(*license); !s.ok()) return fail(s.error(), kExitUsage);
+    if (!info.license) info.license = License{};
+    info.license->spdx = *license;
+  }
+  if (license_name || license_url || !copyright.empty()) {
+    if (!info.license)
+      return fail(Error(ErrorCode::kInvalidArgument, "the file has no license to describe: give --license too"),
+                  kExitUsage);
+    if (license_name) info.license->name = *license_name;
+    if (license_url) info.license->url = *license_url;
+    if (!copyright.empty()) info.license->copyright = copyright;
+  }
+  Provenance& p = info.provenance;
+  for (auto [field, value] : {std::pair{&p.name, &name}, {&p.version, &version}, {&p.architecture, &architecture},
+                              {&p.description, &description}, {&p.source_url, &source_url},
+                              {&p.training_data, &training_data}, {&p.created, &created}, {&p.software, &software}})
+    if (*value) *field = **value;
+  if (!authors.empty()) p.authors = authors;
+  for (const auto& key : unset_hparams)
+    if (info.hyperparameters.erase(key) == 0)
+      return fail(Error(ErrorCode::kNotFound, "no hyperparameter '" + key + "' to remove"), kExitUsage);
+  for (const auto& h : hparams) {
+    auto kv = parse_hparam_assignment(h);
+    if (!kv.ok()) return fail(kv.error(), kExitUsage);
+    info.hyperparameters[kv->first] = kv->second;
+  }
+  for (const auto& key : unset_metas)
+    if (info.metadata.erase(key) == 0)
+      return fail(Error(ErrorCode::kNotFound, "no metadata entry '" + key + "' to remove"), kExitUsage);
+  for (const auto& m : metas) {
+    auto kv = parse_string_assignment(m, "--metadata");
+    if (!kv.ok()) return fail(kv.error(), kExitUsage);
+    if (kv->first.empty()) return fail(Error(ErrorCode::kInvalidArgument, "--metadata: empty key"), kExitUsage);
+    info.metadata[kv->first] = kv->second;
+  }
+  if (info == before) {
+    if (!quiet) fmt::print("{}: nothing to change\n", path);
+    return kExitOk;
+  }
+
+  EditOptions options;
+  options.sync = !no_sync;
+  auto report = rewrite_info(path, info, options);
+  if (!report.ok()) return fail(report.error(), exit_code_for(report.error()));
+  if (!quiet)
+    fmt::print("{}: new manifest ({}); data section {} ({}); weights digest {} (unchanged)\n", path,
+               human_bytes(report->manifest_bytes), report->reflinked ? "shared by reflink" : "copied",
+               human_bytes(report->data_bytes), to_hex(report->weights_digest));
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace owf::tools
+
+int main(int argc, char** argv) { return owf::tools::run(argc, argv); }

@@ -1,0 +1,118 @@
+// owf-verify FILE...: full check of every file, one line each.
+//
+// OWF files: structure (at open: framing, manifest digest, every field,
+// layout, padding bytes) and every tensor digest (File::verify). Other
+// formats store no digests: their check is the reader's structural
+// validation plus reading every tensor to compute the weights digest.
+#include <fmt/core.h>
+
+#include "common.hpp"
+
+namespace owf::tools {
+namespace {
+
+constexpr std::string_view kTool = "owf-verify";
+constexpr std::uint64_t kProgressMinBytes = 256ull << 20;
+
+struct Outcome {
+  std::string path;
+  std::optional<Format> format;
+  std::optional<Sha256Digest> digest;
+  std::optional<Error> error;
+  std::string checks;
+};
+
+Outcome verify_one(const std::string& path, const std::optional<Sha256Digest>& expected, unsigned threads,
+                   bool progress_allowed) {
+  Outcome out;
+  out.path = path;
+  auto source = open_source(path);
+  if (!source.ok()) {
+    out.error = source.error();
+    return out;
+  }
+  out.format = (*source)->format();
+  if (const File* file = (*source)->owf_file()) {
+    ProgressBar bar(path, progress_allowed && file->file_size() >= kProgressMinBytes);
+    VerifyOptions options;
+    options.threads = threads;
+    if (bar.enabled()) options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+    if (auto s = file->verify(options); !s.ok()) {
+      out.error = s.error();
+      return out;
+    }
+    out.digest = file->weights_digest();
+    out.checks = "structure, padding, manifest digest and every tensor digest";
+  } else {
+    auto d = compute_weights_digest(**source, threads);
+    if (!d.ok()) {
+      out.error = d.error();
+      return out;
+    }
+    out.digest = *d;
+    out.checks = fmt::format("{} structure checked and every tensor read; the format stores no digests to compare",
+                             format_name(*out.format));
+  }
+  if (expected && *out.digest != *expected)
+    out.error = Error(ErrorCode::kDigestExpectationFailed,
+                      fmt::format("weights digest {} differs from the expected {}", to_hex(*out.digest), to_hex(*expected)));
+  return out;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"Check weights files completely: structure, padding and every digest.\n"
+               "Exit status: 0 all verified, 1 some file is invalid or corrupt, 2 usage or I/O error.",
+               std::string(kTool)};
+  std::vector<std::string> paths;
+  std::string expect_hex;
+  bool json = false, quiet = false;
+  unsigned threads = 0;
+  app.add_option("FILE", paths, "weights files")->required();
+  app.add_flag("--json", json, "print one JSON object");
+  app.add_option("--expect-digest", expect_hex, "fail unless the weights digest is this (64 hex digits)");
+  app.add_option("--threads", threads, "worker threads (0: one per core)")->capture_default_str();
+  app.add_flag("-q,--quiet", quiet, "print only failures");
+  if (auto code = parse_command_line(app, argc, argv)) return *code;
+
+  std::optional<Sha256Digest> expected;
+  if (!expect_hex.empty()) {
+    expected = digest_from_hex(expect_hex);
+    if (!expected) {
+      print_error(kTool, Error(ErrorCode::kInvalidArgument, "--expect-digest needs 64 hex digits"));
+      return kExitUsage;
+    }
+  }
+  const bool progress_allowed = stderr_is_terminal();
+  int exit_code = kExitOk;
+  auto results = nlohmann::json::array();
+  for (const auto& path : paths) {
+    const Outcome o = verify_one(path, expected, threads, progress_allowed);
+    if (o.error) exit_code = std::max(exit_code, exit_code_for(*o.error));
+    if (json) {
+      nlohmann::json j{{"file", o.path}, {"ok", !o.error.has_value()}};
+      j["format"] = o.format ? nlohmann::json(std::string(format_name(*o.format))) : nlohmann::json(nullptr);
+      j["weights_digest"] = o.digest ? nlohmann::json(to_hex(*o.digest)) : nlohmann::json(nullptr);
+      if (!o.checks.empty()) j["checks"] = o.checks;
+      if (o.error)
+        j["error"] = {{"code", static_cast<int>(o.error->code())},
+                      {"name", std::string(error_code_name(o.error->code()))},
+                      {"message", o.error->message()}};
+      results.push_back(j);
+    } else if (o.error) {
+      fmt::print("{}: FAILED {}\n", o.path, o.error->to_string());
+    } else if (!quiet) {
+      const bool owf = o.format == Format::kOwf;
+      fmt::print("{}: OK {}{}\n", o.path, to_hex(*o.digest),
+                 owf ? "" : fmt::format(" ({}: structure checked, digest computed; no stored digests)",
+                                        format_name(*o.format)));
+    }
+    std::fflush(stdout);
+  }
+  if (json) fmt::print("{}\n", dump_json({{"ok", exit_code == kExitOk}, {"files", results}}));
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace owf::tools
+
+int main(int argc, char** argv) { return owf::tools::run(argc, argv); }
