@@ -188,12 +188,21 @@ Result<Provenance> decode_provenance(const fb::Provenance* p, const StringChecke
   return out;
 }
 
+// "tensor 12 'name'", built only when an error needs it: formatting it for
+// every tensor dominated opening files with many small tensors.
+struct TensorPlace {
+  std::size_t index;
+  std::string_view name;
+  std::string text() const { return "tensor " + std::to_string(index) + " '" + std::string(name.substr(0, 200)) + "'"; }
+  friend std::string operator+(const TensorPlace& place, std::string_view rest) { return place.text().append(rest); }
+};
+
 // Tensor fields that need no knowledge of the file layout.
 Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limits, std::uint64_t alignment,
                      TensorInfo& out, ChunkTable& table, std::vector<ChunkRef>& chunk_storage,
                      std::vector<std::pair<std::size_t, std::size_t>>& chunk_slices) {
   const std::string_view name = view(t->name());
-  const std::string where = "tensor " + std::to_string(index) + " '" + std::string(name.substr(0, 200)) + "'";
+  const TensorPlace where{index, name};
   if (name.empty()) return Error(ErrorCode::kBadTensorName, "tensor " + std::to_string(index) + " has an empty name");
   if (name.size() > limits.max_name_bytes)
     return Error(ErrorCode::kLimitExceeded, where + ": name is " + std::to_string(name.size()) +
