@@ -10,9 +10,7 @@ Error not_built(std::string_view format) {
 }
 }  // namespace
 
-Result<std::unique_ptr<Source>> open_gguf(const std::filesystem::path&, const Limits&) { return not_built("GGUF"); }
 Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path&, const Limits&) { return not_built("PyTorch"); }
 
-Status write_gguf(const Source&, const std::filesystem::path&, std::uint64_t) { return not_built("GGUF"); }
 
 }  // namespace owf::internal
