@@ -410,6 +410,28 @@ TEST_CASE("byte-group filter layout") {
     }
 }
 
+TEST_CASE("a byte-group chunk is one zstd frame with its content size, decoding to the filtered bytes") {
+  for (DType dtype : {DType::kBF16, DType::kF32, DType::kF64}) {
+    const unsigned width = internal::byte_group_width(dtype);
+    CAPTURE(width);
+    for (std::size_t n : {std::size_t{8}, std::size_t{1000} * width, std::size_t{300000} * width}) {
+      const auto chunk = compressible_bytes(dtype, n, 31);
+      internal::ChunkCompressor compressor;
+      std::vector<std::byte> frame;
+      for (int level : {3, 12}) {
+        REQUIRE(compressor.compress(Codec::kZstdByteGroup, width, level, chunk, frame).ok());
+        CHECK(ZSTD_findFrameCompressedSize(frame.data(), frame.size()) == frame.size());
+        CHECK(ZSTD_getFrameContentSize(frame.data(), frame.size()) == n);
+        CHECK(ZSTD_getDictID_fromFrame(frame.data(), frame.size()) == 0);
+        std::vector<std::byte> decoded(n), filtered(n);
+        CHECK(ZSTD_decompress(decoded.data(), n, frame.data(), frame.size()) == n);
+        internal::byte_group(chunk, width, filtered);
+        CHECK(decoded == filtered);
+      }
+    }
+  }
+}
+
 TEST_CASE("crafted files: the baseline opens and reads") {
   const Crafted c;
   const auto bytes = c.build();
