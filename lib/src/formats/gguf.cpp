@@ -955,18 +955,18 @@ Status write_gguf(const Source& source, const std::filesystem::path& path, std::
     const std::string who = "tensor '" + std::string(t.info.name) + "'";
     const auto ggml = ggml_from_dtype(t.info.dtype);
     if (!ggml)
-      return Error(ErrorCode::kUnsupported, who + " has dtype " + std::string(dtype_name(t.info.dtype)) +
+      return Error(ErrorCode::kForeignFormatUnsupported, who + " has dtype " + std::string(dtype_name(t.info.dtype)) +
                                                 ", which GGUF cannot store");
     t.ggml_type = *ggml;
     if (t.dims.size() > kMaxDims)
-      return Error(ErrorCode::kUnsupported, who + " has rank " + std::to_string(t.dims.size()) +
+      return Error(ErrorCode::kForeignFormatUnsupported, who + " has rank " + std::to_string(t.dims.size()) +
                                                 "; GGUF allows at most 4 dimensions");
     if (t.info.name.empty() || t.info.name.size() > kMaxWriteNameBytes)
-      return Error(ErrorCode::kUnsupported, who + ": GGUF tensor names must be 1 to " +
+      return Error(ErrorCode::kForeignFormatUnsupported, who + ": GGUF tensor names must be 1 to " +
                                                 std::to_string(kMaxWriteNameBytes) + " bytes long");
     for (std::uint64_t d : t.dims)
       if (d > static_cast<std::uint64_t>(INT64_MAX))
-        return Error(ErrorCode::kUnsupported, who + " has a dimension above 2^63-1");
+        return Error(ErrorCode::kForeignFormatUnsupported, who + " has a dimension above 2^63-1");
     OWF_ASSIGN_OR_RETURN(const std::uint64_t size, tensor_byte_size(t.info.dtype, t.info.shape));
     if (size != t.info.logical_bytes)
       return Error(ErrorCode::kTensorSizeMismatch, who + ": " + std::to_string(t.info.logical_bytes) +
