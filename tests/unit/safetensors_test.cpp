@@ -174,6 +174,32 @@ TEST_CASE("safetensors writer reproduces the official layout byte for byte") {
   CHECK(different.empty());
 }
 
+TEST_CASE("every corpus safetensors file and the OWF file written from it have the same weights digest") {
+  TempDir dir;
+  for (const auto& name : kCorpusFiles) {
+    auto st = internal::open_safetensors(kCorpus / name, {});
+    REQUIRE(st.ok());
+    const Source& src = **st;
+    const auto path = dir / "c.owf";
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    REQUIRE(w->set_info(src.info()).ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    std::vector<std::byte> buf;
+    for (std::size_t i = 0; i < src.tensor_count(); ++i) {
+      const TensorInfo t = src.tensor(i);
+      buf.resize(t.logical_bytes);
+      REQUIRE(src.read(i, buf).ok());
+      REQUIRE(w->add_tensor({std::string(t.name), t.dtype, shape_of(t), t.role}, buf).ok());
+    }
+    REQUIRE(w->finish().ok());
+    auto f = File::open(path);
+    REQUIRE_MESSAGE(f.ok(), name << ": " << f.error().to_string());
+    CHECK_MESSAGE(f->weights_digest() == *compute_weights_digest(src), name);
+    CHECK(f->info().metadata == src.info().metadata);
+  }
+}
+
 TEST_CASE("safetensors -> OWF keeps the weights digest; model information survives OWF -> safetensors -> OWF") {
   TempDir dir;
   auto st = internal::open_safetensors(kCorpus / "SafeTensors.jl/model.with_metadata.safetensors", {});
