@@ -48,7 +48,9 @@ nlohmann::json inspect_json(const std::string& path, std::uint64_t size, const S
   j["file_size"] = size;
   j["alignment"] = source.alignment();
   j["weights_digest"] = to_hex(digests.weights);
-  j["license"] = info.license ? to_json(*info.license) : nlohmann::json(nullptr);
+  // Always an object, so that license.spdx can be read without a check;
+  // null when the file declares no license.
+  j["license"] = info.license ? to_json(*info.license) : nlohmann::json{{"spdx", nullptr}};
   j["provenance"] = to_json(info.provenance);
   j["hyperparameters"] = nlohmann::json::object();
   for (const auto& [k, v] : info.hyperparameters) j["hyperparameters"][k] = to_json(v);

@@ -4,7 +4,9 @@
 // The manifest sits at the end of the file (after the data section, before
 // the footer), so a new manifest never moves a tensor. rewrite_info() builds
 // the new file as a temporary beside the target and renames it over the
-// target: a crash leaves the old file or the new one, never a mix.
+// target: a crash leaves the old file or the new one, never a mix (plus,
+// when it struck before the rename, a hidden ".NAME.owf-edit-XXXXXX"
+// temporary file beside it, which may be deleted).
 //
 // I/O: the data section is shared with the old file by a reflink (FICLONE)
 // where the file system supports it (Btrfs, XFS, bcachefs, ...): then the
