@@ -120,6 +120,21 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
   return Error(ErrorCode::kInvalidArgument, "unknown format");
 }
 
+Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, const SourceOptions& options) {
+  if (options.select.empty()) return open_source(path, options.format, options.limits);
+  Format f;
+  if (options.format) {
+    f = *options.format;
+  } else {
+    OWF_ASSIGN_OR_RETURN(f, detect_format(path));
+  }
+  if (f != Format::kPyTorch)
+    return Error(ErrorCode::kInvalidArgument, path.string() + ": selecting a sub-dict ('" + options.select +
+                                                  "') applies to PyTorch checkpoints only, not " +
+                                                  std::string(format_name(f)) + " files");
+  return internal::open_pytorch(path, options.limits, options.select);
+}
+
 Result<Sha256Digest> compute_weights_digest(const Source& source, unsigned threads) {
   if (const File* f = source.owf_file()) return f->weights_digest();
   const std::size_t n = source.tensor_count();

@@ -61,6 +61,18 @@ OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path&
                                             std::optional<Format> format = std::nullopt,
                                             const Limits& limits = {});
 
+/// Options for opening a source beyond format and limits.
+struct SourceOptions {
+  std::optional<Format> format;  // nullopt: detected from the content
+  Limits limits;
+  /// PyTorch checkpoints: read only the tensors under this key of the
+  /// pickled object ("model_state_dict", or a dotted path "a.b"); plain
+  /// values are still read from the whole checkpoint. Empty: everything.
+  /// Other formats: must be empty (invalid_argument otherwise).
+  std::string select;
+};
+OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, const SourceOptions& options);
+
 /// The weights digest of any source: for OWF the stored digests are used,
 /// for other formats every tensor is read and hashed (in parallel).
 OWF_API Result<Sha256Digest> compute_weights_digest(const Source& source, unsigned threads = 0);

@@ -17,6 +17,9 @@ Result<std::unique_ptr<Source>> open_gguf(const std::filesystem::path& path, con
 Result<std::unique_ptr<Source>> open_npy(const std::filesystem::path& path, const Limits& limits);
 Result<std::unique_ptr<Source>> open_npz(const std::filesystem::path& path, const Limits& limits);
 Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, const Limits& limits);
+/// `select`: read only the tensors under this key (dotted path) of the checkpoint.
+Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, const Limits& limits,
+                                             std::string_view select);
 
 // Writers: stream every tensor of `source` into `path` (through AtomicFile,
 // so nothing appears under the name unless complete), keeping memory near

@@ -10,7 +10,6 @@ Error not_built(std::string_view format) {
 }
 }  // namespace
 
-Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path&, const Limits&) { return not_built("PyTorch"); }
 
 
 }  // namespace owf::internal
