@@ -276,6 +276,36 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
   return {};
 }
 
+// The FlatBuffers verifier checks vectors for bounds and 4-byte alignment
+// only. Vectors of 64-bit elements (shapes, chunk tables, integer and float
+// arrays) are read in place, so their elements must be 8-aligned, as every
+// FlatBuffers builder writes them (an empty vector has none to align);
+// anything else is a malformed manifest, not a value to read with a
+// misaligned load.
+Status check_wide_vector_alignment(const fb::Manifest* m) {
+  auto misaligned = [](const auto* v) {
+    return v != nullptr && v->size() != 0 && reinterpret_cast<std::uintptr_t>(v->Data()) % 8 != 0;
+  };
+  auto fail = [](const std::string& what) {
+    return Error(ErrorCode::kManifestInvalid, what + " is not 8-byte aligned in the manifest");
+  };
+  if (m->tensors() != nullptr)
+    for (flatbuffers::uoffset_t i = 0; i < m->tensors()->size(); ++i) {
+      const fb::Tensor* t = m->tensors()->Get(i);
+      if (misaligned(t->shape())) return fail("the shape of tensor " + std::to_string(i));
+      if (misaligned(t->chunks())) return fail("the chunk table of tensor " + std::to_string(i));
+    }
+  if (m->hyperparameters() != nullptr)
+    for (flatbuffers::uoffset_t i = 0; i < m->hyperparameters()->size(); ++i) {
+      const fb::Hyperparameter* h = m->hyperparameters()->Get(i);
+      if (const auto* a = h->value_as_IntArray(); a != nullptr && misaligned(a->values()))
+        return fail("the values of hyperparameter " + std::to_string(i));
+      if (const auto* a = h->value_as_FloatArray(); a != nullptr && misaligned(a->values()))
+        return fail("the values of hyperparameter " + std::to_string(i));
+    }
+  return {};
+}
+
 }  // namespace
 
 bool is_known_feature(std::string_view feature) {
@@ -294,6 +324,7 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
   if (!fb::VerifyManifestBuffer(verifier))
     return Error(ErrorCode::kManifestInvalid, "manifest failed FlatBuffers verification (malformed, or beyond depth/table limits)");
   const fb::Manifest* m = fb::GetManifest(data);
+  OWF_RETURN_IF_ERROR(check_wide_vector_alignment(m));
   const StringChecker strings(limits);
   DecodedManifest out;
 

@@ -1,0 +1,945 @@
+// Generates the conformance suite (spec/conformance.md): small OWF files,
+// valid and invalid, and index.json describing each one's expected outcome.
+//
+//   owf_conformance_generate <dir>   writes <dir>/index.json and <dir>/files/
+//
+// Files are laid out here byte by byte, independently of owf::Writer, so
+// that invalid files can break exactly one rule. Only the manifest encoder
+// (manifest.hpp) and the header/footer encoders (layout.hpp) are shared
+// with the library; hand-made FlatBuffers cover what the encoder refuses
+// to write. The output is deterministic: CI regenerates it and compares
+// it byte for byte with the checked-in copy.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "layout.hpp"
+#include "manifest.hpp"
+#include "owf/owf.hpp"
+#include "owf_generated.h"
+#include "sha256.hpp"
+
+namespace {
+
+using owf::DType;
+using owf::Role;
+using owf::internal::ManifestModel;
+using owf::internal::TensorRecord;
+using Bytes = std::vector<std::byte>;
+using json = nlohmann::ordered_json;
+
+constexpr std::uint64_t kHeader = owf::internal::kHeaderSize;
+constexpr std::uint64_t kFooter = owf::internal::kFooterSize;
+
+// Deterministic tensor contents (splitmix64), the same on every platform.
+Bytes pattern(std::size_t n, std::uint64_t seed) {
+  Bytes out(n);
+  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    x += 0x9E3779B97F4A7C15ull;
+    std::uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    out[i] = static_cast<std::byte>((z ^ (z >> 31)) & 0xFF);
+  }
+  return out;
+}
+
+struct TensorDef {
+  std::string name;
+  std::uint16_t dtype = static_cast<std::uint16_t>(DType::kF32);
+  std::vector<std::uint64_t> shape;
+  Role role = Role::kWeight;
+  std::optional<Bytes> data;  // default: dtype x shape bytes of pattern()
+  std::uint64_t gap_before = 0;  // extra bytes left before aligning (uncovered bytes)
+};
+
+struct Model {
+  std::uint64_t alignment = 64;
+  std::vector<TensorDef> tensors;  // laid out in this order
+  owf::ModelInfo info;
+  std::vector<std::string> features;
+  std::uint64_t manifest_gap = 0;  // extra bytes before the manifest
+  // Hooks, in the order they run.
+  std::function<void(ManifestModel&)> edit_model;
+  std::function<void(Bytes& manifest)> edit_manifest;  // the footer digest follows the edit
+  std::function<void(Bytes& file)> edit_file;          // nothing is recomputed after this
+};
+
+struct Built {
+  Bytes bytes;
+  std::size_t tensor_count = 0;
+  owf::Sha256Digest weights_digest{};
+};
+
+owf::License license(std::string spdx = "Apache-2.0") {
+  owf::License l;
+  l.spdx = std::move(spdx);
+  return l;
+}
+
+void put_u16(Bytes& b, std::size_t at, std::uint16_t v) { std::memcpy(b.data() + at, &v, 2); }
+void put_u64(Bytes& b, std::size_t at, std::uint64_t v) { std::memcpy(b.data() + at, &v, 8); }
+std::uint64_t get_u64(const Bytes& b, std::size_t at) { return owf::internal::load_u64(b.data() + at); }
+std::size_t footer_at(const Bytes& b) { return b.size() - kFooter; }
+
+// Recomputes the footer's manifest digest from the range the footer names.
+void refresh_manifest_digest(Bytes& b) {
+  const std::size_t f = footer_at(b);
+  const auto d = owf::internal::sha256(std::span(b).subspan(get_u64(b, f), get_u64(b, f + 8)));
+  std::memcpy(b.data() + f + 16, d.data(), d.size());
+}
+
+// Replaces the one occurrence of `from` by `to` (same length).
+void replace_once(Bytes& b, std::string_view from, std::string_view to) {
+  if (from.size() != to.size()) throw std::logic_error("replace_once: lengths differ");
+  const auto* begin = reinterpret_cast<const char*>(b.data());
+  const std::string_view all(begin, b.size());
+  const auto at = all.find(from);
+  if (at == std::string_view::npos || all.find(from, at + 1) != std::string_view::npos)
+    throw std::logic_error("replace_once: '" + std::string(from) + "' does not occur exactly once");
+  std::memcpy(b.data() + at, to.data(), to.size());
+}
+
+Built build(const Model& m) {
+  Built out;
+  const auto header = owf::internal::encode_header();
+  out.bytes.assign(header.begin(), header.end());
+  ManifestModel mm;
+  mm.alignment = m.alignment;
+  mm.required_features = m.features;
+  mm.info = m.info;
+  std::uint64_t cursor = kHeader;
+  std::uint64_t seed = 1;
+  for (const TensorDef& t : m.tensors) {
+    Bytes data;
+    if (t.data) {
+      data = *t.data;
+    } else {
+      auto size = owf::tensor_byte_size(static_cast<DType>(t.dtype), t.shape);
+      if (!size.ok()) throw std::logic_error("tensor '" + t.name + "' needs explicit data");
+      data = pattern(static_cast<std::size_t>(*size), seed);
+    }
+    ++seed;
+    TensorRecord r;
+    r.name = t.name;
+    r.dtype = static_cast<DType>(t.dtype);
+    r.shape = t.shape;
+    r.role = t.role;
+    r.stored_length = data.size();
+    r.sha256 = owf::internal::sha256(data);
+    if (!data.empty()) {
+      r.offset = owf::internal::align_up(cursor + t.gap_before, m.alignment);
+      out.bytes.resize(r.offset, std::byte{0});
+      out.bytes.insert(out.bytes.end(), data.begin(), data.end());
+      cursor = out.bytes.size();
+    }
+    mm.tensors.push_back(std::move(r));
+  }
+  out.bytes.resize(owf::internal::align_up(cursor, 8) + m.manifest_gap, std::byte{0});
+
+  std::vector<owf::DigestEntry> entries;
+  for (const auto& r : mm.tensors) entries.push_back({r.name, r.dtype, r.shape, r.sha256});
+  out.weights_digest = owf::weights_digest_of(std::move(entries));
+  out.tensor_count = mm.tensors.size();
+
+  if (m.edit_model) m.edit_model(mm);
+  auto manifest = owf::internal::encode_manifest(std::move(mm));
+  if (!manifest.ok()) throw std::logic_error("encode_manifest: " + manifest.error().to_string());
+  if (m.edit_manifest) m.edit_manifest(*manifest);
+  owf::internal::Footer footer;
+  footer.manifest_offset = out.bytes.size();
+  footer.manifest_length = manifest->size();
+  footer.manifest_sha256 = owf::internal::sha256(*manifest);
+  out.bytes.insert(out.bytes.end(), manifest->begin(), manifest->end());
+  const auto f = owf::internal::encode_footer(footer);
+  out.bytes.insert(out.bytes.end(), f.begin(), f.end());
+  if (m.edit_file) m.edit_file(out.bytes);
+  return out;
+}
+
+// The model most invalid cases start from: two F32 tensors,
+// a.weight [2,3] at 64 and b.bias [3] at 128, manifest at 144.
+Model base() {
+  Model m;
+  m.tensors = {{"a.weight", static_cast<std::uint16_t>(DType::kF32), {2, 3}, Role::kWeight},
+               {"b.bias", static_cast<std::uint16_t>(DType::kF32), {3}, Role::kBias}};
+  m.info.license = license();
+  return m;
+}
+
+std::uint16_t code(DType d) { return static_cast<std::uint16_t>(d); }
+
+// A manifest written with the generated FlatBuffers code directly, for
+// defects the encoder cannot produce.
+Bytes finish_raw(flatbuffers::FlatBufferBuilder& fbb, flatbuffers::Offset<owf::fb::Manifest> root) {
+  owf::fb::FinishManifestBuffer(fbb, root);
+  const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
+  return Bytes(p, p + fbb.GetSize());
+}
+
+class Suite {
+ public:
+  explicit Suite(std::filesystem::path dir) : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_ / "files");
+  }
+
+  /// A file that must open and verify.
+  void valid(const std::string& id, const std::string& section, const std::string& description, const Model& m) {
+    const Built b = build(m);
+    json expect = {{"open", "ok"},
+                   {"verify", "ok"},
+                   {"tensor_count", b.tensor_count},
+                   {"weights_digest", owf::to_hex(b.weights_digest)}};
+    add(id, section, "", description, b.bytes, expect, {});
+  }
+
+  /// A file that open() must refuse with `error`.
+  void invalid(const std::string& id, const std::string& rule, const std::string& description, const Model& m,
+               const std::string& error, json limits = {}) {
+    add(id, "format.md §8", rule, description, build(m).bytes, {{"open", error}}, std::move(limits));
+  }
+
+  /// Raw bytes that open() must refuse with `error`.
+  void invalid_bytes(const std::string& id, const std::string& rule, const std::string& description,
+                     const Bytes& bytes, const std::string& error) {
+    add(id, "format.md §8", rule, description, bytes, {{"open", error}}, {});
+  }
+
+  /// A file that opens but fails verification with `error`.
+  void unverifiable(const std::string& id, const std::string& rule, const std::string& description, const Model& m,
+                    const std::string& error) {
+    add(id, "format.md §8", rule, description, build(m).bytes, {{"open", "ok"}, {"verify", error}}, {});
+  }
+
+  void write_index() const {
+    const owf::Limits d;
+    json index = {
+        {"suite", "owf-conformance"},
+        {"format_version", "1.0"},
+        {"description", "Files that define OWF by example; see spec/conformance.md for how to run them."},
+        {"default_limits",
+         {{"max_manifest_bytes", d.max_manifest_bytes},
+          {"max_tensors", d.max_tensors},
+          {"max_rank", d.max_rank},
+          {"max_name_bytes", d.max_name_bytes},
+          {"max_metadata_entries", d.max_metadata_entries},
+          {"max_string_bytes", d.max_string_bytes},
+          {"max_alignment", d.max_alignment}}},
+        {"cases", cases_}};
+    std::ofstream out(dir_ / "index.json", std::ios::binary | std::ios::trunc);
+    out << index.dump(2) << "\n";
+  }
+
+  std::size_t size() const { return cases_.size(); }
+
+ private:
+  void add(const std::string& id, const std::string& section, const std::string& rule, const std::string& description,
+           const Bytes& bytes, json expect, json limits) {
+    for (const auto& c : cases_)
+      if (c["id"] == id) throw std::logic_error("duplicate case id " + id);
+    const std::string file = "files/" + id + ".owf";
+    std::ofstream out(dir_ / file, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    json c = {{"id", id}, {"file", file}, {"description", description}, {"section", section}};
+    if (!rule.empty()) c["rule"] = rule;
+    if (!limits.is_null()) c["limits"] = std::move(limits);
+    c["expect"] = std::move(expect);
+    cases_.push_back(std::move(c));
+  }
+
+  std::filesystem::path dir_;
+  json cases_ = json::array();
+};
+
+// ---------------------------------------------------------------------------
+// Valid files
+
+void valid_cases(Suite& s) {
+  {
+    Model m;
+    m.tensors = {{"w", code(DType::kU8), {4}, Role::kWeight}};
+    m.info.license = license();
+    s.valid("valid-minimal", "format.md §1", "one U8 tensor of 4 bytes", m);
+  }
+  s.valid("valid-two-tensors", "format.md §3", "two F32 tensors at offsets 64 and 128, default alignment 64", base());
+  {
+    Model m;
+    m.info.license = license();
+    s.valid("valid-no-tensors", "format.md §3", "no tensors at all: header, manifest, footer", m);
+  }
+  {
+    Model m;
+    m.info.license = license();
+    for (const auto& info : owf::all_dtypes()) {
+      std::vector<std::uint64_t> shape;
+      if (info.row_blocked) shape = {2, info.block_elements};
+      else if (info.block_elements > 1) shape = {3, 5};  // packed sub-byte: a partial final block
+      else shape = {2, 3};
+      m.tensors.push_back({"dtype." + std::string(info.name), code(info.dtype), shape, Role::kWeight});
+    }
+    std::sort(m.tensors.begin(), m.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    s.valid("valid-every-dtype", "format.md §5", "one tensor of every dtype in §5, including packed and block-quantized", m);
+  }
+  {
+    Model m = base();
+    m.tensors = {{"scalar.bool", code(DType::kBool), {}, Role::kOther},
+                 {"scalar.f64", code(DType::kF64), {}, Role::kOther},
+                 {"scalar.i64", code(DType::kI64), {}, Role::kBuffer}};
+    s.valid("valid-scalars", "format.md §4.2", "rank-0 tensors (shape []) holding one element each", m);
+  }
+  {
+    Model m = base();
+    m.tensors = {{"empty.a", code(DType::kF32), {0}, Role::kOther},
+                 {"empty.b", code(DType::kI8), {3, 0, 2}, Role::kOther},
+                 {"empty.q", code(DType::kQ4_0), {0, 32}, Role::kOther},
+                 {"z.data", code(DType::kU8), {3}, Role::kOther}};
+    s.valid("valid-zero-size", "format.md §3", "zero-size tensors (offset 0, no bytes) beside a non-empty one", m);
+  }
+  {
+    Model m = base();
+    m.alignment = 1;
+    m.tensors = {{"a", code(DType::kU8), {3}, Role::kOther},
+                 {"b", code(DType::kI16), {1}, Role::kOther},
+                 {"c", code(DType::kU8), {5}, Role::kOther}};
+    s.valid("valid-alignment-1", "format.md §3", "alignment 1: tensors packed back to back at 64, 67, 69", m);
+  }
+  {
+    Model m = base();
+    m.alignment = 1ull << 21;
+    m.tensors = {{"w", code(DType::kU8), {16}, Role::kWeight}};
+    s.valid("valid-alignment-max", "format.md §3", "the maximum alignment 2^21: the tensor starts at 2 MiB", m);
+  }
+  {
+    Model m = base();
+    m.tensors = {{"b", code(DType::kU8), {5}, Role::kOther}, {"a", code(DType::kU8), {7}, Role::kOther}};
+    s.valid("valid-layout-order", "format.md §3",
+            "the data section need not follow name order: b is stored before a", m);
+  }
+  {
+    Model m = base();
+    m.tensors.clear();
+    const Role roles[] = {Role::kOther, Role::kWeight, Role::kBias, Role::kEmbedding, Role::kNormalization, Role::kBuffer};
+    for (int i = 0; i < 6; ++i)
+      m.tensors.push_back({"role." + std::to_string(i), code(DType::kU8), {2}, roles[i]});
+    s.valid("valid-every-role", "format.md §4.3", "one tensor per role code 0..5", m);
+  }
+  {
+    Model m = base();
+    m.alignment = 8;
+    m.tensors.clear();
+    for (int i = 0; i < 600; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "layers.%03d.w", i);
+      m.tensors.push_back({name, code(DType::kU8), {static_cast<std::uint64_t>(1 + i % 8)}, Role::kWeight});
+    }
+    s.valid("valid-many-tensors", "format.md §4.2", "600 small tensors, alignment 8", m);
+  }
+  {
+    Model m = base();
+    // Byte order: "ascii" < "emoji.\xF0..." < "z" < "\xC3\xA9" < "\xE6\x97\xA5...".
+    m.tensors = {{"ascii", code(DType::kU8), {1}, Role::kOther},
+                 {"emoji.\xF0\x9F\x99\x82", code(DType::kU8), {1}, Role::kOther},
+                 {"z", code(DType::kU8), {1}, Role::kOther},
+                 {"\xC3\xA9", code(DType::kU8), {1}, Role::kOther},
+                 {"\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E.weight", code(DType::kU8), {1}, Role::kOther}};
+    s.valid("valid-unicode-names", "format.md §4.2",
+            "UTF-8 names of 1 to 4 byte sequences, sorted by their bytes (not by code point tables)", m);
+  }
+  {
+    Model m = base();
+    m.tensors = {{std::string(4096, 'n'), code(DType::kU8), {1}, Role::kOther}};
+    s.valid("valid-name-at-limit", "format.md §9", "a tensor name of exactly 4096 bytes (the default limit)", m);
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kU8), {1}, Role::kOther}};
+    m.tensors[0].shape.assign(64, 1);
+    s.valid("valid-rank-at-limit", "format.md §9", "a tensor of rank 64 (the default limit)", m);
+  }
+  {
+    Model m = base();
+    auto& h = m.info.hyperparameters;
+    h["b.true"] = owf::Value(true);
+    h["b.false"] = owf::Value(false);
+    h["i.i64.min"] = owf::Value(std::numeric_limits<std::int64_t>::min());
+    h["i.i64.max"] = owf::Value(std::numeric_limits<std::int64_t>::max());
+    h["i.u8"] = owf::Value(std::int64_t{255}, owf::IntType::kU8);
+    h["i.i8"] = owf::Value(std::int64_t{-128}, owf::IntType::kI8);
+    h["i.u16"] = owf::Value(std::int64_t{65535}, owf::IntType::kU16);
+    h["i.i16"] = owf::Value(std::int64_t{-32768}, owf::IntType::kI16);
+    h["i.u32"] = owf::Value(std::int64_t{4294967295}, owf::IntType::kU32);
+    h["i.i32"] = owf::Value(std::int64_t{-2147483648ll}, owf::IntType::kI32);
+    h["i.u64.max"] = owf::Value(std::int64_t{-1}, owf::IntType::kU64);
+    h["f.f64"] = owf::Value(3.141592653589793);
+    h["f.f64.neg-zero"] = owf::Value(-0.0);
+    h["f.f64.inf"] = owf::Value(std::numeric_limits<double>::infinity());
+    h["f.f32"] = owf::Value(static_cast<double>(0.1f), owf::FloatType::kF32);
+    h["s.ascii"] = owf::Value(std::string("llama"));
+    h["s.unicode"] = owf::Value(std::string("\xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x99\x82"));
+    h["s.empty"] = owf::Value(std::string());
+    h["a.bool"] = owf::Value(std::vector<bool>{true, false, true});
+    h["a.int.i32"] = owf::Value(std::vector<std::int64_t>{-1, 0, 2147483647}, owf::IntType::kI32);
+    h["a.int.empty"] = owf::Value(std::vector<std::int64_t>{});
+    h["a.float.f32"] = owf::Value(std::vector<double>{0.5, -2.0, 1e30f}, owf::FloatType::kF32);
+    h["a.float.f64"] = owf::Value(std::vector<double>{1e-300, 2.5});
+    h["a.string"] = owf::Value(std::vector<std::string>{"a", "", "\xC3\xA9"});
+    h["model_type-2.layer_count"] = owf::Value(std::int64_t{12}, owf::IntType::kU32);
+    s.valid("valid-hyperparameters", "format.md §4.4",
+            "a hyperparameter of every value type, integer types at their bounds, F32 values exactly representable", m);
+  }
+  {
+    Model m = base();
+    m.info.metadata = {{"format", "pt"}, {"note", "\xE6\x97\xA5\xE6\x9C\xAC"}, {"z.empty", ""}};
+    owf::License& l = *m.info.license;
+    l.spdx = "(Apache-2.0 WITH LLVM-exception OR MIT) AND LicenseRef-Custom";
+    l.concluded = "MIT";
+    l.name = "Custom terms";
+    l.url = "https://example.org/license";
+    l.text = "Permission is granted...";
+    l.copyright = {"2024 Example Org", "2025 Someone Else"};
+    l.attribution = "Built with Example";
+    l.restrictions = "No use for evil.";
+    owf::Provenance& p = m.info.provenance;
+    p.name = "tiny";
+    p.version = "1.0";
+    p.architecture = "mlp";
+    p.description = "a conformance file";
+    p.authors = {"A. Author", "B. Author"};
+    p.source_url = "https://example.org/tiny";
+    p.base_models = {{"base", owf::internal::sha256(pattern(4, 9))}, {"", {}}};
+    p.training_data = "none";
+    p.software = "generate.cpp";
+    p.created = "2025-01-01T00:00:00Z";
+    s.valid("valid-metadata-license-provenance", "format.md §4.5-4.7",
+            "string metadata, a license with every field and a compound SPDX expression, full provenance", m);
+  }
+  {
+    Model m = base();
+    m.info.license = license("NOASSERTION");
+    s.valid("valid-license-noassertion", "format.md §4.6", "license NOASSERTION", m);
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) {
+      put_u16(b, 10, 7);
+      put_u16(b, footer_at(b) + 50, 7);
+    };
+    s.valid("valid-minor-version", "format.md §2", "version 1.7: readers accept any minor version of major 1", m);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Invalid files, one or more per rule of format.md §8
+
+void framing_cases(Suite& s) {
+  const Bytes good = build(base()).bytes;
+  s.invalid_bytes("r01-empty-file", "R1", "an empty file", {}, "truncated");
+  s.invalid_bytes("r01-127-bytes", "R1", "the first 127 bytes of a valid file", Bytes(good.begin(), good.begin() + 127),
+                  "truncated");
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[0] = std::byte{0x88}; };
+    s.invalid("r02-bad-magic", "R2", "first magic byte 0x88 instead of 0x89", m, "bad_magic");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[4] = std::byte{'\n'}; };
+    s.invalid("r02-magic-text-mode", "R2", "the magic's CR became LF, as after a text-mode transfer", m, "bad_magic");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { std::memcpy(b.data(), "GGUF", 4); };
+    s.invalid("r02-other-format", "R2", "a file starting with another format's magic", m, "bad_magic");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) {
+      put_u16(b, 8, 2);
+      put_u16(b, footer_at(b) + 48, 2);
+    };
+    s.invalid("r03-major-version-2", "R3", "major version 2 in header and footer", m, "unsupported_version");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { put_u16(b, 8, 0); };
+    s.invalid("r03-major-version-0", "R3", "major version 0 in the header", m, "unsupported_version");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[40] = std::byte{1}; };
+    s.invalid("r04-header-reserved", "R4", "header byte 40 (reserved) is 1", m, "bad_header");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b.back() = std::byte{0}; };
+    s.invalid("r05-footer-magic", "R5", "last byte of the footer magic is 0", m, "bad_footer_magic");
+  }
+  s.invalid_bytes("r05-truncated-tail", "R5", "a valid file missing its last 8 bytes", Bytes(good.begin(), good.end() - 8),
+                  "bad_footer_magic");
+  s.invalid_bytes("r05-truncated-data", "R5", "a valid file cut in its data section (first 140 bytes)",
+                  Bytes(good.begin(), good.begin() + 140), "bad_footer_magic");
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[footer_at(b) + 53] = std::byte{1}; };
+    s.invalid("r06-footer-reserved", "R6", "footer reserved byte (footer offset 53) is 1", m, "bad_footer");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { put_u16(b, footer_at(b) + 50, 1); };
+    s.invalid("r07-version-mismatch", "R7", "header says 1.0, footer says 1.1", m, "version_mismatch");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { put_u64(b, footer_at(b) + 8, 1ull << 63); };
+    s.invalid("r08-manifest-length-2p63", "R8", "the footer declares a manifest of 2^63 bytes", m, "limit_exceeded");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { put_u64(b, footer_at(b) + 8, (1ull << 30) + 8); };
+    s.invalid("r08-manifest-over-limit", "R8", "the footer declares a manifest of 1 GiB + 8 bytes", m, "limit_exceeded");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) {
+      const std::size_t f = footer_at(b);
+      put_u64(b, f, 0);
+      put_u64(b, f + 8, f);
+    };
+    s.invalid("r09-manifest-in-header", "R9", "manifest_offset 0: the manifest would overlap the header", m,
+              "manifest_out_of_range");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { put_u64(b, footer_at(b) + 8, get_u64(b, footer_at(b) + 8) - 8); };
+    s.invalid("r09-manifest-short", "R9", "the manifest range ends 8 bytes before the footer", m,
+              "manifest_out_of_range");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) {
+      const std::size_t f = footer_at(b);
+      put_u64(b, f, ~std::uint64_t{63});
+      put_u64(b, f + 8, 16);
+    };
+    s.invalid("r09-manifest-offset-wraps", "R9", "manifest_offset 2^64-64: offset + length overflows", m,
+              "manifest_out_of_range");
+  }
+  {
+    // Four zero bytes before the manifest, and the footer pointing past them.
+    Model m = base();
+    m.edit_file = [](Bytes& b) {
+      const std::size_t f = footer_at(b);
+      const std::uint64_t offset = get_u64(b, f);
+      b.insert(b.begin() + static_cast<std::ptrdiff_t>(offset), 4, std::byte{0});
+      put_u64(b, f + 4, offset + 4);
+    };
+    s.invalid("r09-manifest-unaligned", "R9", "manifest_offset 148 is not a multiple of 8", m, "manifest_out_of_range");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[footer_at(b) + 16] ^= std::byte{1}; };
+    s.invalid("r10-footer-digest", "R10", "one bit of the footer's manifest digest flipped", m,
+              "manifest_digest_mismatch");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[get_u64(b, footer_at(b)) + 20] ^= std::byte{0x40}; };
+    s.invalid("r10-manifest-byte", "R10", "one bit of the manifest flipped, digest unchanged", m,
+              "manifest_digest_mismatch");
+  }
+}
+
+void manifest_cases(Suite& s) {
+  {
+    Model m = base();
+    m.edit_manifest = [](Bytes& b) { std::memcpy(b.data() + 4, "OWF2", 4); };
+    s.invalid("r11-wrong-identifier", "R11", "FlatBuffers identifier OWF2 instead of OWF1", m, "manifest_invalid");
+  }
+  {
+    Model m = base();
+    m.edit_manifest = [](Bytes& b) {
+      const Bytes noise = pattern(b.size(), 11);
+      for (std::size_t i = 8; i < b.size(); ++i) b[i] = noise[i];
+    };
+    s.invalid("r11-garbage", "R11", "identifier OWF1 followed by random bytes", m, "manifest_invalid");
+  }
+  {
+    Model m = base();
+    m.edit_manifest = [](Bytes& b) { put_u64(b, 0, 0xFFFFFF00u | (get_u64(b, 0) & ~0xFFFFFFFFull)); };
+    s.invalid("r11-root-out-of-range", "R11", "the root table offset points far outside the manifest", m,
+              "manifest_invalid");
+  }
+  {
+    Model m = base();
+    m.edit_manifest = [](Bytes& b) {
+      flatbuffers::FlatBufferBuilder fbb;
+      owf::fb::ManifestBuilder mb(fbb);
+      mb.add_alignment(64);
+      b = finish_raw(fbb, mb.Finish());
+    };
+    m.tensors.clear();
+    s.invalid("r11-missing-license", "R11", "a manifest without the required license table", m, "manifest_invalid");
+  }
+  {
+    Model m = base();
+    m.edit_manifest = [](Bytes& b) { b.resize(b.size() / 2); };
+    s.invalid("r11-cut-manifest", "R11", "the first half of a manifest, framed and digested as if whole", m,
+              "manifest_invalid");
+  }
+  {
+    Model m = base();
+    m.features = {"teleportation"};
+    s.invalid("r12-unknown-feature", "R12", "required_features lists a feature no reader knows", m,
+              "unknown_required_feature");
+  }
+  {
+    Model m = base();
+    m.features = {"teleportation"};
+    m.edit_model = [](ManifestModel& mm) {
+      mm.alignment = 3;
+      mm.tensors[0].dtype = static_cast<DType>(999);
+    };
+    s.invalid("r12-unknown-feature-first", "R12",
+              "an unknown required feature is reported before the file's other defects (alignment 3, dtype 999)", m,
+              "unknown_required_feature");
+  }
+  for (const auto& [id, value, what] : {std::tuple{"r13-alignment-3", 3ull, "alignment 3 (not a power of two)"},
+                                        std::tuple{"r13-alignment-0", 0ull, "alignment 0"},
+                                        std::tuple{"r13-alignment-2p22", 1ull << 22, "alignment 2^22 (over 2^21)"}}) {
+    Model m = base();
+    const std::uint64_t v = value;
+    m.edit_model = [v](ManifestModel& mm) { mm.alignment = v; };
+    s.invalid(id, "R13", what, m, "bad_alignment");
+  }
+  {
+    Model m = base();
+    m.alignment = 128;
+    s.invalid("r13-alignment-over-reader-limit", "R13", "alignment 128 with a reader limit max_alignment = 64", m,
+              "bad_alignment", {{"max_alignment", 64}});
+  }
+  {
+    Model m = base();
+    m.tensors.push_back({"c", code(DType::kU8), {1}, Role::kOther});
+    s.invalid("r14-too-many-tensors", "R14", "3 tensors with a reader limit max_tensors = 2", m, "limit_exceeded",
+              {{"max_tensors", 2}});
+  }
+}
+
+void tensor_cases(Suite& s) {
+  auto one = [](std::string name) {
+    Model m = base();
+    m.tensors = {{std::move(name), code(DType::kU8), {2}, Role::kOther}};
+    return m;
+  };
+  s.invalid("r15-empty-name", "R15", "a tensor with an empty name", one(""), "bad_tensor_name");
+  s.invalid("r15-name-over-limit", "R15", "a tensor name of 4097 bytes (limit 4096)", one(std::string(4097, 'n')),
+            "limit_exceeded");
+  s.invalid("r15-name-nul", "R15", "a tensor name containing a NUL byte", one(std::string("a\0b", 3)),
+            "bad_tensor_name");
+  s.invalid("r15-name-overlong-utf8", "R15", "name with an overlong encoding of '/' (C0 AF)", one("a\xC0\xAF"),
+            "bad_utf8");
+  s.invalid("r15-name-surrogate", "R15", "name with an encoded UTF-16 surrogate (ED A0 80)", one("a\xED\xA0\x80"),
+            "bad_utf8");
+  s.invalid("r15-name-above-u10ffff", "R15", "name with a code point above U+10FFFF (F4 90 80 80)",
+            one("a\xF4\x90\x80\x80"), "bad_utf8");
+  s.invalid("r15-name-cut-sequence", "R15", "name ending inside a multi-byte sequence", one("a\xE6\x97"), "bad_utf8");
+  s.invalid("r15-name-lone-continuation", "R15", "name with a lone continuation byte", one("a\x80z"), "bad_utf8");
+  for (const auto& [id, value] : {std::pair{"r16-dtype-0", 0}, std::pair{"r16-dtype-99", 99}, std::pair{"r16-dtype-65535", 65535}}) {
+    Model m = base();
+    const int v = value;
+    m.edit_model = [v](ManifestModel& mm) { mm.tensors[0].dtype = static_cast<DType>(v); };
+    s.invalid(id, "R16", "dtype code " + std::to_string(v) + " is not in §5", m, "unknown_dtype");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kU8), std::vector<std::uint64_t>(65, 1), Role::kOther}};
+    s.invalid("r17-rank-65", "R17", "a tensor of rank 65 (limit 64)", m, "limit_exceeded");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kU8), {1ull << 32, 1ull << 32, 2}, Role::kOther, pattern(8, 1)}};
+    s.invalid("r18-element-count-overflow", "R18", "shape [2^32, 2^32, 2]: 2^65 elements", m, "shape_overflow");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kF32), {1ull << 62}, Role::kOther, pattern(8, 1)}};
+    s.invalid("r18-byte-size-overflow", "R18", "F32 shape [2^62]: the elements fit, 2^64 bytes do not", m,
+              "shape_overflow");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kQ4_0), {2, 31}, Role::kOther, pattern(36, 1)}};
+    s.invalid("r19-partial-block", "R19", "Q4_0 with an innermost dimension of 31 (block size 32)", m,
+              "tensor_size_mismatch");
+  }
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[1].role = static_cast<Role>(6); };
+    s.invalid("r20-role-6", "R20", "role code 6", m, "unknown_role");
+  }
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].codec = static_cast<owf::Codec>(3); };
+    s.invalid("r21-codec-3", "R21", "codec code 3", m, "unknown_codec");
+  }
+  {
+    Model m = base();
+    m.tensors[0].data = pattern(20, 1);
+    s.invalid("r21-stored-short", "R21", "F32 [2,3] storing 20 bytes instead of 24", m, "tensor_size_mismatch");
+  }
+  {
+    Model m = base();
+    m.tensors[0].data = pattern(28, 1);
+    s.invalid("r21-stored-long", "R21", "F32 [2,3] storing 28 bytes instead of 24", m, "tensor_size_mismatch");
+  }
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].chunk_length = 16; };
+    s.invalid("r21-chunk-length-uncompressed", "R21", "an uncompressed tensor with chunk_length 16", m,
+              "bad_chunk_table");
+  }
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[1].offset = 96; };
+    s.invalid("r22-misaligned", "R22", "offset 96 with alignment 64", m, "misaligned_tensor");
+  }
+  {
+    Model m = base();
+    m.tensors.push_back({"c.empty", code(DType::kF32), {0}, Role::kOther});
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[2].offset = 64; };
+    s.invalid("r22-empty-tensor-offset", "R22", "an empty tensor with offset 64 instead of 0", m, "misaligned_tensor");
+  }
+  {
+    Model m = base();
+    m.tensors[1].name = "a.weight";
+    s.invalid("r23-duplicate-name", "R23", "two tensors named a.weight", m, "duplicate_tensor_name");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"tensor.a", code(DType::kU8), {2}, Role::kOther}, {"tensor.b", code(DType::kU8), {2}, Role::kOther}};
+    m.edit_manifest = [](Bytes& b) {
+      replace_once(b, "tensor.a", "tensor.x");
+      replace_once(b, "tensor.b", "tensor.a");
+    };
+    s.invalid("r23-unsorted-names", "R23", "tensors listed as tensor.x, tensor.a", m, "tensor_names_unsorted");
+  }
+}
+
+void metadata_cases(Suite& s) {
+  {
+    Model m = base();
+    m.info.hyperparameters = {{"a", owf::Value(true)}, {"b", owf::Value(true)}};
+    m.info.metadata = {{"c", "x"}};
+    s.invalid("r24-too-many-entries", "R24", "2 hyperparameters + 1 metadata entry with max_metadata_entries = 2", m,
+              "limit_exceeded", {{"max_metadata_entries", 2}});
+  }
+  auto hp = [](std::string key, owf::Value v) {
+    Model m = base();
+    m.info.hyperparameters[std::move(key)] = std::move(v);
+    return m;
+  };
+  s.invalid("r25-key-space", "R25", "hyperparameter key 'model name' (space)", hp("model name", owf::Value(1)),
+            "bad_hyperparameter");
+  s.invalid("r25-key-empty-segment", "R25", "hyperparameter key 'a..b'", hp("a..b", owf::Value(1)), "bad_hyperparameter");
+  s.invalid("r25-key-trailing-dot", "R25", "hyperparameter key 'a.'", hp("a.", owf::Value(1)), "bad_hyperparameter");
+  s.invalid("r25-u8-256", "R25", "value 256 declared U8", hp("x", owf::Value(std::int64_t{256}, owf::IntType::kU8)),
+            "bad_hyperparameter");
+  s.invalid("r25-i32-array-element", "R25", "element 1 of an I8 array is 200",
+            hp("x", owf::Value(std::vector<std::int64_t>{1, 200}, owf::IntType::kI8)), "bad_hyperparameter");
+  s.invalid("r25-f32-inexact", "R25", "0.1 (as a double) declared F32", hp("x", owf::Value(0.1, owf::FloatType::kF32)),
+            "bad_hyperparameter");
+  s.invalid("r25-int-type-8", "R25", "integer type code 8",
+            hp("x", owf::Value(std::int64_t{1}, static_cast<owf::IntType>(8))), "bad_hyperparameter");
+  s.invalid("r25-float-type-2", "R25", "float type code 2",
+            hp("x", owf::Value(1.0, static_cast<owf::FloatType>(2))), "bad_hyperparameter");
+  {
+    Model m = base();
+    m.info.hyperparameters = {{"key.a", owf::Value(1)}, {"key.b", owf::Value(2)}};
+    m.edit_manifest = [](Bytes& b) {
+      replace_once(b, "key.a", "key.x");
+      replace_once(b, "key.b", "key.a");
+    };
+    s.invalid("r25-keys-unsorted", "R25", "hyperparameters listed as key.x, key.a", m, "bad_hyperparameter");
+  }
+  {
+    Model m = base();
+    m.info.hyperparameters = {{"key.a", owf::Value(1)}, {"key.b", owf::Value(2)}};
+    m.edit_manifest = [](Bytes& b) { replace_once(b, "key.b", "key.a"); };
+    s.invalid("r25-keys-duplicate", "R25", "two hyperparameters named key.a", m, "bad_hyperparameter");
+  }
+  {
+    Model m = base();
+    m.info.metadata = {{"", "x"}};
+    s.invalid("r26-empty-key", "R26", "a metadata entry with an empty key", m, "bad_metadata");
+  }
+  {
+    Model m = base();
+    m.info.metadata = {{"meta.a", "1"}, {"meta.b", "2"}};
+    m.edit_manifest = [](Bytes& b) {
+      replace_once(b, "meta.a", "meta.x");
+      replace_once(b, "meta.b", "meta.a");
+    };
+    s.invalid("r26-keys-unsorted", "R26", "metadata listed as meta.x, meta.a", m, "bad_metadata");
+  }
+  {
+    Model m = base();
+    m.info.metadata = {{"meta.a", "1"}, {"meta.b", "2"}};
+    m.edit_manifest = [](Bytes& b) { replace_once(b, "meta.b", "meta.a"); };
+    s.invalid("r26-keys-duplicate", "R26", "two metadata entries named meta.a", m, "bad_metadata");
+  }
+  {
+    Model m = base();
+    m.info.metadata = {{"note", "bad \xFF byte"}};
+    s.invalid("r27-metadata-utf8", "R27", "a metadata value with the byte FF", m, "bad_utf8");
+  }
+  s.invalid("r27-hyperparameter-utf8", "R27", "a string hyperparameter with a surrogate",
+            hp("x", owf::Value(std::string("\xED\xB0\x80"))), "bad_utf8");
+  {
+    Model m = base();
+    m.info.license->name = "caf\xC3";
+    s.invalid("r27-license-utf8", "R27", "license.name ends inside a UTF-8 sequence", m, "bad_utf8");
+  }
+  {
+    Model m = base();
+    m.info.provenance.authors = {"ok", "\xC0\x80"};
+    s.invalid("r27-provenance-utf8", "R27", "provenance.authors[1] is an overlong NUL", m, "bad_utf8");
+  }
+  {
+    Model m = base();
+    m.info.metadata = {{"note", std::string(17, 's')}};
+    s.invalid("r27-string-over-limit", "R27", "a 17-byte metadata value with max_string_bytes = 16", m,
+              "limit_exceeded", {{"max_string_bytes", 16}});
+  }
+  for (const auto& [id, expr, what] :
+       {std::tuple{"r28-spdx-space", "Apache 2.0", "SPDX expression 'Apache 2.0'"},
+        std::tuple{"r28-spdx-dangling-and", "MIT AND", "SPDX expression 'MIT AND'"},
+        std::tuple{"r28-spdx-unknown-id", "Not-A-License", "SPDX identifier not on the SPDX list"},
+        std::tuple{"r28-spdx-empty", "", "an empty SPDX expression"},
+        std::tuple{"r28-spdx-unbalanced", "(MIT OR Apache-2.0", "unbalanced parenthesis"}}) {
+    Model m = base();
+    m.info.license = license(expr);
+    s.invalid(id, "R28", what, m, "bad_license");
+  }
+  {
+    Model m = base();
+    m.info.license->concluded = "GPL-2.0-only WITH Not-An-Exception";
+    s.invalid("r28-concluded", "R28", "license.concluded with an unknown exception", m, "bad_license");
+  }
+}
+
+void data_section_cases(Suite& s) {
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[1].offset = 192; };
+    s.invalid("r29-past-data-section", "R29", "b.bias at [192, 204), past the manifest at 144", m,
+              "tensor_out_of_range");
+  }
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].offset = 0; };
+    s.invalid("r29-in-header", "R29", "a.weight at offset 0, inside the header", m, "tensor_out_of_range");
+  }
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].offset = ~std::uint64_t{63}; };
+    s.invalid("r29-offset-wraps", "R29", "offset 2^64-64: offset + length overflows", m, "tensor_out_of_range");
+  }
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[1].offset = 64; };
+    s.invalid("r31-same-offset", "R31", "both tensors at offset 64", m, "tensor_overlap");
+  }
+  {
+    Model m = base();
+    m.alignment = 8;
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[1].offset = 80; };
+    s.invalid("r31-partial-overlap", "R31", "a.weight [64, 88) and b.bias [80, 92), alignment 8", m, "tensor_overlap");
+  }
+  {
+    Model m = base();
+    m.tensors[1].gap_before = 64;
+    s.invalid("r32-gap-between", "R32", "64 zero bytes between the tensors beyond the alignment padding", m,
+              "uncovered_bytes");
+  }
+  {
+    Model m = base();
+    m.tensors[0].gap_before = 1;
+    s.invalid("r32-gap-before-first", "R32", "the first tensor at 128 instead of 64", m, "uncovered_bytes");
+  }
+  {
+    Model m = base();
+    m.manifest_gap = 8;
+    s.invalid("r32-gap-before-manifest", "R32", "the manifest at 152 instead of 144", m, "uncovered_bytes");
+  }
+  {
+    Model m = base();
+    m.tensors = {};
+    m.manifest_gap = 64;
+    s.invalid("r32-bytes-without-tensors", "R32", "64 bytes of data section in a file without tensors", m,
+              "uncovered_bytes");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[100] = std::byte{1}; };
+    s.invalid("r33-padding-between", "R33", "padding byte 100, between the tensors, is 1", m, "nonzero_padding");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[141] = std::byte{0x80}; };
+    s.invalid("r33-padding-before-manifest", "R33", "padding byte 141, before the manifest, is 0x80", m,
+              "nonzero_padding");
+  }
+  {
+    Model m = base();
+    m.edit_file = [](Bytes& b) { b[70] ^= std::byte{1}; };
+    s.unverifiable("r34-data-bit-flip", "R34", "one bit of a.weight's bytes flipped: opens, fails verify", m,
+                   "tensor_digest_mismatch");
+  }
+  {
+    Model m = base();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[1].sha256[31] ^= 0x01; };
+    s.unverifiable("r34-wrong-digest", "R34", "b.bias's manifest digest has one bit flipped", m,
+                   "tensor_digest_mismatch");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kU8), {1}, Role::kOther}};
+    m.edit_file = [](Bytes& b) { b[64] ^= std::byte{0xFF}; };
+    s.unverifiable("r34-one-byte-tensor", "R34", "the only byte of a 1-byte tensor inverted", m,
+                   "tensor_digest_mismatch");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <output-dir>\n", argv[0]);
+    return 2;
+  }
+  try {
+    Suite suite(argv[1]);
+    valid_cases(suite);
+    framing_cases(suite);
+    manifest_cases(suite);
+    tensor_cases(suite);
+    metadata_cases(suite);
+    data_section_cases(suite);
+    suite.write_index();
+    std::printf("%zu cases written to %s\n", suite.size(), argv[1]);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "generate: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
