@@ -412,6 +412,11 @@ TEST_CASE("safetensors reader refuses malformed files") {
   SUBCASE("malformed OWF model information") {
     expect(R"({"__metadata__":{"owf.hparam.x":"{\"i8\":300}"}})", 0, ErrorCode::kBadMetadata, "owf.hparam.x");
     expect(R"({"__metadata__":{"owf.hparam.x":"{\"i8\":1,\"i8\":2}"}})", 0, ErrorCode::kBadMetadata, "duplicate");
+    expect(R"({"__metadata__":{"owf.hparam.x":"{\"i64[]\":[[1]]}"}})", 0, ErrorCode::kBadMetadata, "deeper");
+    expect(R"({"__metadata__":{"owf.hparam.x":"{\"q8\":1}"}})", 0, ErrorCode::kBadMetadata, "unknown value type");
+    expect(R"({"__metadata__":{"owf.hparam.bad..key":"{\"i8\":1}"}})", 0, ErrorCode::kBadMetadata, "bad..key");
+    expect(R"({"__metadata__":{"owf.provenance.base_models":"[{\"name\":\"b\",\"weights_digest\":\"00\"}]"}})", 0,
+           ErrorCode::kBadMetadata, "64 hex digits");
     expect(R"({"__metadata__":{"owf.license.name":"x"}})", 0, ErrorCode::kBadLicense, "owf.license.spdx");
     expect(R"({"__metadata__":{"owf.license.spdx":"Not-A-License"}})", 0, ErrorCode::kBadLicense, "Not-A-License");
   }

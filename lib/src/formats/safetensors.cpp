@@ -497,7 +497,14 @@ Result<Json> parse_json_strict(const std::string& key, const std::string& text) 
   if (text.size() > kMaxOwfValueBytes) return bad_owf_key(key, "value exceeds " + std::to_string(kMaxOwfValueBytes) + " bytes");
   std::vector<std::set<std::string>> seen;
   std::string duplicate;
-  Json::parser_callback_t cb = [&](int, Json::parse_event_t event, Json& parsed) {
+  bool too_deep = false;
+  Json::parser_callback_t cb = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    // The values of the owf.* keys nest two containers at most; deeper ones
+    // are discarded unparsed (bounded memory) and the value refused.
+    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) && depth >= 2) {
+      too_deep = true;
+      return false;
+    }
     if (event == Json::parse_event_t::object_start) seen.emplace_back();
     else if (event == Json::parse_event_t::object_end && !seen.empty()) seen.pop_back();
     else if (event == Json::parse_event_t::key && !seen.empty() && !seen.back().insert(parsed.get<std::string>()).second &&
@@ -507,6 +514,7 @@ Result<Json> parse_json_strict(const std::string& key, const std::string& text) 
   };
   Json j = Json::parse(text, cb, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad_owf_key(key, "value is not valid JSON");
+  if (too_deep) return bad_owf_key(key, "value nests deeper than the mapping allows");
   if (!duplicate.empty()) return bad_owf_key(key, "duplicate key \"" + duplicate + "\"");
   return j;
 }
