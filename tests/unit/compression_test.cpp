@@ -556,3 +556,35 @@ TEST_CASE("hostile frames are refused when read, with the other chunks still rea
   std::vector<std::byte> across(2);
   CHECK(f->read_range(*t, 999, across).code() == s.code());
 }
+
+TEST_CASE("random corruption of compressed chunks is refused or caught by the digest, never trusted (fixed seed)") {
+  const auto data = compressible_bytes(DType::kF32, 3 * kChunk + 400, 41);
+  std::vector<std::byte> file;
+  {
+    TempDir dir;
+    auto w = Writer::create(dir / "a.owf", compressed_options(1));
+    REQUIRE(w.ok());
+    REQUIRE(w->add_tensor({"w", DType::kF32, {data.size() / 4}}, data).ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+    file = owf::test::slurp(dir / "a.owf");
+  }
+  auto clean = File::open_buffer(file);
+  REQUIRE(clean.ok());
+  const TensorInfo t = clean->tensor(0);
+  REQUIRE(t.codec == Codec::kZstdByteGroup);
+  std::mt19937 rng(1234);
+  std::vector<std::byte> out(t.logical_bytes);
+  for (int i = 0; i < 300; ++i) {
+    auto bad = file;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < flips; ++k)
+      bad[t.offset + rng() % t.stored_bytes] ^= static_cast<std::byte>(1 + rng() % 255);
+    auto f = File::open_buffer(bad);  // the manifest is intact: open succeeds
+    REQUIRE(f.ok());
+    const auto s = f->read(f->tensor(0), out, true);
+    const bool refused = s.code() == ErrorCode::kCorruptCompressedData || s.code() == ErrorCode::kTensorDigestMismatch;
+    const std::string why = s.ok() ? std::string("corruption went unnoticed") : s.error().to_string();
+    CHECK_MESSAGE(refused, why);
+  }
+}
