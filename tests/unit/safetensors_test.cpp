@@ -51,6 +51,21 @@ std::vector<T> read_as(const Source& s, std::size_t index) {
 
 std::vector<std::uint64_t> shape_of(const TensorInfo& t) { return {t.shape.begin(), t.shape.end()}; }
 
+// An OWF file with every tensor of `src`, added through owf::Writer.
+void write_owf_copy(const Source& src, const ModelInfo& info, const std::filesystem::path& path) {
+  auto w = Writer::create(path);
+  REQUIRE(w.ok());
+  REQUIRE(w->set_info(info).ok());
+  std::vector<std::byte> buf;
+  for (std::size_t i = 0; i < src.tensor_count(); ++i) {
+    const TensorInfo t = src.tensor(i);
+    buf.resize(t.logical_bytes);
+    REQUIRE(src.read(i, buf).ok());
+    REQUIRE(w->add_tensor({std::string(t.name), t.dtype, shape_of(t), t.role}, buf).ok());
+  }
+  REQUIRE(w->finish().ok());
+}
+
 const std::vector<std::string> kCorpusFiles = {
     "burn/mnist.safetensors",
     "burn/multi_layer.safetensors",
@@ -181,18 +196,9 @@ TEST_CASE("every corpus safetensors file and the OWF file written from it have t
     REQUIRE(st.ok());
     const Source& src = **st;
     const auto path = dir / "c.owf";
-    auto w = Writer::create(path);
-    REQUIRE(w.ok());
-    REQUIRE(w->set_info(src.info()).ok());
-    REQUIRE(w->set_license(owf::test::test_license()).ok());
-    std::vector<std::byte> buf;
-    for (std::size_t i = 0; i < src.tensor_count(); ++i) {
-      const TensorInfo t = src.tensor(i);
-      buf.resize(t.logical_bytes);
-      REQUIRE(src.read(i, buf).ok());
-      REQUIRE(w->add_tensor({std::string(t.name), t.dtype, shape_of(t), t.role}, buf).ok());
-    }
-    REQUIRE(w->finish().ok());
+    ModelInfo info = src.info();
+    info.license = owf::test::test_license();
+    write_owf_copy(src, info, path);
     auto f = File::open(path);
     REQUIRE_MESSAGE(f.ok(), name << ": " << f.error().to_string());
     CHECK_MESSAGE(f->weights_digest() == *compute_weights_digest(src), name);
@@ -230,19 +236,7 @@ TEST_CASE("safetensors -> OWF keeps the weights digest; model information surviv
   info.hyperparameters["vf"] = Value(std::vector<double>{1.5, 1e300, -0.0}, FloatType::kF64);
   info.hyperparameters["vs"] = Value(std::vector<std::string>{"a", ""});
   info.hyperparameters["vu"] = Value(std::vector<std::int64_t>{0, 4000000000}, IntType::kU32);
-  {
-    auto w = Writer::create(owf_path);
-    REQUIRE(w.ok());
-    REQUIRE(w->set_info(info).ok());
-    std::vector<std::byte> buf;
-    for (std::size_t i = 0; i < src.tensor_count(); ++i) {
-      const TensorInfo t = src.tensor(i);
-      buf.resize(t.logical_bytes);
-      REQUIRE(src.read(i, buf).ok());
-      REQUIRE(w->add_tensor({std::string(t.name), t.dtype, shape_of(t), t.role}, buf).ok());
-    }
-    REQUIRE(w->finish().ok());
-  }
+  write_owf_copy(src, info, owf_path);
   auto owf_file = open_source(owf_path);
   REQUIRE_MESSAGE(owf_file.ok(), owf_file.error().to_string());
   CHECK(*compute_weights_digest(**owf_file) == *compute_weights_digest(src));
