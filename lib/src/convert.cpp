@@ -65,7 +65,10 @@ Status write_owf(const Source& source, const ModelInfo& info, const std::filesys
     return Error(ErrorCode::kMissingLicense, "the source declares no license and none was given; an OWF file needs "
                                              "an SPDX expression (or NOASSERTION, explicitly)");
   WriteOptions write = options.write;
-  if (!options.alignment_given) write.alignment = WriteOptions{}.alignment;
+  // OWF to OWF keeps the source's alignment unless told otherwise; other
+  // formats' alignments (GGUF's 32) are below what OWF readers expect.
+  if (!options.alignment_given)
+    write.alignment = source.format() == Format::kOwf ? source.alignment() : WriteOptions{}.alignment;
   OWF_ASSIGN_OR_RETURN(Writer writer, Writer::create(path, write));
   OWF_RETURN_IF_ERROR(writer.set_info(info));
   std::vector<std::byte> buffer;

@@ -35,7 +35,9 @@ struct ConvertOptions {
   /// OWF target: layout and compression. For GGUF targets only alignment
   /// is used (0 there: the source's alignment, else 32).
   WriteOptions write;
-  bool alignment_given = false;  // false: OWF uses WriteOptions' default
+  /// false: an OWF target keeps an OWF source's alignment, else uses
+  /// WriteOptions' default (64).
+  bool alignment_given = false;
 };
 
 /// The model information the target gets: the source's, with `options`
