@@ -1,6 +1,5 @@
 #include "harness.hpp"
 
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +11,15 @@
 #include <thread>
 
 namespace owf::bench {
+
+std::uint64_t peak_resident_bytes() {
+  // VmHWM, unlike ru_maxrss, starts afresh at exec: the forked copy of the
+  // parent does not count.
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
 
 std::uint64_t anon_resident_bytes() {
   // statm: size resident shared ... in pages; shared = file-backed + shmem.
@@ -78,18 +86,16 @@ MemoryUse run_child(const std::vector<std::string>& argv) {
   for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
   ::close(fds[0]);
   int status = 0;
-  struct rusage usage {};
-  ::wait4(pid, &status, 0, &usage);
+  ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     out.error = "child failed: " + text;
     return out;
   }
   std::istringstream line(text);
-  if (!(line >> out.before_anon >> out.peak_anon)) {
+  if (!(line >> out.before_anon >> out.peak_anon >> out.peak_rss)) {
     out.error = "child printed: " + text;
     return out;
   }
-  out.peak_rss = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
   out.ok = true;
   return out;
 }

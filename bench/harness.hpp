@@ -41,11 +41,13 @@ struct MemoryUse {
   std::string error;
   std::uint64_t before_anon = 0;  // anonymous resident memory before the operation
   std::uint64_t peak_anon = 0;    // sampled peak of anonymous resident memory
-  std::uint64_t peak_rss = 0;     // VmHWM: includes mapped file pages
+  std::uint64_t peak_rss = 0;     // VmHWM: includes mapped file pages touched
 };
 
 /// Anonymous resident bytes of this process (RSS minus file-backed pages).
 std::uint64_t anon_resident_bytes();
+/// The peak resident set of this process since it started (VmHWM).
+std::uint64_t peak_resident_bytes();
 
 /// Samples anon_resident_bytes() every millisecond while alive.
 class PeakSampler {
@@ -62,7 +64,7 @@ class PeakSampler {
 };
 
 /// Runs `argv` (this program in a child mode) and parses the line
-/// "before_anon peak_anon" it prints; peak_rss comes from wait4's rusage.
+/// "before_anon peak_anon peak_rss" it prints.
 MemoryUse run_child(const std::vector<std::string>& argv);
 
 }  // namespace owf::bench

@@ -549,7 +549,7 @@ int child_main(const std::string& op, const std::string& dataset, const fs::path
     }
   }
   remove_file(out);
-  std::printf("%" PRIu64 " %" PRIu64 "\n", before, peak);
+  std::printf("%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", before, peak, owf::bench::peak_resident_bytes());
   return 0;
 }
 
@@ -562,6 +562,15 @@ struct Options {
   std::uint64_t scale = 1;
   bool keep_files = false;
 };
+
+// The 1-, 5- and 15-minute load averages: other work on the machine slows
+// every row, and ratios of parallel operations most.
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
@@ -581,6 +590,7 @@ void print_machine(const Options& o) {
   std::printf("Libraries: %s, zstd %s\n", OpenSSL_version(OPENSSL_VERSION), ZSTD_versionString());
   std::printf("Files in %s (filesystem type 0x%lx); warm page cache; medians of %d runs after one warm-up run.\n",
               o.dir.c_str(), static_cast<unsigned long>(sf.f_type), o.reps);
+  std::printf("Load average at the start: %s.\n", load_average().c_str());
   std::printf("Ratio = baseline time / OWF time (1.00x: as fast as the baseline; higher is better).\n\n");
 }
 
@@ -882,6 +892,7 @@ int run(const Options& o) {
   }
   std::printf("\nPeak memory of one run of each operation, each in a fresh process.\n\n");
   print_memory(mem);
+  std::printf("\nLoad average at the end: %s.\n", load_average().c_str());
 
   if (!o.keep_files)
     for (const auto& d : sets) {
