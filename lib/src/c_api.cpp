@@ -8,8 +8,10 @@
 
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -35,6 +37,10 @@ struct owf_file {
   using Meta = std::pair<const std::string, std::string>;
   std::vector<const Hparam*> hparams;
   std::vector<const Meta*> metadata;
+  // Const calls may run on several threads at once; their failures are
+  // recorded under this lock so that concurrent failures cannot corrupt the
+  // message.
+  std::mutex error_mutex;
   owf_status error_code = OWF_OK;
   std::string error_message;
 };
@@ -64,11 +70,19 @@ template <class Handle>
 owf_status record(const Handle* handle, owf_status code, const char* message) noexcept {
   if (handle == nullptr) return code;
   auto* h = const_cast<Handle*>(handle);
-  h->error_code = code;
-  try {
-    h->error_message = message;
-  } catch (...) {
-    h->error_message.clear();
+  auto store = [&] {
+    h->error_code = code;
+    try {
+      h->error_message = message;
+    } catch (...) {
+      h->error_message.clear();
+    }
+  };
+  if constexpr (std::is_same_v<Handle, owf_file>) {
+    std::lock_guard lock(h->error_mutex);
+    store();
+  } else {
+    store();
   }
   return code;
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "owf/owf.h"
@@ -714,4 +715,28 @@ TEST_CASE("C API: writer errors") {
     CHECK(owf_file_tensor_count(f.f, &count) == OWF_OK);
     CHECK(count == 0);
   }
+}
+
+TEST_CASE("C API: one file shared by threads, with failures on all of them") {
+  TempDir dir;
+  const std::string path = (dir / "m.owf").string();
+  write_model(path);
+  FileHandle h;
+  REQUIRE(owf_file_open(path.c_str(), nullptr, &h.f, nullptr) == OWF_OK);
+  std::vector<int> wrong(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        size_t index = 0;
+        float w[6];
+        const std::string name = "missing" + std::to_string(t * 1000 + i);
+        if (owf_file_find_tensor(h.f, name.c_str(), &index) != OWF_NOT_FOUND) ++wrong[t];
+        if (owf_file_read_tensor(h.f, 1, w, sizeof w, 1) != OWF_OK) ++wrong[t];
+        if (owf_file_read_tensor(h.f, 1, w, 4, 0) != OWF_TENSOR_SIZE_MISMATCH) ++wrong[t];
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(wrong == std::vector<int>(4, 0));
+  CHECK(owf_file_error_code(h.f) != OWF_OK);
 }

@@ -30,8 +30,9 @@
  *   ::owf_file are owned by it and valid until owf_file_free(); static strings
  *   (names of codes, dtypes, roles, versions) are valid forever.
  * - **Threads.** Functions that take a `const owf_file*` may be called from
- *   several threads at once on the same handle; the stored error message then
- *   belongs to whichever call failed last, so threads that need messages
+ *   several threads at once on the same handle, and their status codes are
+ *   always right. The stored message belongs to whichever call failed last and
+ *   may be replaced while another thread reads it: threads that read messages
  *   should use one handle each. An ::owf_writer is used by one thread at a time.
  *
  * The ABI is versioned by ::OWF_ABI_VERSION: the layout of every struct in
