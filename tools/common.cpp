@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,8 +14,6 @@
 #include <iterator>
 #include <thread>
 
-#include <fmt/core.h>
-
 namespace owf::tools {
 
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
@@ -27,9 +26,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
-void print_error(std::string_view tool, const Error& error) {
-  fmt::print(stderr, "{}: {}\n", tool, error.to_string());
-}
+void print_error(std::string_view tool, const Error& error) { fmt::print(stderr, "{}: {}\n", tool, error.to_string()); }
 
 int exit_code_for(const Error& error) {
   switch (error.code()) {
@@ -51,8 +48,9 @@ Result<Format> parse_format(std::string_view name) {
 Result<Format> target_format(const std::optional<std::string>& given, const std::string& path) {
   if (given) return parse_format(*given);
   if (auto f = format_from_extension(path)) return *f;
-  return Error(ErrorCode::kInvalidArgument, "cannot tell the format of '" + path +
-                                                "' from its extension (.owf, .safetensors, .gguf, .npz, .npy): use --to");
+  return Error(
+      ErrorCode::kInvalidArgument,
+      "cannot tell the format of '" + path + "' from its extension (.owf, .safetensors, .gguf, .npz, .npy): use --to");
 }
 
 Result<std::pair<std::string, Value>> parse_hparam_assignment(std::string_view text) {
@@ -118,10 +116,14 @@ nlohmann::json to_json(const Value& value) {
           auto a = nlohmann::json::array();
           for (const auto& e : x) {
             using E = std::decay_t<decltype(e)>;
-            if constexpr (std::is_same_v<E, std::int64_t>) a.push_back(int_json(value, e));
-            else if constexpr (std::is_same_v<E, double>) a.push_back(double_json(e));
-            else if constexpr (std::is_same_v<T, std::vector<bool>>) a.push_back(static_cast<bool>(e));
-            else a.push_back(e);
+            if constexpr (std::is_same_v<E, std::int64_t>)
+              a.push_back(int_json(value, e));
+            else if constexpr (std::is_same_v<E, double>)
+              a.push_back(double_json(e));
+            else if constexpr (std::is_same_v<T, std::vector<bool>>)
+              a.push_back(static_cast<bool>(e));
+            else
+              a.push_back(e);
           }
           return a;
         }
@@ -275,18 +277,24 @@ namespace {
 double half_to_double(std::uint16_t h) {
   const int sign = h >> 15, exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
   double v;
-  if (exp == 0) v = std::ldexp(mant, -24);
-  else if (exp == 31) v = mant ? NAN : INFINITY;
-  else v = std::ldexp(mant + 1024, exp - 25);
+  if (exp == 0)
+    v = std::ldexp(mant, -24);
+  else if (exp == 31)
+    v = mant ? NAN : INFINITY;
+  else
+    v = std::ldexp(mant + 1024, exp - 25);
   return sign ? -v : v;
 }
 
 double e4m3fn_to_double(std::uint8_t b) {
   const int sign = b >> 7, exp = (b >> 3) & 0xF, mant = b & 0x7;
   double v;
-  if (exp == 0xF && mant == 0x7) v = NAN;  // no infinities in FN
-  else if (exp == 0) v = std::ldexp(mant, -9);
-  else v = std::ldexp(mant + 8, exp - 10);
+  if (exp == 0xF && mant == 0x7)
+    v = NAN;  // no infinities in FN
+  else if (exp == 0)
+    v = std::ldexp(mant, -9);
+  else
+    v = std::ldexp(mant + 8, exp - 10);
   return sign ? -v : v;
 }
 
@@ -303,9 +311,21 @@ T load(const std::byte* p) {
 
 bool decodable_as_double(DType d) {
   switch (d) {
-    case DType::kBool: case DType::kU8: case DType::kI8: case DType::kU16: case DType::kI16:
-    case DType::kU32: case DType::kI32: case DType::kU64: case DType::kI64: case DType::kF16:
-    case DType::kBF16: case DType::kF32: case DType::kF64: case DType::kF8_E4M3FN: case DType::kF8_E5M2:
+    case DType::kBool:
+    case DType::kU8:
+    case DType::kI8:
+    case DType::kU16:
+    case DType::kI16:
+    case DType::kU32:
+    case DType::kI32:
+    case DType::kU64:
+    case DType::kI64:
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kF32:
+    case DType::kF64:
+    case DType::kF8_E4M3FN:
+    case DType::kF8_E5M2:
     case DType::kF8_E8M0:
       return true;
     default:
@@ -326,27 +346,58 @@ void decode_as_double(DType d, std::span<const std::byte> bytes, std::vector<dou
   for (std::size_t i = 0; i < n; ++i, p += size) {
     double v = 0;
     switch (d) {
-      case DType::kBool: v = load<std::uint8_t>(p) != 0 ? 1 : 0; break;
-      case DType::kU8: v = load<std::uint8_t>(p); break;
-      case DType::kI8: v = load<std::int8_t>(p); break;
-      case DType::kU16: v = load<std::uint16_t>(p); break;
-      case DType::kI16: v = load<std::int16_t>(p); break;
-      case DType::kU32: v = load<std::uint32_t>(p); break;
-      case DType::kI32: v = load<std::int32_t>(p); break;
-      case DType::kU64: v = static_cast<double>(load<std::uint64_t>(p)); break;
-      case DType::kI64: v = static_cast<double>(load<std::int64_t>(p)); break;
-      case DType::kF16: v = half_to_double(load<std::uint16_t>(p)); break;
-      case DType::kBF16: v = std::bit_cast<float>(static_cast<std::uint32_t>(load<std::uint16_t>(p)) << 16); break;
-      case DType::kF32: v = load<float>(p); break;
-      case DType::kF64: v = load<double>(p); break;
-      case DType::kF8_E4M3FN: v = e4m3fn_to_double(load<std::uint8_t>(p)); break;
-      case DType::kF8_E5M2: v = e5m2_to_double(load<std::uint8_t>(p)); break;
+      case DType::kBool:
+        v = load<std::uint8_t>(p) != 0 ? 1 : 0;
+        break;
+      case DType::kU8:
+        v = load<std::uint8_t>(p);
+        break;
+      case DType::kI8:
+        v = load<std::int8_t>(p);
+        break;
+      case DType::kU16:
+        v = load<std::uint16_t>(p);
+        break;
+      case DType::kI16:
+        v = load<std::int16_t>(p);
+        break;
+      case DType::kU32:
+        v = load<std::uint32_t>(p);
+        break;
+      case DType::kI32:
+        v = load<std::int32_t>(p);
+        break;
+      case DType::kU64:
+        v = static_cast<double>(load<std::uint64_t>(p));
+        break;
+      case DType::kI64:
+        v = static_cast<double>(load<std::int64_t>(p));
+        break;
+      case DType::kF16:
+        v = half_to_double(load<std::uint16_t>(p));
+        break;
+      case DType::kBF16:
+        v = std::bit_cast<float>(static_cast<std::uint32_t>(load<std::uint16_t>(p)) << 16);
+        break;
+      case DType::kF32:
+        v = load<float>(p);
+        break;
+      case DType::kF64:
+        v = load<double>(p);
+        break;
+      case DType::kF8_E4M3FN:
+        v = e4m3fn_to_double(load<std::uint8_t>(p));
+        break;
+      case DType::kF8_E5M2:
+        v = e5m2_to_double(load<std::uint8_t>(p));
+        break;
       case DType::kF8_E8M0: {
         const auto e = load<std::uint8_t>(p);
         v = e == 0xFF ? NAN : std::ldexp(1.0, e - 127);
         break;
       }
-      default: break;
+      default:
+        break;
     }
     out[i] = v;
   }
@@ -381,8 +432,10 @@ Result<Digests> compute_digests(const Source& source, unsigned threads, bool che
   // OWF digests are stored: no need to read (or to spread over threads).
   parallel_for(n, source.owf_file() ? 1 : threads, [&](std::size_t i) {
     auto d = source.tensor_sha256(i);
-    if (d.ok()) out.tensors[i] = *d;
-    else errors[i] = d.error();
+    if (d.ok())
+      out.tensors[i] = *d;
+    else
+      errors[i] = d.error();
   });
   for (auto& e : errors)
     if (e) return *e;
@@ -408,9 +461,8 @@ ProgressBar::~ProgressBar() {
 void ProgressBar::update(std::uint64_t done, std::uint64_t total) {
   if (!enabled_) return;
   std::lock_guard lock(mutex_);
-  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch())
-                       .count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
   if (drawn_ && done < total && now - last_draw_ns_ < 100'000'000) return;
   last_draw_ns_ = now;
   constexpr int kWidth = 30;

@@ -4,9 +4,9 @@
 // bytes (so the weights digest is unchanged, which is checked afterwards),
 // and carries license, provenance, hyperparameters and metadata across as
 // far as the target format can hold them.
-#include <charconv>
-
 #include <fmt/core.h>
+
+#include <charconv>
 
 #include "common.hpp"
 #include "owf/convert.hpp"
@@ -23,7 +23,8 @@ Status parse_compression(const std::string& text, CompressionOptions& out) {
   out.enabled = true;
   s.remove_prefix(4);
   if (s.empty()) return {};
-  if (s.front() != ':') return Error(ErrorCode::kInvalidArgument, "--compress: expected zstd:LEVEL, got '" + text + "'");
+  if (s.front() != ':')
+    return Error(ErrorCode::kInvalidArgument, "--compress: expected zstd:LEVEL, got '" + text + "'");
   s.remove_prefix(1);
   int level = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), level);
@@ -39,9 +40,10 @@ int fail(const Error& e, int code) {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"Convert weights between formats: .owf .safetensors .gguf .npz .npy (PyTorch: read only).\n"
-               "The weights digest of OUT equals IN's; this is checked after writing.",
-               std::string(kTool)};
+  CLI::App app{
+      "Convert weights between formats: .owf .safetensors .gguf .npz .npy (PyTorch: read only).\n"
+      "The weights digest of OUT equals IN's; this is checked after writing.",
+      std::string(kTool)};
   std::string in, out, license, license_name, license_url, metadata_file, compress;
   std::optional<std::string> from, to;
   std::vector<std::string> hparams, metas, copyright, authors;
@@ -52,8 +54,9 @@ int run(int argc, char** argv) {
   app.add_option("OUT", out, "target file")->required();
   app.add_option("--from", from, "source format (default: detected)");
   app.add_option("--to", to, "target format (default: from OUT's extension)");
-  app.add_option("--license", license, "SPDX license expression (required for OWF when IN declares none; "
-                                       "NOASSERTION to decline explicitly)");
+  app.add_option("--license", license,
+                 "SPDX license expression (required for OWF when IN declares none; "
+                 "NOASSERTION to decline explicitly)");
   app.add_option("--license-name", license_name, "license name");
   app.add_option("--license-url", license_url, "license URL");
   app.add_option("--copyright", copyright, "copyright line (repeatable)");
@@ -69,7 +72,9 @@ int run(int argc, char** argv) {
   app.add_option("--source-url", prov.source_url, "where the model comes from");
   app.add_option("--training-data", prov.training_data, "training data");
   app.add_option("--created", prov.created, "creation time (kept as given)");
-  app.add_option("--compress", compress, "compress OWF tensors: zstd or zstd:LEVEL")->expected(0, 1)->default_str("zstd");
+  app.add_option("--compress", compress, "compress OWF tensors: zstd or zstd:LEVEL")
+      ->expected(0, 1)
+      ->default_str("zstd");
   app.add_flag("--no-compress", no_compress, "store tensors uncompressed (the default)");
   app.add_flag("-f,--force", force, "replace OUT if it exists");
   app.add_flag("--no-check", no_check, "skip comparing the weights digests of IN and OUT");
@@ -136,8 +141,9 @@ int run(int argc, char** argv) {
 
   if (auto s = convert(**source, out, *target, options); !s.ok()) {
     if (s.code() == ErrorCode::kMissingLicense) {
-      fmt::print(stderr, "{}: {}\n  hint: pass --license SPDX-EXPRESSION (for example --license MIT), "
-                         "or --license NOASSERTION to write the file without stating one\n",
+      fmt::print(stderr,
+                 "{}: {}\n  hint: pass --license SPDX-EXPRESSION (for example --license MIT), "
+                 "or --license NOASSERTION to write the file without stating one\n",
                  kTool, s.error().to_string());
       return kExitUsage;
     }
@@ -153,10 +159,10 @@ int run(int argc, char** argv) {
     auto out_digest = compute_weights_digest(**written);
     if (!out_digest.ok()) return fail(out_digest.error(), kExitFailed);
     if (*out_digest != *source_digest)
-      return fail(Error(ErrorCode::kDigestExpectationFailed,
-                        fmt::format("weights digest of {} ({}) differs from {}'s ({})", out, to_hex(*out_digest), in,
-                                    to_hex(*source_digest))),
-                  kExitFailed);
+      return fail(
+          Error(ErrorCode::kDigestExpectationFailed, fmt::format("weights digest of {} ({}) differs from {}'s ({})",
+                                                                 out, to_hex(*out_digest), in, to_hex(*source_digest))),
+          kExitFailed);
     digest_note = fmt::format(", weights digest {} (unchanged)", to_hex(*out_digest));
   }
   if (!quiet) {

@@ -1,8 +1,8 @@
 // owf-diff A B: what differs between two weights files of any formats.
 // Exit status: 0 weights identical, 1 weights differ, 2 error.
-#include <cmath>
-
 #include <fmt/core.h>
+
+#include <cmath>
 
 #include "common.hpp"
 
@@ -57,8 +57,10 @@ Result<FloatDiff> float_diff(const Opened& a, std::size_t ia, const Opened& b, s
       }
       const double abs = std::fabs(x - y);
       const double rel = abs / std::max(std::fabs(x), std::fabs(y));
-      if (std::isfinite(abs)) d.max_abs = std::max(d.max_abs, abs);
-      else d.max_abs = INFINITY;
+      if (std::isfinite(abs))
+        d.max_abs = std::max(d.max_abs, abs);
+      else
+        d.max_abs = INFINITY;
       if (!std::isnan(rel)) d.max_rel = std::max(d.max_rel, rel);
     }
   }
@@ -107,9 +109,10 @@ std::map<std::string, std::string> fields_of(const Provenance& p) {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"Compare two weights files of any supported formats: tensors, then model information.\n"
-               "Exit status: 0 weights identical, 1 weights differ, 2 error.",
-               std::string(kTool)};
+  CLI::App app{
+      "Compare two weights files of any supported formats: tensors, then model information.\n"
+      "Exit status: 0 weights identical, 1 weights differ, 2 error.",
+      std::string(kTool)};
   std::string path_a, path_b;
   bool json = false, weights_only = false;
   app.add_option("A", path_a, "first file")->required();
@@ -131,9 +134,11 @@ int run(int argc, char** argv) {
 
   std::vector<std::string> lines;
   nlohmann::json j;
-  j["a"] = {{"file", path_a}, {"format", std::string(format_name(a->source->format()))},
+  j["a"] = {{"file", path_a},
+            {"format", std::string(format_name(a->source->format()))},
             {"weights_digest", to_hex(a->digests.weights)}};
-  j["b"] = {{"file", path_b}, {"format", std::string(format_name(b->source->format()))},
+  j["b"] = {{"file", path_b},
+            {"format", std::string(format_name(b->source->format()))},
             {"weights_digest", to_hex(b->digests.weights)}};
   auto only_a = nlohmann::json::array(), only_b = nlohmann::json::array(), changed = nlohmann::json::array();
   std::size_t identical = 0;
@@ -175,8 +180,8 @@ int run(int argc, char** argv) {
         print_error(kTool, d.error());
         return kExitUsage;
       }
-      what.push_back(fmt::format("{} of {} elements differ, max abs diff {:.6g}, max rel diff {:.6g}", grouped(d->differing),
-                                 grouped(ta.element_count), d->max_abs, d->max_rel));
+      what.push_back(fmt::format("{} of {} elements differ, max abs diff {:.6g}, max rel diff {:.6g}",
+                                 grouped(d->differing), grouped(ta.element_count), d->max_abs, d->max_rel));
       if (d->nan_mismatch) what.push_back(fmt::format("{} NaN only on one side", grouped(d->nan_mismatch)));
       c["differing_elements"] = d->differing;
       c["max_abs_diff"] = std::isfinite(d->max_abs) ? nlohmann::json(d->max_abs) : nlohmann::json("Infinity");
@@ -205,10 +210,11 @@ int run(int argc, char** argv) {
     auto same = [](const std::string& s) { return s; };
     diff_maps("license", fields_of(ia.license), fields_of(ib.license), same, info);
     diff_maps("provenance", fields_of(ia.provenance), fields_of(ib.provenance), same, info);
-    diff_maps("hyperparameter", ia.hyperparameters, ib.hyperparameters,
-              [](const Value& v) { return value_summary(v); }, info);
-    diff_maps("metadata", ia.metadata, ib.metadata, [](const std::string& s) { return value_summary(Value(s)); },
-              info);
+    diff_maps(
+        "hyperparameter", ia.hyperparameters, ib.hyperparameters, [](const Value& v) { return value_summary(v); },
+        info);
+    diff_maps(
+        "metadata", ia.metadata, ib.metadata, [](const std::string& s) { return value_summary(Value(s)); }, info);
     j["info"] = info.json;
     j["info_identical"] = info.lines.empty();
   }
@@ -227,8 +233,10 @@ int run(int argc, char** argv) {
     section("only in B", only_b_lines);
     section("changed", changed_lines);
     if (!weights_only) {
-      if (info.lines.empty()) fmt::print("\nlicense, provenance, hyperparameters and metadata: identical\n");
-      else section("license, provenance, hyperparameters and metadata: differences", info.lines);
+      if (info.lines.empty())
+        fmt::print("\nlicense, provenance, hyperparameters and metadata: identical\n");
+      else
+        section("license, provenance, hyperparameters and metadata: differences", info.lines);
     }
     fmt::print("\n{}: {} tensors identical, {} changed, {} only in A, {} only in B\n",
                weights_identical ? "weights identical" : "weights differ", identical, changed.size(), only_a.size(),

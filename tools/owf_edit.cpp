@@ -18,9 +18,10 @@ int fail(const Error& e, int code) {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"Change the license, provenance, hyperparameters or metadata of an OWF file in place,\n"
-               "without rewriting its tensors. The weights digest stays the same.",
-               std::string(kTool)};
+  CLI::App app{
+      "Change the license, provenance, hyperparameters or metadata of an OWF file in place,\n"
+      "without rewriting its tensors. The weights digest stays the same.",
+      std::string(kTool)};
   std::string path;
   std::optional<std::string> license, license_name, license_url, name, version, architecture, description, source_url,
       training_data, created, software;
@@ -76,9 +77,14 @@ int run(int argc, char** argv) {
     if (!copyright.empty()) info.license->copyright = copyright;
   }
   Provenance& p = info.provenance;
-  for (auto [field, value] : {std::pair{&p.name, &name}, {&p.version, &version}, {&p.architecture, &architecture},
-                              {&p.description, &description}, {&p.source_url, &source_url},
-                              {&p.training_data, &training_data}, {&p.created, &created}, {&p.software, &software}})
+  for (auto [field, value] : {std::pair{&p.name, &name},
+                              {&p.version, &version},
+                              {&p.architecture, &architecture},
+                              {&p.description, &description},
+                              {&p.source_url, &source_url},
+                              {&p.training_data, &training_data},
+                              {&p.created, &created},
+                              {&p.software, &software}})
     if (*value) *field = **value;
   if (!authors.empty()) p.authors = authors;
   for (const auto& key : unset_hparams)

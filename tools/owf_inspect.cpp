@@ -1,9 +1,9 @@
 // owf-inspect FILE: what a weights file holds, in any supported format.
+#include <fmt/core.h>
+
 #include <cmath>
 #include <cstdio>
 #include <limits>
-
-#include <fmt/core.h>
 
 #include "common.hpp"
 
@@ -91,7 +91,8 @@ void print_text(const std::string& path, std::uint64_t size, const Source& sourc
   const ModelInfo& info = source.info();
   fmt::print("{}\n", path);
   print_field("format", format_title(source));
-  print_field("file size", size < 1024 ? human_bytes(size) : fmt::format("{} bytes ({})", grouped(size), human_bytes(size)));
+  print_field("file size",
+              size < 1024 ? human_bytes(size) : fmt::format("{} bytes ({})", grouped(size), human_bytes(size)));
   print_field("alignment", source.alignment() ? std::to_string(source.alignment()) : std::string("-"));
   print_field("weights digest", to_hex(digests.weights));
 
@@ -146,7 +147,8 @@ void print_text(const std::string& path, std::uint64_t size, const Source& sourc
     for (std::size_t i = 0; i < source.tensor_count(); ++i) {
       const TensorInfo x = source.tensor(i);
       t.add({std::string(x.name), std::string(role_name(x.role)), std::string(dtype_name(x.dtype)),
-             shape_string(x.shape), grouped(x.element_count), grouped(x.stored_bytes), std::string(codec_name(x.codec))});
+             shape_string(x.shape), grouped(x.element_count), grouped(x.stored_bytes),
+             std::string(codec_name(x.codec))});
     }
     fmt::print("{}", t.render());
   }
@@ -163,9 +165,10 @@ void print_text(const std::string& path, std::uint64_t size, const Source& sourc
   if (!totals.by_role.empty()) {
     Table t({"role", "elements", "share"}, {false, true, true});
     for (const auto& [r, n] : totals.by_role)
-      t.add({r, grouped(n), totals.parameters ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(n) /
-                                                                          static_cast<double>(totals.parameters))
-                                              : std::string("-")});
+      t.add({r, grouped(n),
+             totals.parameters
+                 ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(n) / static_cast<double>(totals.parameters))
+                 : std::string("-")});
     fmt::print("\n{}", t.render());
   }
 }
@@ -220,8 +223,14 @@ int inspect_tensor(const Source& source, const std::string& name, std::size_t sh
     for (double v : values) {
       if (st.first.size() < show) st.first.push_back(v);
       ++st.count;
-      if (std::isnan(v)) { ++st.nan; continue; }
-      if (std::isinf(v)) { ++st.inf; continue; }
+      if (std::isnan(v)) {
+        ++st.nan;
+        continue;
+      }
+      if (std::isinf(v)) {
+        ++st.inf;
+        continue;
+      }
       if (v == 0) ++st.zeros;
       if (st.finite == 0 || v < st.min) st.min = v;
       if (st.finite == 0 || v > st.max) st.max = v;
@@ -235,7 +244,8 @@ int inspect_tensor(const Source& source, const std::string& name, std::size_t sh
   const double std_dev = std::sqrt(std::max(0.0, var));
   if (json) {
     auto first = nlohmann::json::array();
-    for (double v : st.first) first.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(fmt::format("{}", v)));
+    for (double v : st.first)
+      first.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(fmt::format("{}", v)));
     j["stats"] = {{"count", st.count}, {"finite", st.finite}, {"nan", st.nan}, {"inf", st.inf}, {"zeros", st.zeros}};
     if (st.finite) {
       j["stats"]["min"] = st.min;
@@ -268,9 +278,10 @@ int inspect_tensor(const Source& source, const std::string& name, std::size_t sh
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"Show what a weights file holds: format, digest, license, provenance, hyperparameters, tensors.\n"
-               "Reads OWF, safetensors, GGUF, .npz, .npy (and PyTorch where supported).",
-               std::string(kTool)};
+  CLI::App app{
+      "Show what a weights file holds: format, digest, license, provenance, hyperparameters, tensors.\n"
+      "Reads OWF, safetensors, GGUF, .npz, .npy (and PyTorch where supported).",
+      std::string(kTool)};
   std::string path, tensor, from;
   bool json = false, full = false;
   std::size_t count = 16;
@@ -305,8 +316,10 @@ int run(int argc, char** argv) {
     print_error(kTool, digests.error());
     return exit_code_for(digests.error());
   }
-  if (json) fmt::print("{}\n", dump_json(inspect_json(path, size, **source, *digests)));
-  else print_text(path, size, **source, *digests, full);
+  if (json)
+    fmt::print("{}\n", dump_json(inspect_json(path, size, **source, *digests)));
+  else
+    print_text(path, size, **source, *digests, full);
   return kExitOk;
 }
 

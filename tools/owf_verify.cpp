@@ -54,15 +54,16 @@ Outcome verify_one(const std::string& path, const std::optional<Sha256Digest>& e
                              format_name(*out.format));
   }
   if (expected && *out.digest != *expected)
-    out.error = Error(ErrorCode::kDigestExpectationFailed,
-                      fmt::format("weights digest {} differs from the expected {}", to_hex(*out.digest), to_hex(*expected)));
+    out.error = Error(ErrorCode::kDigestExpectationFailed, fmt::format("weights digest {} differs from the expected {}",
+                                                                       to_hex(*out.digest), to_hex(*expected)));
   return out;
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"Check weights files completely: structure, padding and every digest.\n"
-               "Exit status: 0 all verified, 1 some file is invalid or corrupt, 2 usage or I/O error.",
-               std::string(kTool)};
+  CLI::App app{
+      "Check weights files completely: structure, padding and every digest.\n"
+      "Exit status: 0 all verified, 1 some file is invalid or corrupt, 2 usage or I/O error.",
+      std::string(kTool)};
   std::vector<std::string> paths;
   std::string expect_hex;
   bool json = false, quiet = false;
@@ -102,9 +103,10 @@ int run(int argc, char** argv) {
       fmt::print("{}: FAILED {}\n", o.path, o.error->to_string());
     } else if (!quiet) {
       const bool owf = o.format == Format::kOwf;
-      fmt::print("{}: OK {}{}\n", o.path, to_hex(*o.digest),
-                 owf ? "" : fmt::format(" ({}: structure checked, digest computed; no stored digests)",
-                                        format_name(*o.format)));
+      fmt::print(
+          "{}: OK {}{}\n", o.path, to_hex(*o.digest),
+          owf ? ""
+              : fmt::format(" ({}: structure checked, digest computed; no stored digests)", format_name(*o.format)));
     }
     std::fflush(stdout);
   }

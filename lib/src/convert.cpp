@@ -62,8 +62,9 @@ Status copy_tensor(const Source& source, std::size_t index, Writer& writer, std:
 Status write_owf(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
                  const ConvertOptions& options) {
   if (!info.license)
-    return Error(ErrorCode::kMissingLicense, "the source declares no license and none was given; an OWF file needs "
-                                             "an SPDX expression (or NOASSERTION, explicitly)");
+    return Error(ErrorCode::kMissingLicense,
+                 "the source declares no license and none was given; an OWF file needs "
+                 "an SPDX expression (or NOASSERTION, explicitly)");
   WriteOptions write = options.write;
   // OWF to OWF keeps the source's alignment unless told otherwise; other
   // formats' alignments (GGUF's 32) are below what OWF readers expect.
@@ -101,15 +102,20 @@ ModelInfo converted_info(const ModelInfo& source, const ConvertOptions& options)
 Status convert(const Source& source, const std::filesystem::path& path, Format to, const ConvertOptions& options) {
   const InfoOverride target(source, converted_info(source.info(), options));
   switch (to) {
-    case Format::kOwf: return write_owf(source, target.info(), path, options);
-    case Format::kSafetensors: return internal::write_safetensors(target, path);
+    case Format::kOwf:
+      return write_owf(source, target.info(), path, options);
+    case Format::kSafetensors:
+      return internal::write_safetensors(target, path);
     case Format::kGguf:
       return internal::write_gguf(target, path, options.alignment_given ? options.write.alignment : 0);
-    case Format::kNpz: return internal::write_npz(target, path);
-    case Format::kNpy: return internal::write_npy(target, path);
+    case Format::kNpz:
+      return internal::write_npz(target, path);
+    case Format::kNpy:
+      return internal::write_npy(target, path);
     case Format::kPyTorch:
-      return Error(ErrorCode::kUnsupported, "writing PyTorch checkpoints is not supported (they are pickle programs); "
-                                            "convert to safetensors or OWF instead");
+      return Error(ErrorCode::kUnsupported,
+                   "writing PyTorch checkpoints is not supported (they are pickle programs); "
+                   "convert to safetensors or OWF instead");
   }
   return Error(ErrorCode::kInvalidArgument, "unknown target format");
 }

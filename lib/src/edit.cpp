@@ -126,8 +126,8 @@ Result<EditReport> rewrite_info(const std::filesystem::path& path, const ModelIn
   {
     std::vector<std::uint64_t> aligned((manifest.size() + 7) / 8);
     std::memcpy(aligned.data(), manifest.data(), manifest.size());
-    auto check = internal::decode_manifest(std::span(reinterpret_cast<const std::byte*>(aligned.data()), manifest.size()),
-                                           options.limits);
+    auto check = internal::decode_manifest(
+        std::span(reinterpret_cast<const std::byte*>(aligned.data()), manifest.size()), options.limits);
     if (!check.ok()) return check.error();
   }
   internal::Footer footer;

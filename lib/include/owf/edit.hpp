@@ -30,11 +30,11 @@ struct EditOptions {
 };
 
 struct EditReport {
-  bool reflinked = false;              // data section shared, not copied
-  std::uint64_t data_bytes = 0;        // size of header + data section
-  std::uint64_t copied_bytes = 0;      // bytes the kernel had to copy (0 when reflinked)
-  std::uint64_t manifest_bytes = 0;    // size of the new manifest
-  Sha256Digest weights_digest{};       // unchanged by construction; checked
+  bool reflinked = false;            // data section shared, not copied
+  std::uint64_t data_bytes = 0;      // size of header + data section
+  std::uint64_t copied_bytes = 0;    // bytes the kernel had to copy (0 when reflinked)
+  std::uint64_t manifest_bytes = 0;  // size of the new manifest
+  Sha256Digest weights_digest{};     // unchanged by construction; checked
 };
 
 /// Replaces license, provenance, hyperparameters and metadata of the OWF
