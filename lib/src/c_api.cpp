@@ -675,6 +675,18 @@ owf_status owf_file_hparam_int64(const owf_file* file, const char* key, int64_t*
   });
 }
 
+owf_status owf_file_hparam_uint64(const owf_file* file, const char* key, uint64_t* value) {
+  return with_file(file, [&] {
+    require(value, "value");
+    const owf::Value& v = hparam(file, key);
+    const auto* i = std::get_if<std::int64_t>(&v.data);
+    if (i == nullptr) mismatch(key, v, "integer");
+    if (v.int_type != owf::IntType::kU64 && *i < 0)
+      throw Failure{OWF_LIMIT_EXCEEDED, std::string("hyperparameter '") + key + "' is negative"};
+    *value = static_cast<std::uint64_t>(*i);
+  });
+}
+
 owf_status owf_file_hparam_double(const owf_file* file, const char* key, double* value) {
   return with_file(file, [&] {
     require(value, "value");

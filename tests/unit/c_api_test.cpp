@@ -163,6 +163,50 @@ TEST_CASE("C API: versions and names") {
   CHECK(o.compress == 0);
 }
 
+TEST_CASE("C API: dtype and role codes are the library's") {
+  for (const owf::DTypeInfo& info : owf::all_dtypes()) {
+    const char* name = owf_dtype_name(static_cast<uint32_t>(info.dtype));
+    REQUIRE(name != nullptr);
+    CHECK(std::string(name) == info.name);
+    uint32_t code = 0;
+    CHECK(owf_dtype_from_name(name, &code) == OWF_OK);
+    CHECK(code == static_cast<uint32_t>(info.dtype));
+  }
+  for (uint32_t r = 0; r <= OWF_ROLE_BUFFER; ++r)
+    CHECK(std::string(owf_role_name(r)) == owf::role_name(static_cast<owf::Role>(r)));
+  for (int code = 0; code < 100; ++code)
+    CHECK(std::string(owf_status_name(code)) == owf::error_code_name(static_cast<owf::ErrorCode>(code)));
+}
+
+TEST_CASE("C API: u64 hyperparameters") {
+  TempDir dir;
+  const std::string path = (dir / "u.owf").string();
+  {
+    auto w = owf::Writer::create(path);
+    REQUIRE(w.ok());
+    owf::License license;
+    license.spdx = "MIT";
+    REQUIRE(w->set_license(license).ok());
+    REQUIRE(w->set_hyperparameter("big", owf::Value(std::int64_t{-1}, owf::IntType::kU64)).ok());
+    REQUIRE(w->set_hyperparameter("neg", owf::Value(std::int64_t{-5})).ok());
+    REQUIRE(w->finish().ok());
+  }
+  FileHandle h;
+  REQUIRE(owf_file_open(path.c_str(), nullptr, &h.f, nullptr) == OWF_OK);
+  uint64_t u = 0;
+  int64_t i = 0;
+  double d = 0;
+  CHECK(owf_file_hparam_uint64(h.f, "big", &u) == OWF_OK);
+  CHECK(u == UINT64_MAX);
+  CHECK(owf_file_hparam_int64(h.f, "big", &i) == OWF_LIMIT_EXCEEDED);
+  CHECK(owf_file_hparam_double(h.f, "big", &d) == OWF_OK);
+  CHECK(d == 18446744073709551616.0);
+  CHECK(owf_file_hparam_int64(h.f, "neg", &i) == OWF_OK);
+  CHECK(i == -5);
+  CHECK(owf_file_hparam_uint64(h.f, "neg", &u) == OWF_LIMIT_EXCEEDED);
+  CHECK(std::string(owf_file_error_message(h.f)) == "hyperparameter 'neg' is negative");
+}
+
 TEST_CASE("C API: write then read back everything") {
   TempDir dir;
   const std::string path = (dir / "m.owf").string();
@@ -302,6 +346,12 @@ TEST_CASE("C API: write then read back everything") {
     int64_t i = 0;
     CHECK(owf_file_hparam_int64(f, "model.size", &i) == OWF_OK);
     CHECK(i == 3);
+    uint64_t u = 0;
+    CHECK(owf_file_hparam_uint64(f, "model.size", &u) == OWF_OK);
+    CHECK(u == 3);
+    CHECK(owf_file_hparam_uint64(f, "act", &u) == OWF_DTYPE_MISMATCH);
+    CHECK(owf_file_hparam_uint64(f, "model.size", nullptr) == OWF_INVALID_ARGUMENT);
+    CHECK(owf_file_hparam_uint64(nullptr, "model.size", &u) == OWF_INVALID_ARGUMENT);
     double d = 0;
     CHECK(owf_file_hparam_double(f, "lr", &d) == OWF_OK);
     CHECK(d == 0.125);

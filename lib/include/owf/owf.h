@@ -432,11 +432,14 @@ OWF_C_API owf_status owf_file_hparam_type(const owf_file* file, const char* key,
 /**
  * Typed getters. Each fails with ::OWF_NOT_FOUND when the key is absent and
  * ::OWF_DTYPE_MISMATCH when the value has another type (the message says which).
- * Integers are carried as int64; owf_file_hparam_int64() also accepts values
- * declared u64 that fit. owf_file_hparam_double() also accepts integers.
+ * Integers are carried as int64; owf_file_hparam_int64() accepts values
+ * declared u64 that fit (::OWF_LIMIT_EXCEEDED otherwise) and
+ * owf_file_hparam_uint64() non-negative values of any integer type.
+ * owf_file_hparam_double() also accepts integers.
  */
 OWF_C_API owf_status owf_file_hparam_bool(const owf_file* file, const char* key, int* value);
 OWF_C_API owf_status owf_file_hparam_int64(const owf_file* file, const char* key, int64_t* value);
+OWF_C_API owf_status owf_file_hparam_uint64(const owf_file* file, const char* key, uint64_t* value);
 OWF_C_API owf_status owf_file_hparam_double(const owf_file* file, const char* key, double* value);
 /** String value, owned by the file. `length` may be NULL. */
 OWF_C_API owf_status owf_file_hparam_string(const owf_file* file, const char* key, const char** value,
