@@ -178,6 +178,42 @@ TEST_CASE("C API: dtype and role codes are the library's") {
     CHECK(std::string(owf_status_name(code)) == owf::error_code_name(static_cast<owf::ErrorCode>(code)));
 }
 
+TEST_CASE("C API: a scalar tensor and an empty array") {
+  TempDir dir;
+  const std::string path = (dir / "s.owf").string();
+  {
+    WriterHandle h;
+    REQUIRE(owf_writer_create(path.c_str(), nullptr, &h.w, nullptr) == OWF_OK);
+    owf_license_desc license{};
+    license.spdx = "MIT";
+    CHECK(owf_writer_set_license(h.w, &license) == OWF_OK);
+    CHECK(owf_writer_set_hparam_int64_array(h.w, "empty", nullptr, 0) == OWF_OK);
+    std::vector<uint64_t> scalar;
+    auto t = desc("step", OWF_DTYPE_I64, scalar, OWF_ROLE_BUFFER);
+    const int64_t step = 7;
+    CHECK(owf_writer_add_tensor(h.w, &t, &step, sizeof step) == OWF_OK);
+    REQUIRE(owf_writer_finish(h.w) == OWF_OK);
+  }
+  FileHandle h;
+  REQUIRE(owf_file_open(path.c_str(), nullptr, &h.f, nullptr) == OWF_OK);
+  owf_tensor_info info;
+  REQUIRE(owf_file_tensor_info(h.f, 0, &info) == OWF_OK);
+  CHECK(info.rank == 0);
+  CHECK(info.shape == nullptr);
+  CHECK(info.element_count == 1);
+  REQUIRE(info.data != nullptr);
+  CHECK(*static_cast<const int64_t*>(info.data) == 7);
+  const int64_t* values = reinterpret_cast<const int64_t*>(1);
+  size_t n = 9;
+  CHECK(owf_file_hparam_int64_array(h.f, "empty", &values, &n) == OWF_OK);
+  CHECK(n == 0);
+  CHECK(values == nullptr);
+  int type = -1;
+  CHECK(owf_file_hparam_type(h.f, "empty", &type, &n) == OWF_OK);
+  CHECK(type == OWF_VALUE_INT_ARRAY);
+  CHECK(n == 0);
+}
+
 TEST_CASE("C API: u64 hyperparameters") {
   TempDir dir;
   const std::string path = (dir / "u.owf").string();
