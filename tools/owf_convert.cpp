@@ -53,6 +53,8 @@ int run(int argc, char** argv) {
   app.add_option("IN", in, "source file")->required();
   app.add_option("OUT", out, "target file")->required();
   app.add_option("--from", from, "source format (default: detected)");
+  std::string select;
+  app.add_option("--select", select, "PyTorch checkpoints: only the tensors under this key (e.g. model_state_dict)");
   app.add_option("--to", to, "target format (default: from OUT's extension)");
   app.add_option("--license", license,
                  "SPDX license expression (required for OWF when IN declares none; "
@@ -134,7 +136,10 @@ int run(int argc, char** argv) {
   if (!force && std::filesystem::exists(out, ec))
     return fail(Error(ErrorCode::kInvalidArgument, out + " exists (use --force to replace it)"), kExitUsage);
 
-  auto source = open_source(in, source_format);
+  SourceOptions source_options;
+  source_options.format = source_format;
+  source_options.select = select;
+  auto source = open_source(in, source_options);
   if (!source.ok()) return fail(source.error(), exit_code_for(source.error()));
   if ((*source)->info().provenance.software.empty() && prov.software.empty())
     options.provenance.software = fmt::format("owf-convert {}", library_version());

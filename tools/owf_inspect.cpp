@@ -291,6 +291,8 @@ int run(int argc, char** argv) {
   app.add_option("--count", count, "values shown with --tensor")->capture_default_str();
   app.add_flag("--full", full, "do not shorten long hyperparameter and metadata values");
   app.add_option("--from", from, "format, instead of detecting it");
+  std::string select;
+  app.add_option("--select", select, "PyTorch checkpoints: only the tensors under this key (e.g. model_state_dict)");
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
   std::optional<Format> format;
@@ -302,7 +304,10 @@ int run(int argc, char** argv) {
     }
     format = *f;
   }
-  auto source = open_source(path, format);
+  SourceOptions source_options;
+  source_options.format = format;
+  source_options.select = select;
+  auto source = open_source(path, source_options);
   if (!source.ok()) {
     print_error(kTool, source.error());
     return exit_code_for(source.error());

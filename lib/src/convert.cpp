@@ -1,6 +1,8 @@
 #include "owf/convert.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,9 +12,29 @@ namespace owf {
 
 namespace {
 
-// OWF sources are copied in pieces of this size; other sources are read one
-// whole tensor at a time (their readers hand out whole tensors).
+// Sources with ranged reads (OWF, and readers that offer them) are copied in
+// pieces of this size; others one whole tensor at a time.
 constexpr std::uint64_t kPieceBytes = 8ull << 20;
+
+// A reusable buffer that grows to the largest request and is never
+// zero-filled (every byte handed out is overwritten by a read).
+class Buffer {
+ public:
+  Result<std::span<std::byte>> get(std::uint64_t size, std::string_view tensor) {
+    if (size > capacity_) {
+      if (size > SIZE_MAX / 2)
+        return Error(ErrorCode::kLimitExceeded, "tensor '" + std::string(tensor) + "' is too large for memory");
+      data_.reset();
+      data_ = std::make_unique_for_overwrite<std::byte[]>(static_cast<std::size_t>(size));
+      capacity_ = size;
+    }
+    return std::span<std::byte>(data_.get(), static_cast<std::size_t>(size));
+  }
+
+ private:
+  std::unique_ptr<std::byte[]> data_;
+  std::uint64_t capacity_ = 0;
+};
 
 void override_field(std::string& field, const std::string& value) {
   if (!value.empty()) field = value;
@@ -26,6 +48,10 @@ class InfoOverride final : public Source {
   std::size_t tensor_count() const override { return base_.tensor_count(); }
   TensorInfo tensor(std::size_t index) const override { return base_.tensor(index); }
   Status read(std::size_t index, std::span<std::byte> out) const override { return base_.read(index, out); }
+  Status read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const override {
+    return base_.read_range(index, offset, out);
+  }
+  bool ranged_reads() const override { return base_.ranged_reads(); }
   const ModelInfo& info() const override { return info_; }
   std::uint64_t alignment() const override { return base_.alignment(); }
   Result<Sha256Digest> tensor_sha256(std::size_t index) const override { return base_.tensor_sha256(index); }
@@ -36,27 +62,22 @@ class InfoOverride final : public Source {
   ModelInfo info_;
 };
 
-Status copy_tensor(const Source& source, std::size_t index, Writer& writer, std::vector<std::byte>& buffer) {
+Status copy_tensor(const Source& source, std::size_t index, Writer& writer, Buffer& buffer) {
   const TensorInfo t = source.tensor(index);
   TensorSpec spec{std::string(t.name), t.dtype, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.role};
-  const File* file = source.owf_file();
-  if (file != nullptr && t.logical_bytes > kPieceBytes) {
+  if (source.ranged_reads() && t.logical_bytes > kPieceBytes) {
+    OWF_ASSIGN_OR_RETURN(std::span<std::byte> space, buffer.get(kPieceBytes, spec.name));
     OWF_RETURN_IF_ERROR(writer.begin_tensor(spec));
-    buffer.resize(kPieceBytes);
     for (std::uint64_t at = 0; at < t.logical_bytes; at += kPieceBytes) {
-      const auto n = static_cast<std::size_t>(std::min(kPieceBytes, t.logical_bytes - at));
-      const std::span<std::byte> piece(buffer.data(), n);
-      OWF_RETURN_IF_ERROR(file->read_range(t, at, piece));
+      const auto piece = space.first(static_cast<std::size_t>(std::min(kPieceBytes, t.logical_bytes - at)));
+      OWF_RETURN_IF_ERROR(source.read_range(index, at, piece));
       OWF_RETURN_IF_ERROR(writer.append(piece));
     }
     return writer.end_tensor();
   }
-  // The buffer grows to the largest tensor and is reused.
-  if (t.logical_bytes > buffer.max_size())
-    return Error(ErrorCode::kLimitExceeded, "tensor '" + spec.name + "' is too large for memory");
-  buffer.resize(static_cast<std::size_t>(t.logical_bytes));
-  OWF_RETURN_IF_ERROR(source.read(index, buffer));
-  return writer.add_tensor(spec, buffer);
+  OWF_ASSIGN_OR_RETURN(std::span<std::byte> whole, buffer.get(t.logical_bytes, spec.name));
+  OWF_RETURN_IF_ERROR(source.read(index, whole));
+  return writer.add_tensor(spec, whole);
 }
 
 Status write_owf(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
@@ -72,7 +93,7 @@ Status write_owf(const Source& source, const ModelInfo& info, const std::filesys
     write.alignment = source.format() == Format::kOwf ? source.alignment() : WriteOptions{}.alignment;
   OWF_ASSIGN_OR_RETURN(Writer writer, Writer::create(path, write));
   OWF_RETURN_IF_ERROR(writer.set_info(info));
-  std::vector<std::byte> buffer;
+  Buffer buffer;
   for (std::size_t i = 0; i < source.tensor_count(); ++i) OWF_RETURN_IF_ERROR(copy_tensor(source, i, writer, buffer));
   return writer.finish();
 }

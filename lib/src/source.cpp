@@ -69,6 +69,19 @@ std::optional<std::size_t> Source::find(std::string_view name) const {
   return std::nullopt;
 }
 
+Status Source::read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const {
+  const TensorInfo t = tensor(index);
+  if (offset > t.logical_bytes || out.size() > t.logical_bytes - offset)
+    return Error(ErrorCode::kInvalidArgument, "tensor '" + std::string(t.name) + "': range [" +
+                                                  std::to_string(offset) + ", +" + std::to_string(out.size()) +
+                                                  ") is outside its " + std::to_string(t.logical_bytes) + " bytes");
+  if (out.empty()) return {};
+  std::vector<std::byte> whole(t.logical_bytes);
+  OWF_RETURN_IF_ERROR(read(index, whole));
+  std::memcpy(out.data(), whole.data() + offset, out.size());
+  return {};
+}
+
 Result<Sha256Digest> Source::tensor_sha256(std::size_t index) const {
   const TensorInfo t = tensor(index);
   std::vector<std::byte> buffer(t.logical_bytes);
@@ -87,6 +100,10 @@ class OwfSource final : public Source {
   Status read(std::size_t index, std::span<std::byte> out) const override {
     return file_.read(file_.tensor(index), out);
   }
+  Status read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const override {
+    return file_.read_range(file_.tensor(index), offset, out);
+  }
+  bool ranged_reads() const override { return true; }
   const ModelInfo& info() const override { return file_.info(); }
   std::uint64_t alignment() const override { return file_.alignment(); }
   Result<Sha256Digest> tensor_sha256(std::size_t index) const override { return file_.tensor(index).sha256; }

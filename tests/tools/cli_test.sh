@@ -287,5 +287,16 @@ if [ -n "$corpus" ] && [ -f "$corpus/SafeTensors.jl/model.safetensors" ]; then
   fi
 fi
 
+if [ -n "$corpus" ] && [ -f "$corpus/candle/test_with_key.pt" ] && "$inspect" "$corpus/candle/test_with_key.pt" >/dev/null 2>&1; then
+  echo "== PyTorch --select"
+  run 0 "$inspect" --json "$corpus/candle/test_with_key.pt"
+  check "without --select the key is part of the name" has "$out" '"name": "model_state_dict.test"'
+  run 0 "$inspect" --json --select model_state_dict "$corpus/candle/test_with_key.pt"
+  check "--select model_state_dict" has "$out" '"name": "test"'
+  run 0 "$convert" --select model_state_dict "$corpus/candle/test_with_key.pt" selected.owf --license MIT
+  run 0 "$diff" --weights-only selected.owf "$corpus/candle/test.pt"
+  run 2 "$inspect" --select x "$data/diff_a.npz"
+fi
+
 echo "tools cli: $checks checks, $failures failed"
 [ "$failures" -eq 0 ]

@@ -44,6 +44,13 @@ class OWF_API Source {
   /// Logical bytes (row-major, little-endian) into `out` of exactly
   /// tensor(index).logical_bytes bytes.
   virtual Status read(std::size_t index, std::span<std::byte> out) const = 0;
+  /// Logical bytes [offset, offset + out.size()) of tensor(index). The
+  /// default reads the whole tensor and copies the range; readers that can
+  /// read a range directly override it together with ranged_reads().
+  virtual Status read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const;
+  /// True when read_range() costs only the range, so that callers may
+  /// stream a tensor in pieces instead of holding it whole.
+  virtual bool ranged_reads() const { return false; }
   virtual const ModelInfo& info() const = 0;
   /// The file's data alignment, where the format has one (0 otherwise).
   virtual std::uint64_t alignment() const { return 0; }
