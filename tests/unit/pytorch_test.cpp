@@ -561,9 +561,10 @@ TEST_CASE("deeply nested checkpoints are refused at the nesting limit without ov
 
 TEST_CASE("every single-byte corruption of a real checkpoint is read or refused, never crashes") {
   TempDir dir;
-  for (const char* rel : {"burn/legacy_shared_storage.pt", "candle/fortran_tensor_3d.pth"}) {
-    INFO(rel);
-    const auto original = owf::test::slurp(kCorpus / rel);
+  for (const auto& file : {kCorpus / "burn/legacy_shared_storage.pt", kCorpus / "candle/fortran_tensor_3d.pth",
+                           kData / "tied_legacy.pt"}) {
+    INFO(file.string());
+    const auto original = owf::test::slurp(file);
     std::size_t opened = 0;
     std::size_t refused_count = 0;
     for (std::size_t i = 0; i < original.size(); ++i) {
