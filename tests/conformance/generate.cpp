@@ -110,6 +110,15 @@ void replace_once(Bytes& b, std::string_view from, std::string_view to) {
   std::memcpy(b.data() + at, to.data(), to.size());
 }
 
+// Lists `first` and `second` (sorted, same length) as `renamed`, `first`:
+// renaming in the encoded manifest reorders what the encoder sorted.
+void unsort(Model& m, std::string first, std::string second, std::string renamed) {
+  m.edit_manifest = [=](Bytes& b) {
+    replace_once(b, first, renamed);
+    replace_once(b, second, first);
+  };
+}
+
 Built build(const Model& m) {
   Built out;
   const auto header = owf::internal::encode_header();
@@ -727,10 +736,7 @@ void tensor_cases(Suite& s) {
   {
     Model m = base();
     m.tensors = {{"tensor.a", code(DType::kU8), {2}, Role::kOther}, {"tensor.b", code(DType::kU8), {2}, Role::kOther}};
-    m.edit_manifest = [](Bytes& b) {
-      replace_once(b, "tensor.a", "tensor.x");
-      replace_once(b, "tensor.b", "tensor.a");
-    };
+    unsort(m, "tensor.a", "tensor.b", "tensor.x");
     s.invalid("r23-unsorted-names", "R23", "tensors listed as tensor.x, tensor.a", m, "tensor_names_unsorted");
   }
 }
@@ -765,10 +771,7 @@ void metadata_cases(Suite& s) {
   {
     Model m = base();
     m.info.hyperparameters = {{"key.a", owf::Value(1)}, {"key.b", owf::Value(2)}};
-    m.edit_manifest = [](Bytes& b) {
-      replace_once(b, "key.a", "key.x");
-      replace_once(b, "key.b", "key.a");
-    };
+    unsort(m, "key.a", "key.b", "key.x");
     s.invalid("r25-keys-unsorted", "R25", "hyperparameters listed as key.x, key.a", m, "bad_hyperparameter");
   }
   {
@@ -785,10 +788,7 @@ void metadata_cases(Suite& s) {
   {
     Model m = base();
     m.info.metadata = {{"meta.a", "1"}, {"meta.b", "2"}};
-    m.edit_manifest = [](Bytes& b) {
-      replace_once(b, "meta.a", "meta.x");
-      replace_once(b, "meta.b", "meta.a");
-    };
+    unsort(m, "meta.a", "meta.b", "meta.x");
     s.invalid("r26-keys-unsorted", "R26", "metadata listed as meta.x, meta.a", m, "bad_metadata");
   }
   {
