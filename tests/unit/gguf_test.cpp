@@ -663,3 +663,27 @@ TEST_CASE("GGUF keys without an owf::Value counterpart survive the trip through 
   // build() pads the last tensor with 64 bytes of data; the writer pads to the alignment.
   CHECK(back == original);
 }
+
+TEST_CASE("GGUF ranged reads match whole reads; large tensors are written in pieces") {
+  auto src = open_ok(kCorpus / "python-gen-worker/stories260K.gguf");
+  CHECK(src->ranged_reads());
+  const std::vector<std::byte> whole = read_tensor(*src, 0);
+  std::vector<std::byte> piece(1000);
+  REQUIRE(src->read_range(0, 4321, piece).ok());
+  CHECK(std::equal(piece.begin(), piece.end(), whole.begin() + 4321));
+  CHECK(src->read_range(0, whole.size() - 10, piece).code() == ErrorCode::kInvalidArgument);
+
+  // 9 MiB of F32 (above the 8 MiB piece size), followed by a small tensor.
+  TempDir dir;
+  FileDesc f;
+  f.kvs = {kv_u32("test.n", 1)};
+  f.tensors = {{"big.weight", {1024, 9 * 256}, 0, 0}, {"small.bias", {4}, 0, 9ull << 20}};
+  f.data_bytes = (9ull << 20) + 32;
+  auto bytes = build(f);
+  const auto data = owf::test::pseudo_random_bytes(static_cast<std::size_t>(f.data_bytes) - 16, 9);
+  std::copy(data.begin(), data.end(), bytes.end() - static_cast<std::ptrdiff_t>(f.data_bytes));
+  owf::test::spit(dir / "big.gguf", bytes);
+  auto big = open_ok(dir / "big.gguf");
+  REQUIRE(internal::write_gguf(*big, dir / "copy.gguf", 0).ok());
+  CHECK(owf::test::slurp(dir / "copy.gguf") == bytes);
+}

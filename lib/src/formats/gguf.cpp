@@ -668,6 +668,18 @@ class GgufSource final : public Source {
     if (t.bytes > 0) std::memcpy(out.data(), static_cast<const std::byte*>(mapping_) + t.offset, t.bytes);
     return {};
   }
+  Status read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const override {
+    if (index >= c_.tensors.size()) return Error(ErrorCode::kInvalidArgument, "tensor index out of range");
+    const GgufTensor& t = c_.tensors[index];
+    if (offset > t.bytes || out.size() > t.bytes - offset)
+      return Error(ErrorCode::kInvalidArgument, "tensor '" + t.name + "': range [" + std::to_string(offset) + ", +" +
+                                                    std::to_string(out.size()) + ") is outside its " +
+                                                    std::to_string(t.bytes) + " bytes");
+    if (!out.empty())
+      std::memcpy(out.data(), static_cast<const std::byte*>(mapping_) + t.offset + offset, out.size());
+    return {};
+  }
+  bool ranged_reads() const override { return true; }
   const ModelInfo& info() const override { return c_.info; }
   std::uint64_t alignment() const override { return c_.alignment; }
 
@@ -1011,12 +1023,22 @@ Status write_gguf(const Source& source, const std::filesystem::path& path, std::
     // and every tensor padded to the alignment. A file without tensors ends
     // after its header, as vocabulary-only files do.
     OWF_RETURN_IF_ERROR(out->pad_to(align));
+    // Sources that read ranges cheaply are streamed in pieces; others are
+    // read one whole tensor at a time.
+    constexpr std::uint64_t kPiece = 8ull << 20;
     std::vector<std::byte> buffer;
     for (const auto& t : tensors) {
-      buffer.resize(static_cast<std::size_t>(t.info.logical_bytes));
-      if (auto s = source.read(t.index, buffer); !s.ok())
-        return Error(s.code(), "tensor '" + std::string(t.info.name) + "': " + s.error().message());
-      OWF_RETURN_IF_ERROR(out->write(buffer));
+      const std::uint64_t size = t.info.logical_bytes;
+      const bool ranged = source.ranged_reads() && size > kPiece;
+      buffer.resize(static_cast<std::size_t>(ranged ? kPiece : size));
+      for (std::uint64_t done = 0; done < size;) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size - done));
+        const auto piece = std::span(buffer).first(n);
+        const Status s = ranged ? source.read_range(t.index, done, piece) : source.read(t.index, piece);
+        if (!s.ok()) return Error(s.code(), "tensor '" + std::string(t.info.name) + "': " + s.error().message());
+        OWF_RETURN_IF_ERROR(out->write(piece));
+        done += n;
+      }
       OWF_RETURN_IF_ERROR(out->pad_to(align));
     }
   }
