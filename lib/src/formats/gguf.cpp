@@ -43,15 +43,26 @@ constexpr int kMaxArrayDepth = 8;               // nested arrays: outermost arra
 // Metadata keys of the ModelInfo mapping (spec/interchange.md, "GGUF").
 constexpr std::string_view kAlignmentKey = "general.alignment";
 constexpr std::string_view kLicenseKey = "general.license";
-constexpr std::string_view kKvPrefix = "gguf.kv.";        // a KV kept as "<type>:<base64 payload>"
+constexpr std::string_view kKvPrefix = "gguf.kv.";         // a KV kept as "<type>:<base64 payload>"
 constexpr std::string_view kKvOrderKey = "gguf.kv_order";  // original key order, one key per line
-constexpr std::string_view kShapePrefix = "gguf.shape.";  // file shape of a tensor exposed as 1-D
+constexpr std::string_view kShapePrefix = "gguf.shape.";   // file shape of a tensor exposed as 1-D
 constexpr std::string_view kReservedPrefix = "gguf.";
 constexpr std::string_view kMetadataPrefix = "owf.metadata.";  // OWF metadata carried as string KVs
 
 enum GgufType : std::uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
 };
 constexpr std::uint32_t kGgufTypeCount = 13;
 constexpr std::array<std::string_view, kGgufTypeCount> kGgufTypeNames = {
@@ -59,11 +70,23 @@ constexpr std::array<std::string_view, kGgufTypeCount> kGgufTypeNames = {
 
 std::size_t scalar_size(std::uint32_t type) {
   switch (type) {
-    case kU8: case kI8: case kBool: return 1;
-    case kU16: case kI16: return 2;
-    case kU32: case kI32: case kF32: return 4;
-    case kU64: case kI64: case kF64: return 8;
-    default: return 0;
+    case kU8:
+    case kI8:
+    case kBool:
+      return 1;
+    case kU16:
+    case kI16:
+      return 2;
+    case kU32:
+    case kI32:
+    case kF32:
+      return 4;
+    case kU64:
+    case kI64:
+    case kF64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -80,14 +103,13 @@ struct GgmlType {
   DType dtype;
 };
 constexpr std::array<GgmlType, 32> kGgmlTypes = {{
-    {0, DType::kF32},      {1, DType::kF16},      {2, DType::kQ4_0},     {3, DType::kQ4_1},
-    {6, DType::kQ5_0},     {7, DType::kQ5_1},     {8, DType::kQ8_0},     {9, DType::kQ8_1},
-    {10, DType::kQ2_K},    {11, DType::kQ3_K},    {12, DType::kQ4_K},    {13, DType::kQ5_K},
-    {14, DType::kQ6_K},    {15, DType::kQ8_K},    {16, DType::kIQ2_XXS}, {17, DType::kIQ2_XS},
-    {18, DType::kIQ3_XXS}, {19, DType::kIQ1_S},   {20, DType::kIQ4_NL},  {21, DType::kIQ3_S},
-    {22, DType::kIQ2_S},   {23, DType::kIQ4_XS},  {24, DType::kI8},      {25, DType::kI16},
-    {26, DType::kI32},     {27, DType::kI64},     {28, DType::kF64},     {29, DType::kIQ1_M},
-    {30, DType::kBF16},    {34, DType::kTQ1_0},   {35, DType::kTQ2_0},   {39, DType::kMXFP4},
+    {0, DType::kF32},     {1, DType::kF16},      {2, DType::kQ4_0},   {3, DType::kQ4_1},    {6, DType::kQ5_0},
+    {7, DType::kQ5_1},    {8, DType::kQ8_0},     {9, DType::kQ8_1},   {10, DType::kQ2_K},   {11, DType::kQ3_K},
+    {12, DType::kQ4_K},   {13, DType::kQ5_K},    {14, DType::kQ6_K},  {15, DType::kQ8_K},   {16, DType::kIQ2_XXS},
+    {17, DType::kIQ2_XS}, {18, DType::kIQ3_XXS}, {19, DType::kIQ1_S}, {20, DType::kIQ4_NL}, {21, DType::kIQ3_S},
+    {22, DType::kIQ2_S},  {23, DType::kIQ4_XS},  {24, DType::kI8},    {25, DType::kI16},    {26, DType::kI32},
+    {27, DType::kI64},    {28, DType::kF64},     {29, DType::kIQ1_M}, {30, DType::kBF16},   {34, DType::kTQ1_0},
+    {35, DType::kTQ2_0},  {39, DType::kMXFP4},
 }};
 
 std::optional<DType> dtype_from_ggml(std::uint32_t id) {
@@ -194,8 +216,7 @@ class Cursor {
 
   template <class T>
   Result<T> read(std::string_view what) {
-    if (remaining() < sizeof(T))
-      return invalid(pos(), "file ends inside " + std::string(what));
+    if (remaining() < sizeof(T)) return invalid(pos(), "file ends inside " + std::string(what));
     T v;
     std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
@@ -210,8 +231,8 @@ class Cursor {
       return invalid(at, std::string(what) + " length " + std::to_string(n) + " exceeds the " +
                              std::to_string(remaining()) + " bytes left in the file");
     if (n > max_bytes)
-      return over_limit(at, std::string(what) + " length " + std::to_string(n) + " exceeds " +
-                                std::string(limit_name) + " (" + std::to_string(max_bytes) + ")");
+      return over_limit(at, std::string(what) + " length " + std::to_string(n) + " exceeds " + std::string(limit_name) +
+                                " (" + std::to_string(max_bytes) + ")");
     std::string_view s(reinterpret_cast<const char*>(bytes_.data() + pos_), static_cast<std::size_t>(n));
     pos_ += static_cast<std::size_t>(n);
     return s;
@@ -231,31 +252,80 @@ std::int64_t widen(T v) {
 
 IntType int_type_of(std::uint32_t type) {
   switch (type) {
-    case kU8: return IntType::kU8;
-    case kI8: return IntType::kI8;
-    case kU16: return IntType::kU16;
-    case kI16: return IntType::kI16;
-    case kU32: return IntType::kU32;
-    case kI32: return IntType::kI32;
-    case kU64: return IntType::kU64;
-    default: return IntType::kI64;
+    case kU8:
+      return IntType::kU8;
+    case kI8:
+      return IntType::kI8;
+    case kU16:
+      return IntType::kU16;
+    case kI16:
+      return IntType::kI16;
+    case kU32:
+      return IntType::kU32;
+    case kI32:
+      return IntType::kI32;
+    case kU64:
+      return IntType::kU64;
+    default:
+      return IntType::kI64;
   }
 }
 
 /// Reads one integer or float element of GGUF type `type` as int64 / double.
 Status read_number(Cursor& c, std::uint32_t type, std::int64_t* i, double* d) {
   switch (type) {
-    case kU8: { OWF_ASSIGN_OR_RETURN(auto v, c.read<std::uint8_t>("a u8 value")); *i = widen(v); return {}; }
-    case kI8: { OWF_ASSIGN_OR_RETURN(auto v, c.read<std::int8_t>("an i8 value")); *i = widen(v); return {}; }
-    case kU16: { OWF_ASSIGN_OR_RETURN(auto v, c.read<std::uint16_t>("a u16 value")); *i = widen(v); return {}; }
-    case kI16: { OWF_ASSIGN_OR_RETURN(auto v, c.read<std::int16_t>("an i16 value")); *i = widen(v); return {}; }
-    case kU32: { OWF_ASSIGN_OR_RETURN(auto v, c.read<std::uint32_t>("a u32 value")); *i = widen(v); return {}; }
-    case kI32: { OWF_ASSIGN_OR_RETURN(auto v, c.read<std::int32_t>("an i32 value")); *i = widen(v); return {}; }
-    case kU64: { OWF_ASSIGN_OR_RETURN(auto v, c.read<std::uint64_t>("a u64 value")); *i = widen(v); return {}; }
-    case kI64: { OWF_ASSIGN_OR_RETURN(auto v, c.read<std::int64_t>("an i64 value")); *i = v; return {}; }
-    case kF32: { OWF_ASSIGN_OR_RETURN(auto v, c.read<float>("an f32 value")); *d = v; return {}; }
-    case kF64: { OWF_ASSIGN_OR_RETURN(auto v, c.read<double>("an f64 value")); *d = v; return {}; }
-    default: return invalid(c.pos(), "not a numeric type");
+    case kU8: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<std::uint8_t>("a u8 value"));
+      *i = widen(v);
+      return {};
+    }
+    case kI8: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<std::int8_t>("an i8 value"));
+      *i = widen(v);
+      return {};
+    }
+    case kU16: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<std::uint16_t>("a u16 value"));
+      *i = widen(v);
+      return {};
+    }
+    case kI16: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<std::int16_t>("an i16 value"));
+      *i = widen(v);
+      return {};
+    }
+    case kU32: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<std::uint32_t>("a u32 value"));
+      *i = widen(v);
+      return {};
+    }
+    case kI32: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<std::int32_t>("an i32 value"));
+      *i = widen(v);
+      return {};
+    }
+    case kU64: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<std::uint64_t>("a u64 value"));
+      *i = widen(v);
+      return {};
+    }
+    case kI64: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<std::int64_t>("an i64 value"));
+      *i = v;
+      return {};
+    }
+    case kF32: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<float>("an f32 value"));
+      *d = v;
+      return {};
+    }
+    case kF64: {
+      OWF_ASSIGN_OR_RETURN(auto v, c.read<double>("an f64 value"));
+      *d = v;
+      return {};
+    }
+    default:
+      return invalid(c.pos(), "not a numeric type");
   }
 }
 
@@ -279,8 +349,8 @@ Result<std::optional<Value>> read_value(Cursor& c, std::uint32_t type, int depth
     return std::optional<Value>(Value(b));
   }
   if (type == kString) {
-    OWF_ASSIGN_OR_RETURN(std::string_view s, c.string("string value of key '" + key + "'", limits.max_string_bytes,
-                                                      "max_string_bytes"));
+    OWF_ASSIGN_OR_RETURN(std::string_view s,
+                         c.string("string value of key '" + key + "'", limits.max_string_bytes, "max_string_bytes"));
     if (!is_valid_utf8(s)) return std::optional<Value>();
     return std::optional<Value>(Value(std::string(s)));
   }
@@ -499,8 +569,8 @@ Result<GgufContents> parse_gguf(std::span<const std::byte> bytes, const Limits& 
   std::unordered_set<std::string> keys;
   for (std::uint64_t i = 0; i < kv_count; ++i) {
     const std::uint64_t key_at = c.pos();
-    OWF_ASSIGN_OR_RETURN(std::string_view key, c.string("key of pair " + std::to_string(i), limits.max_string_bytes,
-                                                        "max_string_bytes"));
+    OWF_ASSIGN_OR_RETURN(std::string_view key,
+                         c.string("key of pair " + std::to_string(i), limits.max_string_bytes, "max_string_bytes"));
     if (key.empty()) return invalid(key_at, "key of pair " + std::to_string(i) + " is empty");
     if (!is_valid_utf8(key) || has_control_char(key))
       return invalid(key_at, "key of pair " + std::to_string(i) + " is not valid UTF-8 without control characters");
@@ -675,8 +745,7 @@ class GgufSource final : public Source {
       return Error(ErrorCode::kInvalidArgument, "tensor '" + t.name + "': range [" + std::to_string(offset) + ", +" +
                                                     std::to_string(out.size()) + ") is outside its " +
                                                     std::to_string(t.bytes) + " bytes");
-    if (!out.empty())
-      std::memcpy(out.data(), static_cast<const std::byte*>(mapping_) + t.offset + offset, out.size());
+    if (!out.empty()) std::memcpy(out.data(), static_cast<const std::byte*>(mapping_) + t.offset + offset, out.size());
     return {};
   }
   bool ranged_reads() const override { return true; }
@@ -719,14 +788,22 @@ struct EncodedKv {
 
 std::uint32_t gguf_int_type(IntType t) {
   switch (t) {
-    case IntType::kU8: return kU8;
-    case IntType::kI8: return kI8;
-    case IntType::kU16: return kU16;
-    case IntType::kI16: return kI16;
-    case IntType::kU32: return kU32;
-    case IntType::kI32: return kI32;
-    case IntType::kU64: return kU64;
-    case IntType::kI64: return kI64;
+    case IntType::kU8:
+      return kU8;
+    case IntType::kI8:
+      return kI8;
+    case IntType::kU16:
+      return kU16;
+    case IntType::kI16:
+      return kI16;
+    case IntType::kU32:
+      return kU32;
+    case IntType::kI32:
+      return kI32;
+    case IntType::kU64:
+      return kU64;
+    case IntType::kI64:
+      return kI64;
   }
   return kI64;
 }
@@ -735,14 +812,36 @@ Status put_int(Encoder& e, std::uint32_t type, std::int64_t v, const std::string
   auto fits = [&](std::int64_t lo, std::int64_t hi) { return v >= lo && v <= hi; };
   bool ok = true;
   switch (type) {
-    case kU8: ok = fits(0, UINT8_MAX); e.put(static_cast<std::uint8_t>(v)); break;
-    case kI8: ok = fits(INT8_MIN, INT8_MAX); e.put(static_cast<std::int8_t>(v)); break;
-    case kU16: ok = fits(0, UINT16_MAX); e.put(static_cast<std::uint16_t>(v)); break;
-    case kI16: ok = fits(INT16_MIN, INT16_MAX); e.put(static_cast<std::int16_t>(v)); break;
-    case kU32: ok = fits(0, UINT32_MAX); e.put(static_cast<std::uint32_t>(v)); break;
-    case kI32: ok = fits(INT32_MIN, INT32_MAX); e.put(static_cast<std::int32_t>(v)); break;
-    case kU64: e.put(static_cast<std::uint64_t>(v)); break;
-    default: e.put(v); break;
+    case kU8:
+      ok = fits(0, UINT8_MAX);
+      e.put(static_cast<std::uint8_t>(v));
+      break;
+    case kI8:
+      ok = fits(INT8_MIN, INT8_MAX);
+      e.put(static_cast<std::int8_t>(v));
+      break;
+    case kU16:
+      ok = fits(0, UINT16_MAX);
+      e.put(static_cast<std::uint16_t>(v));
+      break;
+    case kI16:
+      ok = fits(INT16_MIN, INT16_MAX);
+      e.put(static_cast<std::int16_t>(v));
+      break;
+    case kU32:
+      ok = fits(0, UINT32_MAX);
+      e.put(static_cast<std::uint32_t>(v));
+      break;
+    case kI32:
+      ok = fits(INT32_MIN, INT32_MAX);
+      e.put(static_cast<std::int32_t>(v));
+      break;
+    case kU64:
+      e.put(static_cast<std::uint64_t>(v));
+      break;
+    default:
+      e.put(v);
+      break;
   }
   if (!ok)
     return Error(ErrorCode::kBadHyperparameter, "hyperparameter '" + key + "': value " + std::to_string(v) +
@@ -751,8 +850,10 @@ Status put_int(Encoder& e, std::uint32_t type, std::int64_t v, const std::string
 }
 
 void put_float(Encoder& e, FloatType t, double v) {
-  if (t == FloatType::kF32) e.put(static_cast<float>(v));
-  else e.put(v);
+  if (t == FloatType::kF32)
+    e.put(static_cast<float>(v));
+  else
+    e.put(v);
 }
 
 Result<EncodedKv> encode_value(const std::string& key, const Value& value) {
@@ -883,8 +984,8 @@ Result<std::vector<std::pair<std::string, EncodedKv>>> collect_kvs(const Source&
   if (info.license && !info.license->spdx.empty()) {
     // NOASSERTION is what a converter states when the source said nothing;
     // it becomes a key only when the original file had it.
-    const bool stated = info.license->spdx != "NOASSERTION" ||
-                        std::find(order.begin(), order.end(), kLicenseKey) != order.end();
+    const bool stated =
+        info.license->spdx != "NOASSERTION" || std::find(order.begin(), order.end(), kLicenseKey) != order.end();
     if (stated) kvs.emplace(std::string(kLicenseKey), encode_string(info.license->spdx));
   }
   for (const auto& [mkey, text] : info.metadata) {
@@ -967,15 +1068,15 @@ Status write_gguf(const Source& source, const std::filesystem::path& path, std::
     const std::string who = "tensor '" + std::string(t.info.name) + "'";
     const auto ggml = ggml_from_dtype(t.info.dtype);
     if (!ggml)
-      return Error(ErrorCode::kForeignFormatUnsupported, who + " has dtype " + std::string(dtype_name(t.info.dtype)) +
-                                                ", which GGUF cannot store");
+      return Error(ErrorCode::kForeignFormatUnsupported,
+                   who + " has dtype " + std::string(dtype_name(t.info.dtype)) + ", which GGUF cannot store");
     t.ggml_type = *ggml;
     if (t.dims.size() > kMaxDims)
-      return Error(ErrorCode::kForeignFormatUnsupported, who + " has rank " + std::to_string(t.dims.size()) +
-                                                "; GGUF allows at most 4 dimensions");
+      return Error(ErrorCode::kForeignFormatUnsupported,
+                   who + " has rank " + std::to_string(t.dims.size()) + "; GGUF allows at most 4 dimensions");
     if (t.info.name.empty() || t.info.name.size() > kMaxWriteNameBytes)
-      return Error(ErrorCode::kForeignFormatUnsupported, who + ": GGUF tensor names must be 1 to " +
-                                                std::to_string(kMaxWriteNameBytes) + " bytes long");
+      return Error(ErrorCode::kForeignFormatUnsupported,
+                   who + ": GGUF tensor names must be 1 to " + std::to_string(kMaxWriteNameBytes) + " bytes long");
     for (std::uint64_t d : t.dims)
       if (d > static_cast<std::uint64_t>(INT64_MAX))
         return Error(ErrorCode::kForeignFormatUnsupported, who + " has a dimension above 2^63-1");
