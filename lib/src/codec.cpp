@@ -58,8 +58,10 @@ using DCtxPtr = std::unique_ptr<ZSTD_DCtx, DCtxDeleter>;
 // that is truncated, followed by other bytes, not a plain zstd frame, needs a
 // dictionary, declares another size, or decodes to another size.
 Status decompress_exact(ZSTD_DCtx* dctx, std::span<const std::byte> src, std::span<std::byte> dst,
-                        const std::string& where) {
-  auto corrupt = [&](const std::string& why) { return Error(ErrorCode::kCorruptCompressedData, where + ": " + why); };
+                        const TensorInfo& t, std::size_t index) {
+  auto corrupt = [&](const std::string& why) {
+    return Error(ErrorCode::kCorruptCompressedData, chunk_label(t, index) + ": " + why);
+  };
   // Stable zstd API only: the magic number excludes skippable frames.
   std::uint32_t magic = 0;
   if (src.size() >= 4) std::memcpy(&magic, src.data(), 4);
@@ -304,13 +306,12 @@ Status decode_range(const TensorInfo& t, const ChunkTable& table, std::span<cons
       const std::uint64_t want_end = std::min(begin + size, offset + out.size());
       std::span<std::byte> dst = out.subspan(want_begin - offset, want_end - want_begin);
       const auto src = stored.subspan(c.offset, c.stored_length);
-      const std::string where = chunk_label(t, index);
       if (t.codec == Codec::kZstd && want_begin == begin && want_end == begin + size) {
-        if (auto s = decompress_exact(dctx, src, dst, where); !s.ok()) return fail(s.error());
+        if (auto s = decompress_exact(dctx, src, dst, t, index); !s.ok()) return fail(s.error());
         continue;
       }
       scratch.resize(size);
-      if (auto s = decompress_exact(dctx, src, scratch, where); !s.ok()) return fail(s.error());
+      if (auto s = decompress_exact(dctx, src, scratch, t, index); !s.ok()) return fail(s.error());
       if (t.codec == Codec::kZstd)
         std::memcpy(dst.data(), scratch.data() + (want_begin - begin), dst.size());
       else
