@@ -13,6 +13,7 @@
 // compression through the writer's (internal::ChunkCompressor). Every
 // decoded byte is compared with the input.
 #include <time.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,8 +29,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <zstd.h>
 
 #include "codec.hpp"
 #include "owf/source.hpp"
@@ -287,10 +286,14 @@ int main(int argc, char** argv) {
   const std::uint64_t chunk = 1 << 20;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--corpus") corpus = argv[i + 1];
-    else if (a == "--synthetic-mib") synthetic_mib = std::stoull(argv[i + 1]);
-    else if (a == "--level") level = std::stoi(argv[i + 1]);
-    else if (a == "--reps") reps = std::stoi(argv[i + 1]);
+    if (a == "--corpus")
+      corpus = argv[i + 1];
+    else if (a == "--synthetic-mib")
+      synthetic_mib = std::stoull(argv[i + 1]);
+    else if (a == "--level")
+      level = std::stoi(argv[i + 1]);
+    else if (a == "--reps")
+      reps = std::stoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "usage: %s [--corpus DIR] [--synthetic-mib N] [--level L] [--reps R]\n", argv[0]);
       return 2;
@@ -307,23 +310,24 @@ int main(int argc, char** argv) {
     sets.push_back(synthetic(DType::kBF16, synthetic_mib << 20));
   }
 
-  std::printf("machine: %s, %u cores (hardware_concurrency); zstd %s; level %d; chunks of %llu KiB; median of %d runs; "
-              "load average at start %.1f\n",
-              cpu_model().c_str(), std::thread::hardware_concurrency(), ZSTD_versionString(), level,
-              static_cast<unsigned long long>(chunk >> 10), reps, load_average());
+  std::printf(
+      "machine: %s, %u cores (hardware_concurrency); zstd %s; level %d; chunks of %llu KiB; median of %d runs; "
+      "load average at start %.1f\n",
+      cpu_model().c_str(), std::thread::hardware_concurrency(), ZSTD_versionString(), level,
+      static_cast<unsigned long long>(chunk >> 10), reps, load_average());
   for (const auto& n : notes) std::printf("  %s\n", n.c_str());
-  std::printf("\nSpeeds are logical (uncompressed) bytes per CPU second, except the 2-thread wall-clock column.\n"
-              "'in file' applies the writer's rule: a tensor saving less than 5 %% stays raw.\n\n"
-              "| data | tensors | raw MiB | codec | stored/raw | in file | compress MB/s per core | "
-              "decompress GB/s per core | decompress GB/s, 2 threads (wall) | 2 threads, per CPU second |\n"
-              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "\nSpeeds are logical (uncompressed) bytes per CPU second, except the 2-thread wall-clock column.\n"
+      "'in file' applies the writer's rule: a tensor saving less than 5 %% stays raw.\n\n"
+      "| data | tensors | raw MiB | codec | stored/raw | in file | compress MB/s per core | "
+      "decompress GB/s per core | decompress GB/s, 2 threads (wall) | 2 threads, per CPU second |\n"
+      "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& d : sets) {
     for (Codec codec : {Codec::kZstdByteGroup, Codec::kZstd}) {
       const Row r = measure(d, codec, level, chunk, reps);
       std::printf("| %s | %zu | %.1f | %s | %.3f | %.3f | %.0f | %.2f | %.2f | %.2f |\n", d.name.c_str(),
-                  d.tensors.size(), static_cast<double>(d.bytes()) / (1 << 20),
-                  std::string(codec_name(codec)).c_str(), r.ratio, r.ratio_raw_fallback, r.compress_mbs,
-                  r.decompress_1, r.decompress_2, r.decompress_2_cpu);
+                  d.tensors.size(), static_cast<double>(d.bytes()) / (1 << 20), std::string(codec_name(codec)).c_str(),
+                  r.ratio, r.ratio_raw_fallback, r.compress_mbs, r.decompress_1, r.decompress_2, r.decompress_2_cpu);
       std::fflush(stdout);
     }
   }

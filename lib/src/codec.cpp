@@ -16,9 +16,7 @@ namespace {
 
 std::string label(const TensorInfo& t) { return "tensor '" + std::string(t.name.substr(0, 200)) + "'"; }
 
-std::string chunk_label(const TensorInfo& t, std::size_t index) {
-  return label(t) + " chunk " + std::to_string(index);
-}
+std::string chunk_label(const TensorInfo& t, std::size_t index) { return label(t) + " chunk " + std::to_string(index); }
 
 // Plane transposes with the width known at compile time, so the inner loop
 // is a fixed-stride gather or scatter the compiler can unroll.
@@ -40,9 +38,12 @@ void ungroup_elements(const std::byte* grouped, std::size_t n, std::size_t first
 void ungroup_dispatch(const std::byte* grouped, unsigned width, std::size_t n, std::size_t first, std::size_t count,
                       std::byte* out) {
   switch (width) {
-    case 2: return ungroup_elements<2>(grouped, n, first, count, out);
-    case 4: return ungroup_elements<4>(grouped, n, first, count, out);
-    case 8: return ungroup_elements<8>(grouped, n, first, count, out);
+    case 2:
+      return ungroup_elements<2>(grouped, n, first, count, out);
+    case 4:
+      return ungroup_elements<4>(grouped, n, first, count, out);
+    case 8:
+      return ungroup_elements<8>(grouped, n, first, count, out);
     default:
       for (std::size_t e = 0; e < count; ++e)
         for (unsigned k = 0; k < width; ++k) out[e * width + k] = grouped[k * n + first + e];
@@ -57,8 +58,8 @@ using DCtxPtr = std::unique_ptr<ZSTD_DCtx, DCtxDeleter>;
 // Decodes one chunk's frame into exactly dst.size() bytes, refusing a frame
 // that is truncated, followed by other bytes, not a plain zstd frame, needs a
 // dictionary, declares another size, or decodes to another size.
-Status decompress_exact(ZSTD_DCtx* dctx, std::span<const std::byte> src, std::span<std::byte> dst,
-                        const TensorInfo& t, std::size_t index) {
+Status decompress_exact(ZSTD_DCtx* dctx, std::span<const std::byte> src, std::span<std::byte> dst, const TensorInfo& t,
+                        std::size_t index) {
   auto corrupt = [&](const std::string& why) {
     return Error(ErrorCode::kCorruptCompressedData, chunk_label(t, index) + ": " + why);
   };
@@ -69,7 +70,8 @@ Status decompress_exact(ZSTD_DCtx* dctx, std::span<const std::byte> src, std::sp
   const unsigned long long declared = ZSTD_getFrameContentSize(src.data(), src.size());
   if (declared == ZSTD_CONTENTSIZE_ERROR) return corrupt("truncated or malformed frame header");
   if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != dst.size())
-    return corrupt("frame declares " + std::to_string(declared) + " bytes, the chunk holds " + std::to_string(dst.size()));
+    return corrupt("frame declares " + std::to_string(declared) + " bytes, the chunk holds " +
+                   std::to_string(dst.size()));
   if (const unsigned dict = ZSTD_getDictID_fromFrame(src.data(), src.size()); dict != 0)
     return corrupt("frame needs dictionary " + std::to_string(dict) + "; dictionaries are not allowed");
   const std::size_t frame = ZSTD_findFrameCompressedSize(src.data(), src.size());
@@ -96,20 +98,26 @@ Status decompress_exact(ZSTD_DCtx* dctx, std::span<const std::byte> src, std::sp
 unsigned byte_group_width(DType dtype) {
   switch (dtype) {
     case DType::kF16:
-    case DType::kBF16: return 2;
+    case DType::kBF16:
+      return 2;
     case DType::kF32:
-    case DType::kC64: return 4;
+    case DType::kC64:
+      return 4;
     case DType::kF64:
-    case DType::kC128: return 8;
-    default: return 0;
+    case DType::kC128:
+      return 8;
+    default:
+      return 0;
   }
 }
 
 bool codec_allowed(Codec codec, DType dtype) {
   switch (codec) {
     case Codec::kNone:
-    case Codec::kZstd: return true;
-    case Codec::kZstdByteGroup: return byte_group_width(dtype) != 0;
+    case Codec::kZstd:
+      return true;
+    case Codec::kZstdByteGroup:
+      return byte_group_width(dtype) != 0;
   }
   return false;
 }
@@ -117,9 +125,12 @@ bool codec_allowed(Codec codec, DType dtype) {
 void byte_group(std::span<const std::byte> in, unsigned width, std::span<std::byte> out) {
   const std::size_t n = in.size() / width;
   switch (width) {
-    case 2: return group_elements<2>(in.data(), n, out.data());
-    case 4: return group_elements<4>(in.data(), n, out.data());
-    case 8: return group_elements<8>(in.data(), n, out.data());
+    case 2:
+      return group_elements<2>(in.data(), n, out.data());
+    case 4:
+      return group_elements<4>(in.data(), n, out.data());
+    case 8:
+      return group_elements<8>(in.data(), n, out.data());
     default:
       for (std::size_t e = 0; e < n; ++e)
         for (unsigned k = 0; k < width; ++k) out[k * n + e] = in[e * width + k];
@@ -169,10 +180,8 @@ Status ChunkCompressor::compress(Codec codec, unsigned width, int level, std::sp
     c.cctx = ZSTD_createCCtx();
     if (c.cctx == nullptr) return Error(ErrorCode::kIoError, "zstd: cannot create a compression context");
   }
-  std::vector<std::pair<ZSTD_cParameter, int>> params = {{ZSTD_c_compressionLevel, level},
-                                                         {ZSTD_c_checksumFlag, 0},
-                                                         {ZSTD_c_contentSizeFlag, 1},
-                                                         {ZSTD_c_dictIDFlag, 0}};
+  std::vector<std::pair<ZSTD_cParameter, int>> params = {
+      {ZSTD_c_compressionLevel, level}, {ZSTD_c_checksumFlag, 0}, {ZSTD_c_contentSizeFlag, 1}, {ZSTD_c_dictIDFlag, 0}};
   // Byte planes are sign/exponent bytes (skewed, but without long repeats)
   // and mantissa bytes (noise). Literal coding wins there: the short matches
   // that levels 2-9 look for cost more than they save and take most of the
@@ -225,7 +234,8 @@ Status ChunkCompressor::compress(Codec codec, unsigned width, int level, std::sp
 Status check_chunk_table(const TensorInfo& t, const ChunkTable& table, const Limits& limits) {
   auto bad = [&](const std::string& why) { return Error(ErrorCode::kBadChunkTable, label(t) + ": " + why); };
   if (!codec_allowed(t.codec, t.dtype))
-    return bad("codec " + std::string(codec_name(t.codec)) + " is not defined for dtype " + std::string(dtype_name(t.dtype)));
+    return bad("codec " + std::string(codec_name(t.codec)) + " is not defined for dtype " +
+               std::string(dtype_name(t.dtype)));
   if (t.logical_bytes == 0) return bad("an empty tensor must use codec none");
   const std::uint64_t length = table.chunk_length;
   if (length == 0) return bad("chunk_length is 0");
@@ -271,7 +281,8 @@ Status decode_range(const TensorInfo& t, const ChunkTable& table, std::span<cons
   const std::uint64_t first = offset / length;
   const std::uint64_t last = (offset + out.size() - 1) / length;
   if (last >= table.chunks.size())
-    return Error(ErrorCode::kBadChunkTable, label(t) + ": chunk " + std::to_string(last) + " is not in the chunk table");
+    return Error(ErrorCode::kBadChunkTable,
+                 label(t) + ": chunk " + std::to_string(last) + " is not in the chunk table");
   const std::size_t count = static_cast<std::size_t>(last - first + 1);
   const unsigned groups = static_cast<unsigned>(std::min<std::size_t>(resolve_threads(threads), count));
 

@@ -49,7 +49,8 @@ class ChunkCompressor {
 
   /// Replaces `out` with the frame for the logical bytes `chunk`.
   /// Precondition: codec is kZstd, or kZstdByteGroup with width dividing chunk.size().
-  Status compress(Codec codec, unsigned width, int level, std::span<const std::byte> chunk, std::vector<std::byte>& out);
+  Status compress(Codec codec, unsigned width, int level, std::span<const std::byte> chunk,
+                  std::vector<std::byte>& out);
 
   struct Impl;
 

@@ -1,3 +1,7 @@
+#include "owf/writer.hpp"
+
+#include <zstd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -6,13 +10,10 @@
 #include <string>
 #include <unordered_set>
 
-#include <zstd.h>
-
 #include "atomic_file.hpp"
 #include "codec.hpp"
 #include "layout.hpp"
 #include "manifest.hpp"
-#include "owf/writer.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
 #include "utf8.hpp"
@@ -46,8 +47,8 @@ Status validate_license(const License& l) {
 }
 
 Status validate_provenance(const Provenance& p) {
-  for (const auto* s : {&p.name, &p.version, &p.architecture, &p.description, &p.source_url, &p.training_data,
-                        &p.software, &p.created})
+  for (const auto* s :
+       {&p.name, &p.version, &p.architecture, &p.description, &p.source_url, &p.training_data, &p.software, &p.created})
     OWF_RETURN_IF_ERROR(check_utf8(*s, "provenance field"));
   for (const auto& a : p.authors) OWF_RETURN_IF_ERROR(check_utf8(a, "provenance.authors"));
   for (const auto& b : p.base_models) OWF_RETURN_IF_ERROR(check_utf8(b.name, "provenance.base_models.name"));
@@ -55,16 +56,26 @@ Status validate_provenance(const Provenance& p) {
 }
 
 Status validate_value(const std::string& key, const Value& v) {
-  auto bad = [&](const std::string& why) { return Error(ErrorCode::kBadHyperparameter, "hyperparameter '" + key + "': " + why); };
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kBadHyperparameter, "hyperparameter '" + key + "': " + why);
+  };
   auto int_ok = [&](std::int64_t x) {
     switch (v.int_type) {
-      case IntType::kI64: case IntType::kU64: return true;
-      case IntType::kU8: return x >= 0 && x <= 0xFF;
-      case IntType::kI8: return x >= -128 && x <= 127;
-      case IntType::kU16: return x >= 0 && x <= 0xFFFF;
-      case IntType::kI16: return x >= -32768 && x <= 32767;
-      case IntType::kU32: return x >= 0 && x <= 0xFFFFFFFFll;
-      case IntType::kI32: return x >= INT32_MIN && x <= INT32_MAX;
+      case IntType::kI64:
+      case IntType::kU64:
+        return true;
+      case IntType::kU8:
+        return x >= 0 && x <= 0xFF;
+      case IntType::kI8:
+        return x >= -128 && x <= 127;
+      case IntType::kU16:
+        return x >= 0 && x <= 0xFFFF;
+      case IntType::kI16:
+        return x >= -32768 && x <= 32767;
+      case IntType::kU32:
+        return x >= 0 && x <= 0xFFFFFFFFll;
+      case IntType::kI32:
+        return x >= INT32_MIN && x <= INT32_MAX;
     }
     return false;
   };
@@ -99,7 +110,8 @@ Status validate_compression(const CompressionOptions& c) {
   if (!c.enabled) return {};
   if (c.level < ZSTD_minCLevel() || c.level > ZSTD_maxCLevel())
     return Error(ErrorCode::kInvalidArgument, "compression level " + std::to_string(c.level) + " is outside " +
-                                                  std::to_string(ZSTD_minCLevel()) + " .. " + std::to_string(ZSTD_maxCLevel()));
+                                                  std::to_string(ZSTD_minCLevel()) + " .. " +
+                                                  std::to_string(ZSTD_maxCLevel()));
   if (c.chunk_bytes < kMinChunkBytes || c.chunk_bytes > kMaxChunkBytes || c.chunk_bytes % 8 != 0)
     return Error(ErrorCode::kInvalidArgument, "compression chunk_bytes " + std::to_string(c.chunk_bytes) +
                                                   " is not a multiple of 8 between " + std::to_string(kMinChunkBytes) +
@@ -131,13 +143,13 @@ struct Writer::Impl {
   // batches; kRaw: bytes go straight to the file.
   enum class Mode { kRaw, kDeciding, kCompressing };
   Mode mode = Mode::kRaw;
-  unsigned width = 0;                          // byte-group width, 0 for plain zstd
-  std::vector<std::vector<std::byte>> queue;   // full chunks of logical bytes, in order
-  std::vector<std::byte> partial;              // the chunk being filled
-  std::vector<std::vector<std::byte>> frames;  // compressed queue entries
-  std::vector<std::vector<std::byte>> spare;   // recycled chunk buffers
+  unsigned width = 0;                                  // byte-group width, 0 for plain zstd
+  std::vector<std::vector<std::byte>> queue;           // full chunks of logical bytes, in order
+  std::vector<std::byte> partial;                      // the chunk being filled
+  std::vector<std::vector<std::byte>> frames;          // compressed queue entries
+  std::vector<std::vector<std::byte>> spare;           // recycled chunk buffers
   std::vector<internal::ChunkCompressor> compressors;  // one per thread
-  bool uses_compression = false;               // some tensor was stored compressed
+  bool uses_compression = false;                       // some tensor was stored compressed
 
   Status fail(Error e) {
     failed = true;
@@ -260,7 +272,8 @@ struct Writer::Impl {
 Result<Writer> Writer::create(const std::filesystem::path& path, const WriteOptions& options) {
   if (!internal::is_power_of_two(options.alignment) || options.alignment > internal::kMaxAlignment)
     return Error(ErrorCode::kBadAlignment, "alignment " + std::to_string(options.alignment) +
-                                               " is not a power of two between 1 and " + std::to_string(internal::kMaxAlignment));
+                                               " is not a power of two between 1 and " +
+                                               std::to_string(internal::kMaxAlignment));
   OWF_RETURN_IF_ERROR(validate_compression(options.compression));
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -321,8 +334,8 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
   if (w.names.count(spec.name) != 0)
     return Error(ErrorCode::kDuplicateTensorName, "tensor '" + spec.name + "' was already added");
   if (!dtype_info(spec.dtype))
-    return Error(ErrorCode::kUnknownDtype, "tensor '" + spec.name + "': unknown dtype code " +
-                                               std::to_string(static_cast<unsigned>(spec.dtype)));
+    return Error(ErrorCode::kUnknownDtype,
+                 "tensor '" + spec.name + "': unknown dtype code " + std::to_string(static_cast<unsigned>(spec.dtype)));
   auto size = tensor_byte_size(spec.dtype, spec.shape);
   if (!size.ok()) return Error(size.code(), "tensor '" + spec.name + "': " + size.error().message());
   auto count = element_count(spec.shape);
@@ -404,7 +417,8 @@ Status Writer::add_tensor(const TensorSpec& spec, std::span<const std::byte> dat
 Status Writer::finish() {
   Impl& w = *impl_;
   if (w.finished) return Error(ErrorCode::kInvalidArgument, "finish() called twice");
-  if (w.failed) return Error(ErrorCode::kIoError, "an earlier write failed; nothing was written to " + w.out->target().string());
+  if (w.failed)
+    return Error(ErrorCode::kIoError, "an earlier write failed; nothing was written to " + w.out->target().string());
   if (w.in_tensor) return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' was never ended");
   if (!w.model.info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");

@@ -88,7 +88,8 @@ std::map<std::string, Written> every_dtype() {
   return out;
 }
 
-void write_all(const std::filesystem::path& path, const std::map<std::string, Written>& tensors, const WriteOptions& o) {
+void write_all(const std::filesystem::path& path, const std::map<std::string, Written>& tensors,
+               const WriteOptions& o) {
   auto w = Writer::create(path, o);
   REQUIRE_MESSAGE(w.ok(), w.error().to_string());
   for (const auto& [name, t] : tensors) {
@@ -324,9 +325,17 @@ TEST_CASE("read_range across chunk boundaries, in byte-group and plain zstd tens
     REQUIRE(t.ok());
     CHECK(t->codec != Codec::kNone);
     const std::uint64_t n = data->size();
-    const std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges = {
-        {0, n}, {0, 1}, {n - 1, 1}, {kChunk - 3, 7}, {kChunk, kChunk}, {kChunk - 1, 2 * kChunk + 2},
-        {1, n - 2}, {4 * kChunk + 5, n - 4 * kChunk - 5}, {3, 5}, {2 * kChunk + 1, 13}, {n, 0}};
+    const std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges = {{0, n},
+                                                                         {0, 1},
+                                                                         {n - 1, 1},
+                                                                         {kChunk - 3, 7},
+                                                                         {kChunk, kChunk},
+                                                                         {kChunk - 1, 2 * kChunk + 2},
+                                                                         {1, n - 2},
+                                                                         {4 * kChunk + 5, n - 4 * kChunk - 5},
+                                                                         {3, 5},
+                                                                         {2 * kChunk + 1, 13},
+                                                                         {n, 0}};
     for (const auto& [at, len] : ranges) {
       if (at > n || len > n - at) continue;
       CAPTURE(name);
@@ -464,17 +473,36 @@ TEST_CASE("hostile chunk tables are refused at open") {
     CHECK(code([](R&) {}, small) == ErrorCode::kLimitExceeded);
     CHECK(code([](R& r) { r.chunk_length = 1ull << 40; }) == ErrorCode::kLimitExceeded);
   }
-  SUBCASE("chunk_length 0") { CHECK(code([](R& r) { r.chunk_length = 0; }) == ErrorCode::kBadChunkTable); }
-  SUBCASE("too few chunks") { CHECK(code([](R& r) { r.chunks.pop_back(); r.stored_length = r.chunks.back().offset + r.chunks.back().stored_length; }) == ErrorCode::kBadChunkTable); }
-  SUBCASE("too many chunks") { CHECK(code([](R& r) { r.chunk_length = 2000; }) == ErrorCode::kBadChunkTable); }
+  SUBCASE("chunk_length 0") {
+    CHECK(code([](R& r) { r.chunk_length = 0; }) == ErrorCode::kBadChunkTable);
+  }
+  SUBCASE("too few chunks") {
+    CHECK(code([](R& r) {
+            r.chunks.pop_back();
+            r.stored_length = r.chunks.back().offset + r.chunks.back().stored_length;
+          }) == ErrorCode::kBadChunkTable);
+  }
+  SUBCASE("too many chunks") {
+    CHECK(code([](R& r) { r.chunk_length = 2000; }) == ErrorCode::kBadChunkTable);
+  }
   SUBCASE("gap between chunks") {
-    CHECK(code([](R& r) { r.chunks[1].offset += 1; r.chunks[1].stored_length -= 1; }) == ErrorCode::kBadChunkTable);
+    CHECK(code([](R& r) {
+            r.chunks[1].offset += 1;
+            r.chunks[1].stored_length -= 1;
+          }) == ErrorCode::kBadChunkTable);
   }
   SUBCASE("overlapping chunks") {
-    CHECK(code([](R& r) { r.chunks[1].offset -= 1; r.chunks[1].stored_length += 1; }) == ErrorCode::kBadChunkTable);
+    CHECK(code([](R& r) {
+            r.chunks[1].offset -= 1;
+            r.chunks[1].stored_length += 1;
+          }) == ErrorCode::kBadChunkTable);
   }
-  SUBCASE("chunk out of order") { CHECK(code([](R& r) { std::swap(r.chunks[0], r.chunks[1]); }) == ErrorCode::kBadChunkTable); }
-  SUBCASE("chunk past the stored bytes") { CHECK(code([](R& r) { r.chunks[2].stored_length += 1; }) == ErrorCode::kBadChunkTable); }
+  SUBCASE("chunk out of order") {
+    CHECK(code([](R& r) { std::swap(r.chunks[0], r.chunks[1]); }) == ErrorCode::kBadChunkTable);
+  }
+  SUBCASE("chunk past the stored bytes") {
+    CHECK(code([](R& r) { r.chunks[2].stored_length += 1; }) == ErrorCode::kBadChunkTable);
+  }
   SUBCASE("chunk with an overflowing length") {
     CHECK(code([](R& r) { r.chunks[2].stored_length = ~0ull; }) == ErrorCode::kBadChunkTable);
   }
@@ -482,10 +510,16 @@ TEST_CASE("hostile chunk tables are refused at open") {
     CHECK(code([](R& r) { r.chunks[2].stored_length -= 1; }) == ErrorCode::kBadChunkTable);
   }
   SUBCASE("empty chunk") {
-    CHECK(code([](R& r) { r.chunks[2].offset = r.stored_length; r.chunks[2].stored_length = 0; }) == ErrorCode::kBadChunkTable);
+    CHECK(code([](R& r) {
+            r.chunks[2].offset = r.stored_length;
+            r.chunks[2].stored_length = 0;
+          }) == ErrorCode::kBadChunkTable);
   }
   SUBCASE("compressed tensor storing no bytes") {
-    const auto bytes = c.build([](R& r) { r.offset = 0; r.stored_length = 0; });
+    const auto bytes = c.build([](R& r) {
+      r.offset = 0;
+      r.stored_length = 0;
+    });
     const auto f = open_bytes(bytes);
     CHECK_MESSAGE(f.code() == ErrorCode::kBadChunkTable, (f.ok() ? std::string() : f.error().to_string()));
   }
@@ -522,7 +556,7 @@ TEST_CASE("hostile frames are refused when read, with the other chunks still rea
   SUBCASE("not a zstd frame") { c.frames[1] = owf::test::pseudo_random_bytes(40, 1); }
   SUBCASE("skippable frame") {
     c.frames[1] = {std::byte{0x50}, std::byte{0x2A}, std::byte{0x4D}, std::byte{0x18}, std::byte{4}, std::byte{0},
-                   std::byte{0}, std::byte{0}, std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+                   std::byte{0},    std::byte{0},    std::byte{1},    std::byte{2},    std::byte{3}, std::byte{4}};
   }
   SUBCASE("frame needs a dictionary") {
     // Set the frame header's dictionary-ID flag to 1 byte and insert ID 7
@@ -578,8 +612,7 @@ TEST_CASE("random corruption of compressed chunks is refused or caught by the di
   for (int i = 0; i < 300; ++i) {
     auto bad = file;
     const int flips = 1 + static_cast<int>(rng() % 4);
-    for (int k = 0; k < flips; ++k)
-      bad[t.offset + rng() % t.stored_bytes] ^= static_cast<std::byte>(1 + rng() % 255);
+    for (int k = 0; k < flips; ++k) bad[t.offset + rng() % t.stored_bytes] ^= static_cast<std::byte>(1 + rng() % 255);
     auto f = File::open_buffer(bad);  // the manifest is intact: open succeeds
     REQUIRE(f.ok());
     const auto s = f->read(f->tensor(0), out, true);
