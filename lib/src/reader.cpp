@@ -232,7 +232,10 @@ Status File::verify(const VerifyOptions& options) const {
           report(piece.size());
         }
       } else {
-        std::vector<std::byte> buffer(std::min<std::uint64_t>(kStep, t.logical_bytes));
+        // Whole chunks per piece, so that no chunk is decoded twice.
+        const std::uint64_t chunk = std::max<std::uint64_t>(1, impl_->validated.manifest.chunk_tables[i].chunk_length);
+        const std::uint64_t step = chunk * std::max<std::uint64_t>(1, kStep / chunk);
+        std::vector<std::byte> buffer(std::min<std::uint64_t>(step, t.logical_bytes));
         bool decoded = true;
         for (std::uint64_t at = 0; at < t.logical_bytes; at += buffer.size()) {
           auto piece = std::span(buffer).first(std::min<std::uint64_t>(buffer.size(), t.logical_bytes - at));

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_set>
 
 #include "atomic_file.hpp"
@@ -371,8 +372,17 @@ Status Writer::append(std::span<const std::byte> data) {
                                                      std::to_string(w.current_logical) + " bytes");
   w.current_written += data.size();
   if (w.mode != Impl::Mode::kRaw) return w.enqueue(data);
-  w.hasher.update(data);
-  return w.write(data);
+  // Large pieces are hashed on a second thread while this one writes them:
+  // SHA-256 and the copy into the page cache then overlap instead of adding up.
+  constexpr std::size_t kOverlapBytes = 4u << 20;
+  if (data.size() < kOverlapBytes) {
+    w.hasher.update(data);
+    return w.write(data);
+  }
+  std::thread hashing([&] { w.hasher.update(data); });
+  auto written = w.write(data);
+  hashing.join();
+  return written;
 }
 
 Status Writer::end_tensor() {
@@ -423,7 +433,11 @@ Status Writer::finish() {
   if (!w.model.info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
   if (w.uses_compression) w.model.required_features.push_back("zstd");
-  OWF_ASSIGN_OR_RETURN(std::vector<std::byte> manifest, internal::encode_manifest(w.model));
+  // The model is moved, not copied: the writer is done with it either way,
+  // and a copy would double the memory of a large manifest.
+  auto encoded = internal::encode_manifest(std::move(w.model));
+  if (!encoded.ok()) return w.fail(encoded.error());
+  const std::vector<std::byte>& manifest = *encoded;
 
   auto step = [&](Status s) -> Status { return s.ok() ? s : w.fail(s.error()); };
   OWF_RETURN_IF_ERROR(step(w.out->pad_to(internal::kManifestAlignment)));

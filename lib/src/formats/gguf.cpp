@@ -1063,8 +1063,8 @@ Status write_gguf(const Source& source, const std::filesystem::path& path, std::
   std::vector<OutTensor> tensors;
   tensors.reserve(source.tensor_count());
   for (std::size_t i = 0; i < source.tensor_count(); ++i) {
-    OutTensor t{i, source.tensor(i)};
-    t.dims = file_dims(source.info(), t.info);
+    const TensorInfo info = source.tensor(i);
+    OutTensor t{i, info, 0, file_dims(source.info(), info), 0};
     const std::string who = "tensor '" + std::string(t.info.name) + "'";
     const auto ggml = ggml_from_dtype(t.info.dtype);
     if (!ggml)

@@ -705,8 +705,9 @@ Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, 
   {
     OWF_ASSIGN_OR_RETURN(auto map, Mapping::open(path));
     const auto bytes = map->bytes();
-    std::memcpy(head, bytes.data(), std::min<std::size_t>(bytes.size(), sizeof head));
-    if (bytes.size() < 4) return invalid(path, "file of " + std::to_string(bytes.size()) + " bytes is too short");
+    if (bytes.size() < sizeof head)
+      return invalid(path, "file of " + std::to_string(bytes.size()) + " bytes is too short");
+    std::memcpy(head, bytes.data(), sizeof head);
   }
   if (head[0] == 'P' && head[1] == 'K') return open_zip(path, limits, select);
   if (head[0] == 0x80) return open_legacy(path, limits, select);
