@@ -5,10 +5,15 @@
 //
 // Files are laid out here byte by byte, independently of owf::Writer, so
 // that invalid files can break exactly one rule. Only the manifest encoder
-// (manifest.hpp) and the header/footer encoders (layout.hpp) are shared
-// with the library; hand-made FlatBuffers cover what the encoder refuses
-// to write. The output is deterministic: CI regenerates it and compares
-// it byte for byte with the checked-in copy.
+// (manifest.hpp), the header/footer encoders (layout.hpp) and the table of
+// byte-group widths (codec.hpp) are shared with the library; hand-made
+// FlatBuffers cover what the encoder refuses to write. The output is deterministic: CI regenerates it and compares
+// it byte for byte with the checked-in copy. Compressed tensors
+// (spec/compression.md) are framed with libzstd directly (level 3, one
+// thread), not with the library's compressor: their bytes are the same
+// wherever the same zstd version runs.
+#include <zstd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -17,11 +22,15 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "codec.hpp"
 #include "layout.hpp"
 #include "manifest.hpp"
 #include "owf/owf.hpp"
@@ -61,6 +70,12 @@ struct TensorDef {
   Role role = Role::kWeight;
   std::optional<Bytes> data;  // default: dtype x shape bytes of pattern()
   std::uint64_t gap_before = 0;  // extra bytes left before aligning (uncovered bytes)
+  // Compressed storage: the logical bytes cut into chunks of chunk_length,
+  // each one zstd frame; edit_frames may change the frames before they are
+  // laid out (the chunk table follows the edited frames).
+  owf::Codec codec = owf::Codec::kNone;
+  std::uint64_t chunk_length = 0;
+  std::function<void(std::vector<Bytes>& frames)> edit_frames;
 };
 
 struct Model {
@@ -119,6 +134,81 @@ void unsort(Model& m, std::string first, std::string second, std::string renamed
   };
 }
 
+// ---------------------------------------------------------------------------
+// zstd frames
+
+constexpr int kZstdLevel = 3;
+
+struct FrameOptions {
+  bool content_size = true;
+  bool checksum = false;
+  unsigned planes = 1;  // >1: a zstd flush after each of this many equal planes
+};
+
+// One zstd frame holding `in`, without a dictionary ID.
+Bytes zstd_frame(std::span<const std::byte> in, FrameOptions o = {}) {
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  auto check = [](std::size_t r) {
+    if (ZSTD_isError(r)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(r));
+    return r;
+  };
+  check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kZstdLevel));
+  check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_contentSizeFlag, o.content_size ? 1 : 0));
+  check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, o.checksum ? 1 : 0));
+  check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_dictIDFlag, 0));
+  check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, 0));
+  check(ZSTD_CCtx_setPledgedSrcSize(cctx.get(), in.size()));
+  Bytes out(ZSTD_compressBound(in.size()) + 64 * o.planes);
+  ZSTD_outBuffer dst{out.data(), out.size(), 0};
+  const std::size_t plane = in.size() / o.planes;
+  for (unsigned k = 0; k < o.planes; ++k) {
+    const std::size_t end = k + 1 == o.planes ? in.size() : (k + 1) * plane;
+    ZSTD_inBuffer src{in.data() + k * plane, end - k * plane, 0};
+    const ZSTD_EndDirective mode = k + 1 == o.planes ? ZSTD_e_end : ZSTD_e_flush;
+    while (check(ZSTD_compressStream2(cctx.get(), &dst, &src, mode)) != 0 || src.pos != src.size) {
+      if (dst.pos == dst.size) throw std::runtime_error("zstd: frame over its bound");
+    }
+  }
+  out.resize(dst.pos);
+  return out;
+}
+
+// A skippable frame (magic 0x184D2A50) with 4 bytes of payload.
+Bytes skippable_frame() {
+  const unsigned char b[] = {0x50, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, 'o', 'w', 'f', '!'};
+  const auto* p = reinterpret_cast<const std::byte*>(b);
+  return Bytes(p, p + sizeof b);
+}
+
+Bytes concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// The byte-group filter of compression.md §3: filtered[k*n + e] = logical[e*W + k].
+Bytes byte_group(std::span<const std::byte> in, unsigned width) {
+  const std::size_t n = in.size() / width;
+  Bytes out(in.size());
+  for (std::size_t e = 0; e < n; ++e)
+    for (unsigned k = 0; k < width; ++k) out[k * n + e] = in[e * width + k];
+  return out;
+}
+
+// One frame per chunk of `data`, as compression.md §1-3 lay them out.
+std::vector<Bytes> compress_chunks(const TensorDef& t, const Bytes& data) {
+  if (t.chunk_length == 0) throw std::logic_error("tensor '" + t.name + "' needs a chunk_length");
+  std::vector<Bytes> frames;
+  for (std::size_t at = 0; at < data.size(); at += t.chunk_length) {
+    const auto chunk = std::span(data).subspan(at, std::min<std::size_t>(t.chunk_length, data.size() - at));
+    const unsigned width = owf::internal::byte_group_width(static_cast<DType>(t.dtype));
+    if (t.codec == owf::Codec::kZstdByteGroup && width != 0 && chunk.size() % width == 0)
+      frames.push_back(zstd_frame(byte_group(chunk, width), {.planes = width}));
+    else
+      frames.push_back(zstd_frame(chunk));
+  }
+  return frames;
+}
+
 Built build(const Model& m) {
   Built out;
   const auto header = owf::internal::encode_header();
@@ -144,12 +234,25 @@ Built build(const Model& m) {
     r.dtype = static_cast<DType>(t.dtype);
     r.shape = t.shape;
     r.role = t.role;
-    r.stored_length = data.size();
     r.sha256 = owf::internal::sha256(data);
-    if (!data.empty()) {
+    Bytes stored;
+    if (t.codec == owf::Codec::kNone) {
+      stored = data;
+    } else {
+      auto frames = compress_chunks(t, data);
+      if (t.edit_frames) t.edit_frames(frames);
+      r.codec = t.codec;
+      r.chunk_length = t.chunk_length;
+      for (const Bytes& f : frames) {
+        r.chunks.push_back({stored.size(), f.size()});
+        stored.insert(stored.end(), f.begin(), f.end());
+      }
+    }
+    r.stored_length = stored.size();
+    if (!stored.empty()) {
       r.offset = owf::internal::align_up(cursor + t.gap_before, m.alignment);
       out.bytes.resize(r.offset, std::byte{0});
-      out.bytes.insert(out.bytes.end(), data.begin(), data.end());
+      out.bytes.insert(out.bytes.end(), stored.begin(), stored.end());
       cursor = out.bytes.size();
     }
     mm.tensors.push_back(std::move(r));
@@ -215,7 +318,13 @@ class Suite {
   /// A file that open() must refuse with `error`.
   void invalid(const std::string& id, const std::string& rule, const std::string& description, const Model& m,
                const std::string& error, json limits = {}) {
-    add(id, "format.md §8", rule, description, build(m).bytes, {{"open", error}}, std::move(limits));
+    invalid_in("format.md §8", id, rule, description, m, error, std::move(limits));
+  }
+
+  /// A file that open() must refuse with `error`, for a rule of `section`.
+  void invalid_in(const std::string& section, const std::string& id, const std::string& rule,
+                  const std::string& description, const Model& m, const std::string& error, json limits = {}) {
+    add(id, section, rule, description, build(m).bytes, {{"open", error}}, std::move(limits));
   }
 
   /// Raw bytes that open() must refuse with `error`.
@@ -227,24 +336,30 @@ class Suite {
   /// A file that opens but fails verification with `error`.
   void unverifiable(const std::string& id, const std::string& rule, const std::string& description, const Model& m,
                     const std::string& error) {
-    add(id, "format.md §8", rule, description, build(m).bytes, {{"open", "ok"}, {"verify", error}}, {});
+    unverifiable_in("format.md §8", id, rule, description, m, error);
+  }
+
+  /// A file that opens but fails verification with `error`, for a rule of `section`.
+  void unverifiable_in(const std::string& section, const std::string& id, const std::string& rule,
+                       const std::string& description, const Model& m, const std::string& error) {
+    add(id, section, rule, description, build(m).bytes, {{"open", "ok"}, {"verify", error}}, {});
   }
 
   void write_index() const {
     const owf::Limits d;
-    json index = {
-        {"suite", "owf-conformance"},
-        {"format_version", "1.0"},
-        {"description", "Files that define OWF by example; see spec/conformance.md for how to run them."},
-        {"default_limits",
-         {{"max_manifest_bytes", d.max_manifest_bytes},
-          {"max_tensors", d.max_tensors},
-          {"max_rank", d.max_rank},
-          {"max_name_bytes", d.max_name_bytes},
-          {"max_metadata_entries", d.max_metadata_entries},
-          {"max_string_bytes", d.max_string_bytes},
-          {"max_alignment", d.max_alignment}}},
-        {"cases", cases_}};
+    json index = {{"suite", "owf-conformance"},
+                  {"format_version", "1.0"},
+                  {"description", "Files that define OWF by example; see spec/conformance.md for how to run them."},
+                  {"default_limits",
+                   {{"max_manifest_bytes", d.max_manifest_bytes},
+                    {"max_tensors", d.max_tensors},
+                    {"max_rank", d.max_rank},
+                    {"max_name_bytes", d.max_name_bytes},
+                    {"max_metadata_entries", d.max_metadata_entries},
+                    {"max_string_bytes", d.max_string_bytes},
+                    {"max_alignment", d.max_alignment},
+                    {"max_chunk_bytes", d.max_chunk_bytes}}},
+                  {"cases", cases_}};
     std::ofstream out(dir_ / "index.json", std::ios::binary | std::ios::trunc);
     out << index.dump(2) << "\n";
   }
@@ -920,6 +1035,300 @@ void data_section_cases(Suite& s) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Compressed storage (compression.md)
+
+// Small integers (-8..8) as little-endian I16: plain zstd shrinks them.
+Bytes small_i16(std::size_t count, std::uint64_t seed) {
+  const Bytes r = pattern(count, seed);
+  Bytes out(2 * count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto v = static_cast<std::uint16_t>(static_cast<int>(std::to_integer<unsigned>(r[i]) % 17) - 8);
+    out[2 * i] = static_cast<std::byte>(v & 0xFF);
+    out[2 * i + 1] = static_cast<std::byte>(v >> 8);
+  }
+  return out;
+}
+
+// Weight-like floats built bit by bit: random sign and mantissa, exponent
+// in a narrow band (magnitudes 2^-9 .. 2^-4), as little-endian F32 (or its
+// top half, BF16). The sign/exponent plane compresses, the mantissa does not.
+Bytes weight_floats(std::size_t count, std::uint64_t seed, bool bf16) {
+  const Bytes r = pattern(4 * count, seed);
+  const unsigned width = bf16 ? 2 : 4;
+  Bytes out(width * count);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint32_t bits = 0;
+    for (int k = 0; k < 4; ++k) bits |= std::to_integer<std::uint32_t>(r[4 * i + k]) << (8 * k);
+    const std::uint32_t sign = bits >> 31;
+    const std::uint32_t exponent = 118 + (bits >> 23) % 6;
+    const std::uint32_t f32 = sign << 31 | exponent << 23 | (bits & 0x7FFFFF);
+    const std::uint32_t value = bf16 ? f32 >> 16 : f32;
+    for (unsigned k = 0; k < width; ++k) out[width * i + k] = static_cast<std::byte>((value >> (8 * k)) & 0xFF);
+  }
+  return out;
+}
+
+TensorDef compressed(std::string name, DType dtype, std::vector<std::uint64_t> shape, Bytes data, owf::Codec codec,
+                     std::uint64_t chunk_length) {
+  TensorDef t{std::move(name), code(dtype), std::move(shape), Role::kWeight, std::move(data)};
+  t.codec = codec;
+  t.chunk_length = chunk_length;
+  return t;
+}
+
+Model compressed_model(std::vector<TensorDef> tensors) {
+  Model m;
+  m.info.license = license();
+  m.features = {"zstd"};
+  m.tensors = std::move(tensors);
+  return m;
+}
+
+// The model most compression cases start from: "w", I16 [150] (300 bytes),
+// Zstd in chunks of 128 logical bytes: 128, 128 and 44.
+Model cbase() {
+  return compressed_model({compressed("w", DType::kI16, {150}, small_i16(150, 7), owf::Codec::kZstd, 128)});
+}
+
+// Chunk 1 of cbase (logical bytes [128, 256)) replaced by a frame of `bytes`.
+Model cbase_chunk1(std::function<Bytes(const Bytes& logical_chunk)> make) {
+  Model m = cbase();
+  const Bytes chunk(m.tensors[0].data->begin() + 128, m.tensors[0].data->begin() + 256);
+  m.tensors[0].edit_frames = [make, chunk](std::vector<Bytes>& f) { f.at(1) = make(chunk); };
+  return m;
+}
+
+// A valid compressed file: opens, verifies, and its weights digest is the
+// one the same tensors have stored uncompressed (checked here).
+void valid_compressed(Suite& s, const std::string& id, const std::string& section, const std::string& description,
+                      Model m, bool must_shrink) {
+  Model raw = m;
+  raw.features.clear();
+  for (auto& t : raw.tensors) {
+    t.codec = owf::Codec::kNone;
+    t.chunk_length = 0;
+    t.edit_frames = nullptr;
+  }
+  const Built compressed_file = build(m);
+  const Built raw_file = build(raw);
+  if (compressed_file.weights_digest != raw_file.weights_digest)
+    throw std::logic_error(id + ": weights digest differs from the uncompressed file's");
+  if (must_shrink && compressed_file.bytes.size() >= raw_file.bytes.size())
+    throw std::logic_error(id + ": compressed file is not smaller than the uncompressed one");
+  s.valid(id, section, description + "; weights digest equal to the same tensors stored uncompressed", m);
+}
+
+void compression_cases(Suite& s) {
+  using owf::Codec;
+  const std::string c5 = "compression.md §5";
+  // Valid files.
+  valid_compressed(
+      s, "valid-zstd", "compression.md §2", "I16 [32,32] of small integers, codec Zstd, one chunk (chunk_length 65536)",
+      compressed_model({compressed("w", DType::kI16, {32, 32}, small_i16(1024, 11), Codec::kZstd, 65536)}), true);
+  valid_compressed(s, "valid-zstd-byte-group-f32", "compression.md §3",
+                   "F32 [16,32] weight-like floats, codec ZstdByteGroup (4 planes), one chunk",
+                   compressed_model({compressed("w", DType::kF32, {16, 32}, weight_floats(512, 12, false),
+                                                Codec::kZstdByteGroup, 65536)}),
+                   true);
+  valid_compressed(s, "valid-zstd-byte-group-bf16", "compression.md §3",
+                   "BF16 [32,32] weight-like floats, codec ZstdByteGroup (2 planes), one chunk",
+                   compressed_model({compressed("w", DType::kBF16, {32, 32}, weight_floats(1024, 13, true),
+                                                Codec::kZstdByteGroup, 65536)}),
+                   true);
+  {
+    TensorDef raw_f32{"a.raw", code(DType::kF32), {4, 8}, Role::kWeight};
+    TensorDef empty{"c.empty", code(DType::kF32), {0}, Role::kOther};
+    TensorDef raw_u8{"e.raw", code(DType::kU8), {5}, Role::kOther};
+    Model m = compressed_model(
+        {raw_f32, compressed("b.zstd", DType::kI16, {256}, small_i16(256, 14), Codec::kZstd, 65536), empty,
+         compressed("d.group", DType::kBF16, {512}, weight_floats(512, 15, true), Codec::kZstdByteGroup, 65536),
+         raw_u8});
+    m.alignment = 16;
+    valid_compressed(s, "valid-compressed-mixed", "compression.md §2",
+                     "raw F32 and U8 tensors, an empty F32 (codec None), a Zstd I16 and a ZstdByteGroup BF16, "
+                     "alignment 16",
+                     m, true);
+  }
+  valid_compressed(s, "valid-compressed-multi-chunk", "compression.md §1",
+                   "Zstd I16 [1000] and ZstdByteGroup F32 [500] in chunks of 512 bytes: 4 chunks each, the last "
+                   "of 464 bytes",
+                   compressed_model({compressed("a.int", DType::kI16, {1000}, small_i16(1000, 16), Codec::kZstd, 512),
+                                     compressed("b.float", DType::kF32, {500}, weight_floats(500, 17, false),
+                                                Codec::kZstdByteGroup, 512)}),
+                   true);
+  {
+    Model m = cbase();
+    m.tensors[0].edit_frames = [data = *m.tensors[0].data](std::vector<Bytes>& f) {
+      f.at(0) = zstd_frame(std::span(data).first(128), {.checksum = true});
+      f.at(1) = zstd_frame(std::span(data).subspan(128, 128), {.content_size = false});
+    };
+    valid_compressed(s, "valid-zstd-frame-options", "compression.md §4",
+                     "3 chunks: the first frame has a content checksum, the second no content size, the third both "
+                     "defaults",
+                     m, false);
+  }
+  valid_compressed(
+      s, "valid-chunk-length-at-limit", c5,
+      "chunk_length 2^26 (the default max_chunk_bytes) for a 600-byte tensor: one chunk",
+      compressed_model({compressed("w", DType::kI16, {300}, small_i16(300, 18), Codec::kZstd, 1ull << 26)}), true);
+
+  // C1: a compressed tensor stores at least one byte.
+  {
+    Model m = compressed_model({compressed("w", DType::kU8, {4}, pattern(4, 1), Codec::kZstd, 4)});
+    m.tensors[0].edit_frames = [](std::vector<Bytes>& f) { f.clear(); };
+    s.invalid_in(c5, "c01-no-stored-bytes", "C1", "U8 [4] with codec Zstd, stored_length 0 and no chunks", m,
+                 "bad_chunk_table");
+  }
+  {
+    Model m = compressed_model({compressed("w", DType::kF32, {0}, Bytes{}, Codec::kZstd, 4)});
+    s.invalid_in(c5, "c01-empty-tensor-compressed", "C1",
+                 "an empty F32 [0] tensor with codec Zstd (empty tensors use codec None)", m, "bad_chunk_table");
+  }
+  // C2: required_features lists "zstd".
+  {
+    Model m = cbase();
+    m.features.clear();
+    s.invalid_in(c5, "c02-no-zstd-feature", "C2", "a Zstd tensor in a file whose required_features does not list zstd",
+                 m, "bad_chunk_table");
+  }
+  // C3..C8 (R30): the chunk table, at open.
+  {
+    Model m = cbase();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].codec = Codec::kZstdByteGroup; };
+    s.invalid_in(c5, "c03-byte-group-i16", "C3", "codec ZstdByteGroup on an I16 tensor (defined for floats only)", m,
+                 "bad_chunk_table");
+  }
+  {
+    Model m = compressed_model({compressed("w", DType::kF32, {0}, Bytes{}, Codec::kZstd, 4)});
+    m.tensors[0].edit_frames = [](std::vector<Bytes>& f) { f = {zstd_frame({})}; };
+    s.invalid_in(c5, "c04-empty-tensor-with-frame", "C4",
+                 "an empty F32 [0] tensor with codec Zstd storing one frame of 0 bytes", m, "bad_chunk_table");
+  }
+  {
+    Model m = cbase();
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].chunk_length = 0; };
+    s.invalid_in(c5, "c05-chunk-length-0", "C5", "chunk_length 0", m, "bad_chunk_table");
+  }
+  s.invalid_in(
+      c5, "c05-chunk-length-over-limit", "C5",
+      "chunk_length 2^26 + 2, over the default max_chunk_bytes 2^26 (one chunk of 600 bytes)",
+      compressed_model({compressed("w", DType::kI16, {300}, small_i16(300, 18), Codec::kZstd, (1ull << 26) + 2)}),
+      "limit_exceeded");
+  {
+    Model m = compressed_model({compressed("w", DType::kF32, {64}, weight_floats(64, 19, false), Codec::kZstd, 130)});
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].codec = Codec::kZstdByteGroup; };
+    s.invalid_in(c5, "c06-byte-group-chunk-length-130", "C6",
+                 "ZstdByteGroup F32 [64] with chunk_length 130, not a multiple of 4", m, "bad_chunk_table");
+  }
+  {
+    Model m = cbase();
+    m.tensors[0].chunk_length = 150;
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].chunk_length = 128; };
+    s.invalid_in(c5, "c07-too-few-chunks", "C7", "300 bytes in chunks of 128 need 3 chunks; 2 are listed", m,
+                 "bad_chunk_table");
+  }
+  {
+    Model m = cbase();
+    m.tensors[0].chunk_length = 100;
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].chunk_length = 150; };
+    s.invalid_in(c5, "c07-too-many-chunks", "C7", "300 bytes in chunks of 150 need 2 chunks; 3 are listed", m,
+                 "bad_chunk_table");
+  }
+  auto chunks = [&](const std::string& id, const std::string& what,
+                    std::function<void(std::vector<owf::internal::ChunkRef>&)> edit) {
+    Model m = cbase();
+    m.edit_model = [edit](ManifestModel& mm) { edit(mm.tensors[0].chunks); };
+    s.invalid_in(c5, id, "C8", what, m, "bad_chunk_table");
+  };
+  chunks("c08-first-chunk-offset-1", "chunk 0 at stored offset 1 instead of 0", [](auto& c) { c[0].offset = 1; });
+  chunks("c08-gap", "a 1-byte gap between chunks 0 and 1", [](auto& c) { c[1].offset += 1; });
+  chunks("c08-overlap", "chunk 1 starts 1 byte before chunk 0 ends", [](auto& c) { c[1].offset -= 1; });
+  chunks("c08-zero-length-chunk", "chunk 1 has stored_length 0, chunk 2 covers both frames", [](auto& c) {
+    c[2].offset = c[1].offset;
+    c[2].stored_length += c[1].stored_length;
+    c[1].stored_length = 0;
+  });
+  chunks("c08-past-stored-length", "the last chunk ends 1 byte past the tensor's stored_length",
+         [](auto& c) { c[2].stored_length += 1; });
+  chunks("c08-short-of-stored-length", "the last chunk ends 1 byte before the tensor's stored_length",
+         [](auto& c) { c[2].stored_length -= 1; });
+  chunks("c08-length-wraps", "the last chunk's stored_length is 2^64-1: offset + length overflows",
+         [](auto& c) { c[2].stored_length = ~std::uint64_t{0}; });
+
+  // C9..C12: decoding, at verify. Chunk 1 (128 logical bytes) of cbase is broken.
+  auto frame = [&](const std::string& id, const std::string& rule, const std::string& what,
+                   std::function<Bytes(const Bytes&)> make, const std::string& error = "corrupt_compressed_data") {
+    s.unverifiable_in(c5, id, rule, what, cbase_chunk1(std::move(make)), error);
+  };
+  frame("c09-bad-magic", "C9", "chunk 1's frame starts with 29 B5 2F FD instead of 28 B5 2F FD", [](const Bytes& c) {
+    Bytes f = zstd_frame(c);
+    f[0] = std::byte{0x29};
+    return f;
+  });
+  frame("c09-skippable-frame", "C9", "chunk 1 is a skippable frame followed by the chunk's zstd frame",
+        [](const Bytes& c) { return concat(skippable_frame(), zstd_frame(c)); });
+  frame("c09-header-cut", "C9", "chunk 1 holds only the first 5 bytes of its frame (magic and descriptor)",
+        [](const Bytes& c) {
+          Bytes f = zstd_frame(c);
+          f.resize(5);
+          return f;
+        });
+  frame("c09-dictionary-id", "C9", "chunk 1's frame header declares Dictionary_ID 42", [](const Bytes& c) {
+    Bytes f = zstd_frame(c);
+    const auto fhd = std::to_integer<unsigned>(f[4]);
+    if ((fhd & 3) != 0) throw std::logic_error("frame already has a dictionary ID");
+    f[4] = static_cast<std::byte>(fhd | 1);                  // Dictionary_ID_flag 1: a 1-byte field
+    const std::size_t at = 5 + ((fhd & 0x20) != 0 ? 0 : 1);  // after the Window_Descriptor, if any
+    f.insert(f.begin() + static_cast<std::ptrdiff_t>(at), std::byte{42});
+    return f;
+  });
+  frame("c09-content-size-129", "C9", "chunk 1's frame declares (and holds) 129 bytes; the chunk has 128",
+        [](const Bytes& c) { return zstd_frame(concat(c, Bytes{std::byte{0}})); });
+  frame("c10-truncated-frame", "C10", "chunk 1's frame without its last byte", [](const Bytes& c) {
+    Bytes f = zstd_frame(c);
+    f.pop_back();
+    return f;
+  });
+  frame("c10-trailing-bytes", "C10", "3 zero bytes after chunk 1's frame",
+        [](const Bytes& c) { return concat(zstd_frame(c), Bytes(3, std::byte{0})); });
+  frame("c10-second-frame", "C10", "chunk 1's frame followed by a second frame (of 0 bytes)",
+        [](const Bytes& c) { return concat(zstd_frame(c), zstd_frame({})); });
+  frame("c10-trailing-skippable-frame", "C10", "chunk 1's frame followed by a skippable frame",
+        [](const Bytes& c) { return concat(zstd_frame(c), skippable_frame()); });
+  frame("c11-decodes-short", "C11", "chunk 1's frame, without a content size, decodes to 127 of 128 bytes",
+        [](const Bytes& c) { return zstd_frame(std::span(c).first(127), {.content_size = false}); });
+  frame("c11-decodes-long", "C11", "chunk 1's frame, without a content size, decodes to 129 bytes (128 expected)",
+        [](const Bytes& c) { return zstd_frame(concat(c, Bytes{std::byte{0}}), {.content_size = false}); });
+  frame("c11-bad-checksum", "C11", "chunk 1's frame has a content checksum with one bit flipped", [](const Bytes& c) {
+    Bytes f = zstd_frame(c, {.checksum = true});
+    f.back() ^= std::byte{1};
+    return f;
+  });
+  frame("c11-reserved-block-type", "C11", "chunk 1's first block has the reserved block type 3", [](const Bytes& c) {
+    Bytes f = zstd_frame(c);
+    // Frame header size (RFC 8878 §3.1.1.1): magic, descriptor, window
+    // descriptor unless single-segment, dictionary ID, content size.
+    const auto fhd = std::to_integer<unsigned>(f[4]);
+    const bool single = (fhd & 0x20) != 0;
+    const unsigned did[] = {0, 1, 2, 4};
+    const unsigned fcs[] = {single ? 1u : 0u, 2, 4, 8};
+    const std::size_t header = 5 + (single ? 0 : 1) + did[fhd & 3] + fcs[fhd >> 6];
+    f.at(header) |= std::byte{0x06};
+    return f;
+  });
+  frame(
+      "c12-other-bytes", "C12", "chunk 1's frame decodes to 128 bytes other than the tensor's",
+      [](const Bytes& c) { return zstd_frame(pattern(c.size(), 99)); }, "tensor_digest_mismatch");
+  {
+    Model m = compressed_model({compressed("w", DType::kF32, {64}, weight_floats(64, 20, false), Codec::kZstd, 65536)});
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].codec = Codec::kZstdByteGroup; };
+    s.unverifiable_in(c5, "c12-byte-group-not-filtered", "C12",
+                      "ZstdByteGroup F32 [64] whose frame holds the logical bytes unfiltered", m,
+                      "tensor_digest_mismatch");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -935,6 +1344,7 @@ int main(int argc, char** argv) {
     tensor_cases(suite);
     metadata_cases(suite);
     data_section_cases(suite);
+    compression_cases(suite);
     suite.write_index();
     std::printf("%zu cases written to %s\n", suite.size(), argv[1]);
   } catch (const std::exception& e) {
