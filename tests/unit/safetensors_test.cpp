@@ -423,3 +423,20 @@ TEST_CASE("safetensors __metadata__ keeps a foreign license as plain metadata") 
   CHECK(!(*s)->info().license);
   CHECK((*s)->info().metadata.at("license") == "apache-2.0");
 }
+
+TEST_CASE("safetensors: ranged reads return the same bytes as whole reads") {
+  auto src = open_source(kCorpus / "candle/mel_filters.safetensors");
+  REQUIRE_MESSAGE(src.ok(), src.error().to_string());
+  CHECK((*src)->ranged_reads());
+  const TensorInfo t = (*src)->tensor(0);
+  std::vector<std::byte> whole(t.logical_bytes);
+  REQUIRE((*src)->read(0, whole).ok());
+  for (std::uint64_t offset : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{4093}, t.logical_bytes - 17}) {
+    CAPTURE(offset);
+    std::vector<std::byte> piece(std::min<std::uint64_t>(17, t.logical_bytes - offset));
+    REQUIRE((*src)->read_range(0, offset, piece).ok());
+    CHECK(std::equal(piece.begin(), piece.end(), whole.begin() + static_cast<std::ptrdiff_t>(offset)));
+  }
+  std::vector<std::byte> past(2);
+  CHECK((*src)->read_range(0, t.logical_bytes - 1, past).code() == ErrorCode::kInvalidArgument);
+}

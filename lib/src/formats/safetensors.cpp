@@ -743,6 +743,18 @@ class SafetensorsSource final : public Source {
                                                     std::string(t.name) + "' of " + std::to_string(t.logical_bytes) + " bytes");
     return file_.read_at(t.offset, out);
   }
+  // Tensors are plain byte ranges of the file, so a piece costs only itself:
+  // converters stream large tensors instead of holding them whole.
+  Status read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const override {
+    if (index >= infos_.size()) return Error(ErrorCode::kInvalidArgument, "tensor index out of range");
+    const TensorInfo& t = infos_[index];
+    if (offset > t.logical_bytes || out.size() > t.logical_bytes - offset)
+      return Error(ErrorCode::kInvalidArgument, "tensor '" + std::string(t.name) + "': range [" +
+                                                    std::to_string(offset) + ", +" + std::to_string(out.size()) +
+                                                    ") is outside its " + std::to_string(t.logical_bytes) + " bytes");
+    return file_.read_at(t.offset + offset, out);
+  }
+  bool ranged_reads() const override { return true; }
   const ModelInfo& info() const override { return info_; }
 
  private:
