@@ -67,27 +67,6 @@ class StringChecker {
   const Limits& limits_;
 };
 
-bool int_fits(std::int64_t v, fb::IntType t) {
-  switch (t) {
-    case fb::IntType::I64: return true;
-    case fb::IntType::U64: return true;  // the bits are the value
-    case fb::IntType::U8: return v >= 0 && v <= 0xFF;
-    case fb::IntType::I8: return v >= -128 && v <= 127;
-    case fb::IntType::U16: return v >= 0 && v <= 0xFFFF;
-    case fb::IntType::I16: return v >= -32768 && v <= 32767;
-    case fb::IntType::U32: return v >= 0 && v <= 0xFFFFFFFFll;
-    case fb::IntType::I32: return v >= INT32_MIN && v <= INT32_MAX;
-  }
-  return false;
-}
-
-bool float_fits(double v, fb::FloatType t) {
-  if (t == fb::FloatType::F64) return true;
-  // Declared F32: the value must be exactly a float, so that writing it back
-  // as F32 loses nothing.
-  return std::isnan(v) || static_cast<double>(static_cast<float>(v)) == v;
-}
-
 Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& strings, const std::string& where) {
   auto bad = [&](const std::string& why) { return Error(ErrorCode::kBadHyperparameter, where + ": " + why); };
   auto int_type = [&](fb::IntType t) -> Result<IntType> {
@@ -103,13 +82,13 @@ Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& str
     case fb::Value::IntValue: {
       auto* v = h->value_as_IntValue();
       OWF_ASSIGN_OR_RETURN(IntType t, int_type(v->type()));
-      if (!int_fits(v->value(), v->type())) return bad("value does not fit its declared integer type");
+      if (!fits_int_type(v->value(), t)) return bad("value does not fit its declared integer type");
       return Value(v->value(), t);
     }
     case fb::Value::FloatValue: {
       auto* v = h->value_as_FloatValue();
       OWF_ASSIGN_OR_RETURN(FloatType t, float_type(v->type()));
-      if (!float_fits(v->value(), v->type())) return bad("value is not exactly representable as F32");
+      if (!fits_float_type(v->value(), t)) return bad("value is not exactly representable as F32");
       return Value(v->value(), t);
     }
     case fb::Value::StringValue: {
@@ -127,7 +106,7 @@ Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& str
       OWF_ASSIGN_OR_RETURN(IntType t, int_type(a->type()));
       std::vector<std::int64_t> out(a->values()->begin(), a->values()->end());
       for (std::size_t i = 0; i < out.size(); ++i)
-        if (!int_fits(out[i], a->type())) return bad("element " + std::to_string(i) + " does not fit its declared integer type");
+        if (!fits_int_type(out[i], t)) return bad("element " + std::to_string(i) + " does not fit its declared integer type");
       return Value(std::move(out), t);
     }
     case fb::Value::FloatArray: {
@@ -135,7 +114,7 @@ Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& str
       OWF_ASSIGN_OR_RETURN(FloatType t, float_type(a->type()));
       std::vector<double> out(a->values()->begin(), a->values()->end());
       for (std::size_t i = 0; i < out.size(); ++i)
-        if (!float_fits(out[i], a->type())) return bad("element " + std::to_string(i) + " is not exactly representable as F32");
+        if (!fits_float_type(out[i], t)) return bad("element " + std::to_string(i) + " is not exactly representable as F32");
       return Value(std::move(out), t);
     }
     case fb::Value::StringArray: {

@@ -165,6 +165,27 @@ std::string value_to_string(const Value& value) {
       value.data);
 }
 
+bool fits_int_type(std::int64_t v, IntType type) {
+  switch (type) {
+    case IntType::kI64: return true;
+    case IntType::kU64: return true;  // the bits are the value
+    case IntType::kU8: return v >= 0 && v <= 0xFF;
+    case IntType::kI8: return v >= -128 && v <= 127;
+    case IntType::kU16: return v >= 0 && v <= 0xFFFF;
+    case IntType::kI16: return v >= -32768 && v <= 32767;
+    case IntType::kU32: return v >= 0 && v <= 0xFFFFFFFFll;
+    case IntType::kI32: return v >= INT32_MIN && v <= INT32_MAX;
+  }
+  return false;
+}
+
+bool fits_float_type(double v, FloatType type) {
+  if (type == FloatType::kF64) return true;
+  // Declared F32: the value must be exactly a float, so that writing it back
+  // as F32 loses nothing.
+  return std::isnan(v) || static_cast<double>(static_cast<float>(v)) == v;
+}
+
 Status validate_hyperparameter_key(std::string_view key) {
   auto fail = [&](const std::string& why) {
     return Error(ErrorCode::kBadHyperparameter, "hyperparameter key '" + std::string(key) + "': " + why);

@@ -60,29 +60,8 @@ Status validate_value(const std::string& key, const Value& v) {
   auto bad = [&](const std::string& why) {
     return Error(ErrorCode::kBadHyperparameter, "hyperparameter '" + key + "': " + why);
   };
-  auto int_ok = [&](std::int64_t x) {
-    switch (v.int_type) {
-      case IntType::kI64:
-      case IntType::kU64:
-        return true;
-      case IntType::kU8:
-        return x >= 0 && x <= 0xFF;
-      case IntType::kI8:
-        return x >= -128 && x <= 127;
-      case IntType::kU16:
-        return x >= 0 && x <= 0xFFFF;
-      case IntType::kI16:
-        return x >= -32768 && x <= 32767;
-      case IntType::kU32:
-        return x >= 0 && x <= 0xFFFFFFFFll;
-      case IntType::kI32:
-        return x >= INT32_MIN && x <= INT32_MAX;
-    }
-    return false;
-  };
-  auto float_ok = [&](double x) {
-    return v.float_type == FloatType::kF64 || x != x || static_cast<double>(static_cast<float>(x)) == x;
-  };
+  auto int_ok = [&](std::int64_t x) { return fits_int_type(x, v.int_type); };
+  auto float_ok = [&](double x) { return fits_float_type(x, v.float_type); };
   if (auto* i = std::get_if<std::int64_t>(&v.data); i && !int_ok(*i)) return bad("value does not fit its integer type");
   if (auto* a = std::get_if<std::vector<std::int64_t>>(&v.data))
     for (auto x : *a)

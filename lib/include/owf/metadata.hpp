@@ -28,6 +28,11 @@ enum class IntType : std::uint8_t { kI64 = 0, kU8, kI8, kU16, kI16, kU32, kI32, 
 /// The float type a hyperparameter was declared with (values carried as double).
 enum class FloatType : std::uint8_t { kF64 = 0, kF32 };
 
+/// Whether a value lies in the range of its declared integer type (kU64:
+/// any bits), or is exactly representable in its declared float type.
+OWF_API bool fits_int_type(std::int64_t value, IntType type);
+OWF_API bool fits_float_type(double value, FloatType type);
+
 /// A typed hyperparameter value.
 struct Value {
   using Data = std::variant<bool, std::int64_t, double, std::string, std::vector<bool>,
