@@ -438,7 +438,14 @@ Offset<fb::Hyperparameter> encode_hyperparameter(FlatBufferBuilder& fbb, const s
       return {fb::Value::IntValue, fb::CreateIntValue(fbb, i, it).Union()};
     }
     std::pair<fb::Value, Offset<void>> operator()(double d) const {
-      return {fb::Value::FloatValue, fb::CreateFloatValue(fbb, d, ft).Union()};
+      // FlatBuffers leaves out a field equal to its default, and -0.0 == 0.0:
+      // -0.0 is written explicitly so that its sign survives.
+      fb::FloatValueBuilder b(fbb);
+      fbb.ForceDefaults(d == 0 && std::signbit(d));
+      b.add_value(d);
+      fbb.ForceDefaults(false);
+      b.add_type(ft);
+      return {fb::Value::FloatValue, b.Finish().Union()};
     }
     std::pair<fb::Value, Offset<void>> operator()(const std::string& s) const {
       return {fb::Value::StringValue, fb::CreateStringValue(fbb, fbb.CreateString(s)).Union()};

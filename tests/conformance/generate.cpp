@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -518,6 +519,14 @@ void valid_cases(Suite& s) {
     h["a.float.f64"] = owf::Value(std::vector<double>{1e-300, 2.5});
     h["a.string"] = owf::Value(std::vector<std::string>{"a", "", "\xC3\xA9"});
     h["model_type-2.layer_count"] = owf::Value(std::int64_t{12}, owf::IntType::kU32);
+    // The file must carry every value as given, -0.0 included (operator== of
+    // doubles does not tell -0.0 from 0.0).
+    const Bytes bytes = build(m).bytes;
+    auto file = owf::File::open_buffer(bytes);
+    if (!file.ok()) throw std::logic_error("valid-hyperparameters: " + file.error().to_string());
+    if (file->info() != m.info ||
+        !std::signbit(std::get<double>(file->info().hyperparameters.at("f.f64.neg-zero").data)))
+      throw std::logic_error("valid-hyperparameters: the file does not carry the hyperparameters as given");
     s.valid("valid-hyperparameters", "format.md §4.4",
             "a hyperparameter of every value type, integer types at their bounds, F32 values exactly representable", m);
   }

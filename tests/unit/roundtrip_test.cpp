@@ -2,6 +2,7 @@
 // metadata of every type, determinism and interrupted writes.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "test_util.hpp"
@@ -119,6 +120,27 @@ TEST_CASE("hyperparameters, metadata, license and provenance round-trip") {
   REQUIRE_MESSAGE(f.ok(), f.error().to_string());
   CHECK(f->info() == info);
   CHECK(f->tensor_count() == 0);
+}
+
+TEST_CASE("a -0.0 hyperparameter keeps its sign (FlatBuffers would drop it as the default 0.0)") {
+  TempDir dir;
+  const auto path = dir / "zero.owf";
+  {
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    REQUIRE(w->set_hyperparameter("f.neg-zero", Value(-0.0)).ok());
+    REQUIRE(w->set_hyperparameter("f.neg-zero-f32", Value(-0.0, FloatType::kF32)).ok());
+    REQUIRE(w->set_hyperparameter("f.zero", Value(0.0)).ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+  }
+  auto f = File::open(path);
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  const auto& h = f->info().hyperparameters;
+  CHECK(std::signbit(std::get<double>(h.at("f.neg-zero").data)));
+  CHECK(std::signbit(std::get<double>(h.at("f.neg-zero-f32").data)));
+  CHECK(h.at("f.neg-zero-f32").float_type == FloatType::kF32);
+  CHECK_FALSE(std::signbit(std::get<double>(h.at("f.zero").data)));
 }
 
 TEST_CASE("writing is deterministic: the same inputs give identical bytes") {
