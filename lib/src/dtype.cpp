@@ -92,11 +92,14 @@ std::string_view dtype_name(DType dtype) {
 }
 
 Result<std::uint64_t> element_count(std::span<const std::uint64_t> shape) {
+  // The exact product of the dimensions (spec/format.md, R18): a zero
+  // dimension makes it 0 whatever the others are, even when a running
+  // product of the dimensions before it would overflow.
+  if (std::find(shape.begin(), shape.end(), std::uint64_t{0}) != shape.end()) return std::uint64_t{0};
   std::uint64_t count = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (__builtin_mul_overflow(count, shape[i], &count))
-      return Error(ErrorCode::kShapeOverflow,
-                   "element count overflows 64 bits at dimension " + std::to_string(i));
+      return Error(ErrorCode::kShapeOverflow, "element count overflows 64 bits at dimension " + std::to_string(i));
   }
   return count;
 }
@@ -105,21 +108,23 @@ Result<std::uint64_t> tensor_byte_size(DType dtype, std::span<const std::uint64_
   auto info = dtype_info(dtype);
   if (!info)
     return Error(ErrorCode::kUnknownDtype, "unknown dtype code " + std::to_string(static_cast<unsigned>(dtype)));
+  // R18 (element count, then logical size) before R19 (whole blocks per row).
   OWF_ASSIGN_OR_RETURN(std::uint64_t count, element_count(shape));
   const std::uint64_t per_block = info->block_elements;
-  if (info->row_blocked && count != 0) {
+  // ceil(count x block_bytes / block_elements): packed sub-byte types round
+  // the final partial byte up. 128-bit arithmetic makes the overflow check exact.
+  const uint128 numerator = static_cast<uint128>(count) * info->block_bytes;
+  const uint128 bytes = (numerator + per_block - 1) / per_block;
+  if (bytes > UINT64_MAX) return Error(ErrorCode::kShapeOverflow, "byte size overflows 64 bits");
+  // Block-quantized rows are whole blocks, whatever the other dimensions
+  // (a zero one included); a rank-0 tensor counts as a row of one element.
+  if (info->row_blocked) {
     const std::uint64_t row = shape.empty() ? 1 : shape.back();
     if (row % per_block != 0)
       return Error(ErrorCode::kTensorSizeMismatch,
                    std::string(info->name) + " needs the innermost dimension to be a multiple of " +
-                       std::to_string(per_block) + ", got " + std::to_string(row));
+                       std::to_string(per_block) + ", got " + std::to_string(row) + (shape.empty() ? " (rank 0)" : ""));
   }
-  // Packed sub-byte types round the final partial byte up; block types have
-  // whole blocks by the check above. 128-bit arithmetic makes the overflow
-  // check exact.
-  const uint128 numerator = static_cast<uint128>(count) * info->block_bytes;
-  const uint128 bytes = (numerator + per_block - 1) / per_block;
-  if (bytes > UINT64_MAX) return Error(ErrorCode::kShapeOverflow, "byte size overflows 64 bits");
   return static_cast<std::uint64_t>(bytes);
 }
 

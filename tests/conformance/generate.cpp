@@ -432,6 +432,17 @@ void valid_cases(Suite& s) {
   }
   {
     Model m = base();
+    m.tensors = {{"a.f64", code(DType::kF64), {1ull << 32, 1ull << 32, 0}, Role::kOther},
+                 {"b.u8", code(DType::kU8), {0, ~std::uint64_t{0}}, Role::kOther},
+                 {"c.q4_0", code(DType::kQ4_0), {1ull << 40, 1ull << 40, 0}, Role::kOther},
+                 {"d.data", code(DType::kU8), {2}, Role::kOther}};
+    s.valid("valid-zero-size-large-dims", "format.md §8 (R18)",
+            "zero-size tensors whose other dimensions multiply past 2^64: a zero dimension makes the element "
+            "count 0",
+            m);
+  }
+  {
+    Model m = base();
     m.alignment = 1;
     m.tensors = {{"a", code(DType::kU8), {3}, Role::kOther},
                  {"b", code(DType::kI16), {1}, Role::kOther},
@@ -811,8 +822,45 @@ void tensor_cases(Suite& s) {
   }
   {
     Model m = base();
+    m.tensors = {{"w", code(DType::kQ8_0), {(1ull << 59) - 1, 32}, Role::kOther, pattern(34, 1)}};
+    s.invalid("r18-block-byte-size-overflow", "R18",
+              "Q8_0 shape [2^59-1, 32]: 2^64-32 elements fit, their 34 bytes per 32 elements do not", m,
+              "shape_overflow");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kQ8_0), {(1ull << 59) - 1, 31}, Role::kOther, pattern(34, 1)}};
+    s.invalid("r18-overflow-before-partial-block", "R18",
+              "Q8_0 shape [2^59-1, 31]: the byte size overflows (R18) and rows are partial blocks (R19)", m,
+              "shape_overflow");
+  }
+  {
+    Model m = base();
     m.tensors = {{"w", code(DType::kQ4_0), {2, 31}, Role::kOther, pattern(36, 1)}};
     s.invalid("r19-partial-block", "R19", "Q4_0 with an innermost dimension of 31 (block size 32)", m,
+              "tensor_size_mismatch");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kQ4_K), {2, 128}, Role::kOther, pattern(144, 1)}};
+    s.invalid("r19-k-quant-partial-block", "R19", "Q4_K with an innermost dimension of 128 (block size 256)", m,
+              "tensor_size_mismatch");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kMXFP4), {16}, Role::kOther, pattern(17, 1)}};
+    s.invalid("r19-mxfp4-partial-block", "R19", "MXFP4 [16] (block size 32)", m, "tensor_size_mismatch");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kQ4_0), {0, 31}, Role::kOther, Bytes{}}};
+    s.invalid("r19-zero-rows-partial-block", "R19",
+              "Q4_0 [0, 31]: no elements, but rows of 31 are not whole blocks of 32", m, "tensor_size_mismatch");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"w", code(DType::kQ8_0), {}, Role::kOther, pattern(34, 1)}};
+    s.invalid("r19-scalar-block-type", "R19", "a rank-0 Q8_0 tensor (one element, not a whole block)", m,
               "tensor_size_mismatch");
   }
   {

@@ -86,12 +86,16 @@ OWF_API std::string_view dtype_name(DType dtype);
 /// Every dtype this library knows, in code order.
 OWF_API std::span<const DTypeInfo> all_dtypes();
 
-/// Element count of a shape; error (shape_overflow) when it exceeds 2^64-1.
+/// Element count of a shape: the exact product of its dimensions, 0 when
+/// any dimension is 0 (whatever the others); error (shape_overflow) when it
+/// exceeds 2^64-1.
 OWF_API Result<std::uint64_t> element_count(std::span<const std::uint64_t> shape);
 
 /// Bytes that a tensor of this dtype and shape occupies, row-major and
-/// little-endian; errors name what is wrong (overflow, a row that is not a
-/// whole number of blocks).
+/// little-endian; errors name what is wrong, checked in the order of
+/// spec/format.md: the element count, then the byte size overflowing 64 bits
+/// (shape_overflow), then a block-quantized row that is not a whole number
+/// of blocks (tensor_size_mismatch; a rank-0 tensor counts as a row of one).
 OWF_API Result<std::uint64_t> tensor_byte_size(DType dtype, std::span<const std::uint64_t> shape);
 
 }  // namespace owf
