@@ -300,6 +300,49 @@ Bytes finish_raw(flatbuffers::FlatBufferBuilder& fbb, flatbuffers::Offset<owf::f
   return Bytes(p, p + fbb.GetSize());
 }
 
+// A manifest without tensors, written with the generated FlatBuffers code
+// for values the encoder never writes: `license` defaults to Apache-2.0,
+// `hyperparameter`, if given, makes the only hyperparameter.
+using Fbb = flatbuffers::FlatBufferBuilder;
+struct RawManifest {
+  std::function<flatbuffers::Offset<owf::fb::License>(Fbb&)> license;
+  std::function<flatbuffers::Offset<owf::fb::Hyperparameter>(Fbb&)> hyperparameter;
+};
+
+Model raw_model(RawManifest raw) {
+  Model m;
+  m.info.license = license();
+  m.edit_manifest = [raw](Bytes& b) {
+    Fbb fbb;
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<owf::fb::Hyperparameter>>> hparams;
+    if (raw.hyperparameter) hparams = fbb.CreateVector(std::vector{raw.hyperparameter(fbb)});
+    const auto l = raw.license ? raw.license(fbb) : owf::fb::CreateLicense(fbb, fbb.CreateString("Apache-2.0"));
+    owf::fb::ManifestBuilder mb(fbb);
+    mb.add_hyperparameters(hparams);
+    mb.add_license(l);
+    b = finish_raw(fbb, mb.Finish());
+  };
+  return m;
+}
+
+// A hyperparameter `key` whose value is the table `value` with union type `type`.
+std::function<flatbuffers::Offset<owf::fb::Hyperparameter>(Fbb&)> raw_hyperparameter(
+    std::string key, std::uint8_t type, std::function<flatbuffers::Offset<void>(Fbb&)> value) {
+  return [=](Fbb& fbb) {
+    const auto k = fbb.CreateString(key);
+    const auto v = value(fbb);
+    return owf::fb::CreateHyperparameter(fbb, k, static_cast<owf::fb::Value>(type), v);
+  };
+}
+
+// Where scalar field `field` of `table` (a table inside `b`) is in `b`.
+template <class Table>
+std::size_t field_at(const Bytes& b, const Table* table, flatbuffers::voffset_t field) {
+  const auto* p = reinterpret_cast<const flatbuffers::Table*>(table)->GetAddressOf(field);
+  if (p == nullptr) throw std::logic_error("field_at: the field is absent");
+  return static_cast<std::size_t>(p - reinterpret_cast<const std::uint8_t*>(b.data()));
+}
+
 class Suite {
  public:
   explicit Suite(std::filesystem::path dir) : dir_(std::move(dir)) {
@@ -571,6 +614,26 @@ void valid_cases(Suite& s) {
     Model m = base();
     m.info.license = license("NOASSERTION");
     s.valid("valid-license-noassertion", "format.md §4.6", "license NOASSERTION", m);
+  }
+  {
+    Model m = base();
+    m.info.license = license(
+        "(GPL-2.0+ WITH Classpath-exception-2.0 OR mit) AND DocumentRef-spdx-tool-1.2:LicenseRef-MIT-Style-2 AND "
+        "LicenseRef-x.1 WITH llvm-exception AND  apache-2.0 ");
+    m.info.license->concluded = std::string(64, '(') + "BSD-3-Clause" + std::string(64, ')');
+    s.valid("valid-license-spdx-forms", "format.md §4.6",
+            "SPDX forms: a deprecated identifier with '+' and an exception, identifiers and an exception in lower "
+            "case, DocumentRef, LicenseRef WITH an exception, extra spaces; concluded nested 64 deep",
+            m);
+  }
+  {
+    Model m = raw_model({.license = [](Fbb& fbb) {
+      const auto spdx = fbb.CreateString("NONE");
+      const auto concluded = fbb.CreateString("");
+      return owf::fb::CreateLicense(fbb, spdx, concluded);
+    }});
+    s.valid("valid-license-concluded-empty", "format.md §4.6",
+            "license NONE with license.concluded present and empty (0 bytes): not checked, like an absent one", m);
   }
   {
     Model m = base();
@@ -1006,6 +1069,42 @@ void metadata_cases(Suite& s) {
     Model m = base();
     m.info.license->concluded = "GPL-2.0-only WITH Not-An-Exception";
     s.invalid("r28-concluded", "R28", "license.concluded with an unknown exception", m, "bad_license");
+  }
+  for (const auto& [id, expr, what] :
+       {std::tuple{"r28-licenseref-plus", "LicenseRef-x+", "'+' after a LicenseRef (only list identifiers take it)"},
+        std::tuple{"r28-plus-after-space", "MIT +", "a space between an identifier and its '+'"},
+        std::tuple{"r28-plus-inside", "GPL+2.0", "'+' inside a word"},
+        std::tuple{"r28-tab", "MIT\tOR Apache-2.0", "a tab between tokens (only spaces separate them)"},
+        std::tuple{"r28-no-break-space", "MIT\xC2\xA0OR Apache-2.0", "a no-break space (U+00A0) between tokens"},
+        std::tuple{"r28-none-lower-case", "none", "'none': NONE is matched exactly"},
+        std::tuple{"r28-noassertion-lower-case", "NoAssertion", "'NoAssertion': NOASSERTION is matched exactly"},
+        std::tuple{"r28-none-in-expression", "MIT OR NONE", "NONE inside an expression"},
+        std::tuple{"r28-licenseref-lower-case", "licenseref-x",
+                   "'licenseref-x': the LicenseRef- prefix is matched exactly"},
+        std::tuple{"r28-operator-lower-case", "MIT or Apache-2.0", "operator 'or' in lower case"},
+        std::tuple{"r28-empty-licenseref", "LicenseRef-", "LicenseRef- without an idstring"},
+        std::tuple{"r28-licenseref-bad-char", "LicenseRef-a_b", "'_' in a LicenseRef idstring"},
+        std::tuple{"r28-documentref-without-licenseref", "DocumentRef-doc:MIT",
+                   "DocumentRef- not followed by :LicenseRef-"},
+        std::tuple{"r28-with-license", "MIT WITH Apache-2.0", "WITH followed by a license, not an exception"},
+        std::tuple{"r28-with-after-parenthesis", "(MIT OR Apache-2.0) WITH LLVM-exception",
+                   "WITH after a parenthesized expression"},
+        std::tuple{"r28-exception-alone", "LLVM-exception", "an exception identifier used as a license"},
+        std::tuple{"r28-exception-plus", "Apache-2.0 WITH LLVM-exception+", "'+' after an exception identifier"}}) {
+    Model m = base();
+    m.info.license = license(expr);
+    s.invalid(id, "R28", std::string("SPDX expression: ") + what, m, "bad_license");
+  }
+  {
+    Model m = base();
+    m.info.license = license(std::string(65, '(') + "MIT" + std::string(65, ')'));
+    s.invalid("r28-nesting-65", "R28", "MIT inside 65 nested parentheses (at most 64)", m, "bad_license");
+  }
+  {
+    Model m = base();
+    m.info.license->concluded = " ";
+    s.invalid("r28-concluded-spaces", "R28", "license.concluded is one space: not empty, and no expression", m,
+              "bad_license");
   }
 }
 
