@@ -78,7 +78,14 @@ Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& str
     return static_cast<FloatType>(t);
   };
   switch (h->value_type()) {
-    case fb::Value::BoolValue: return Value(h->value_as_BoolValue()->value());
+    case fb::Value::BoolValue: {
+      // FlatBuffers reads any non-zero byte as true; only 0 and 1 are
+      // booleans, so that one value has one encoding.
+      const auto byte = reinterpret_cast<const flatbuffers::Table*>(h->value_as_BoolValue())
+                            ->GetField<std::uint8_t>(fb::BoolValue::VT_VALUE, 0);
+      if (byte > 1) return bad("boolean byte is " + std::to_string(byte) + ", not 0 or 1");
+      return Value(byte == 1);
+    }
     case fb::Value::IntValue: {
       auto* v = h->value_as_IntValue();
       OWF_ASSIGN_OR_RETURN(IntType t, int_type(v->type()));
@@ -98,7 +105,11 @@ Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& str
     case fb::Value::BoolArray: {
       auto* v = h->value_as_BoolArray()->values();
       std::vector<bool> out(v->size());
-      for (flatbuffers::uoffset_t i = 0; i < v->size(); ++i) out[i] = v->Get(i) != 0;
+      for (flatbuffers::uoffset_t i = 0; i < v->size(); ++i) {
+        if (v->Get(i) > 1)
+          return bad("element " + std::to_string(i) + " is the byte " + std::to_string(v->Get(i)) + ", not 0 or 1");
+        out[i] = v->Get(i) == 1;
+      }
       return Value(std::move(out));
     }
     case fb::Value::IntArray: {
@@ -375,6 +386,9 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
   for (std::size_t i = 0; i < n_hparams; ++i) {
     const auto* h = m->hyperparameters()->Get(static_cast<flatbuffers::uoffset_t>(i));
     const std::string_view key = view(h->key());
+    // Every string passes R27 (limit, UTF-8) before the rules of its field;
+    // the key is quoted in messages only once it is known to be UTF-8.
+    OWF_RETURN_IF_ERROR(strings.check(key, "the key of hyperparameter " + std::to_string(i)));
     const std::string where = "hyperparameter " + quoted(key.substr(0, 200));
     if (auto s = validate_hyperparameter_key(key); !s.ok()) return s.error();
     if (i > 0 && compare_bytes(previous, key) >= 0)
@@ -386,13 +400,14 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
   for (std::size_t i = 0; i < n_meta; ++i) {
     const auto* kv = m->metadata()->Get(static_cast<flatbuffers::uoffset_t>(i));
     const std::string_view key = view(kv->key());
-    const std::string where = "metadata key " + quoted(key.substr(0, 200));
     if (key.empty()) return Error(ErrorCode::kBadMetadata, "metadata entry " + std::to_string(i) + " has an empty key");
-    OWF_RETURN_IF_ERROR(strings.check(key, where));
+    // The key is quoted in messages only once it is known to be UTF-8.
+    OWF_RETURN_IF_ERROR(strings.check(key, "the key of metadata entry " + std::to_string(i)));
+    const std::string where = "metadata key " + quoted(key.substr(0, 200));
     if (i > 0 && compare_bytes(previous, key) >= 0)
       return Error(ErrorCode::kBadMetadata, where + (previous == key ? " appears twice" : " is out of order"));
     previous = key;
-    OWF_ASSIGN_OR_RETURN(std::string value, strings.take(kv->value(), where));
+    OWF_ASSIGN_OR_RETURN(std::string value, strings.take(kv->value(), "the value of " + where));
     out.info.metadata.emplace_hint(out.info.metadata.end(), std::string(key), std::move(value));
   }
 

@@ -307,6 +307,7 @@ using Fbb = flatbuffers::FlatBufferBuilder;
 struct RawManifest {
   std::function<flatbuffers::Offset<owf::fb::License>(Fbb&)> license;
   std::function<flatbuffers::Offset<owf::fb::Hyperparameter>(Fbb&)> hyperparameter;
+  std::vector<std::string> features;  // as given: neither sorted nor deduplicated
 };
 
 Model raw_model(RawManifest raw) {
@@ -317,7 +318,10 @@ Model raw_model(RawManifest raw) {
     flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<owf::fb::Hyperparameter>>> hparams;
     if (raw.hyperparameter) hparams = fbb.CreateVector(std::vector{raw.hyperparameter(fbb)});
     const auto l = raw.license ? raw.license(fbb) : owf::fb::CreateLicense(fbb, fbb.CreateString("Apache-2.0"));
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> features;
+    if (!raw.features.empty()) features = fbb.CreateVectorOfStrings(raw.features);
     owf::fb::ManifestBuilder mb(fbb);
+    mb.add_required_features(features);
     mb.add_hyperparameters(hparams);
     mb.add_license(l);
     b = finish_raw(fbb, mb.Finish());
@@ -635,6 +639,10 @@ void valid_cases(Suite& s) {
     s.valid("valid-license-concluded-empty", "format.md §4.6",
             "license NONE with license.concluded present and empty (0 bytes): not checked, like an absent one", m);
   }
+  s.valid("valid-required-features-as-set", "format.md §8 (R12)",
+          "required_features lists zstd twice and no tensor is compressed: the list is a set, unused features "
+          "are not errors",
+          raw_model({.features = {"zstd", "zstd"}}));
   {
     Model m = base();
     m.edit_file = [](Bytes& b) {
@@ -802,6 +810,41 @@ void manifest_cases(Suite& s) {
     m.edit_manifest = [](Bytes& b) { b.resize(b.size() / 2); };
     s.invalid("r11-cut-manifest", "R11", "the first half of a manifest, framed and digested as if whole", m,
               "manifest_invalid");
+  }
+  {
+    // IntArray values at a position 4 past a multiple of 8: the verifier
+    // checks vectors for 4-byte alignment only.
+    Model m = raw_model(
+        {.hyperparameter = raw_hyperparameter("x", static_cast<std::uint8_t>(owf::fb::Value::IntArray), [](Fbb& fbb) {
+           const std::int64_t values[] = {1, 2};
+           fbb.Align(4);
+           // Built back to front: the elements end up at (final size - size
+           // after pushing them), and the final size is a multiple of 8.
+           if ((fbb.GetSize() + sizeof values) % 8 == 0) fbb.Pad(4);
+           fbb.StartVector(2 * std::size(values), sizeof(std::uint32_t));
+           fbb.PushBytes(reinterpret_cast<const std::uint8_t*>(values), sizeof values);
+           const flatbuffers::Offset<flatbuffers::Vector<std::int64_t>> v(fbb.EndVector(std::size(values)));
+           return owf::fb::CreateIntArray(fbb, v).Union();
+         })});
+    const auto edit = m.edit_manifest;
+    m.edit_manifest = [edit](Bytes& b) {
+      edit(b);
+      const auto* a = owf::fb::GetManifest(b.data())->hyperparameters()->Get(0)->value_as_IntArray();
+      if ((reinterpret_cast<const std::byte*>(a->values()->Data()) - b.data()) % 8 != 4)
+        throw std::logic_error("r11-misaligned-int-array: the values are not misaligned");
+    };
+    s.invalid("r11-misaligned-int-array", "R11",
+              "an IntArray hyperparameter whose 8-byte values start 4 bytes past an 8-byte boundary", m,
+              "manifest_invalid");
+  }
+  {
+    Model m = base();
+    m.tensors.clear();
+    m.info.provenance.base_models.assign(1100, {"", {}});
+    s.invalid("r11-too-many-tables", "R11",
+              "1103 tables (root, license, provenance, 1100 base models) with max_tensors = 1 and "
+              "max_metadata_entries = 1: over 2 x 1 + 3 x 1 + 1024",
+              m, "manifest_invalid", {{"max_tensors", 1}, {"max_metadata_entries", 1}});
   }
   {
     Model m = base();
@@ -1003,6 +1046,32 @@ void metadata_cases(Suite& s) {
             hp("x", owf::Value(std::int64_t{1}, static_cast<owf::IntType>(8))), "bad_hyperparameter");
   s.invalid("r25-float-type-2", "R25", "float type code 2",
             hp("x", owf::Value(1.0, static_cast<owf::FloatType>(2))), "bad_hyperparameter");
+  s.invalid("r25-key-not-ascii", "R25", "hyperparameter key 'caf\u00e9' (valid UTF-8, not [A-Za-z0-9_-])",
+            hp("caf\xC3\xA9", owf::Value(1)), "bad_hyperparameter");
+  for (const auto& [id, type, what] : {std::tuple{"r25-union-type-0", 0, "union type 0 (NONE) with a value table"},
+                                       std::tuple{"r25-union-type-9", 9, "union type 9 (after StringArray)"}}) {
+    const auto t = static_cast<std::uint8_t>(type);
+    Model m = raw_model({.hyperparameter = raw_hyperparameter(
+                             "x", t, [](Fbb& fbb) { return owf::fb::CreateIntValue(fbb, 1).Union(); })});
+    s.invalid(id, "R25", std::string("a hyperparameter with ") + what, m, "bad_hyperparameter");
+  }
+  {
+    Model m = raw_model(
+        {.hyperparameter = raw_hyperparameter("x", static_cast<std::uint8_t>(owf::fb::Value::BoolValue), [](Fbb& fbb) {
+           const auto start = fbb.StartTable();
+           fbb.AddElement<std::uint8_t>(owf::fb::BoolValue::VT_VALUE, 2, 0);
+           return flatbuffers::Offset<void>(fbb.EndTable(start));
+         })});
+    s.invalid("r25-bool-value-2", "R25", "a BoolValue whose byte is 2 (booleans are 0 or 1)", m, "bad_hyperparameter");
+  }
+  {
+    Model m = raw_model(
+        {.hyperparameter = raw_hyperparameter("x", static_cast<std::uint8_t>(owf::fb::Value::BoolArray), [](Fbb& fbb) {
+           const auto values = fbb.CreateVector(std::vector<std::uint8_t>{1, 0, 255});
+           return owf::fb::CreateBoolArray(fbb, values).Union();
+         })});
+    s.invalid("r25-bool-array-element-255", "R25", "element 2 of a BoolArray is the byte 255", m, "bad_hyperparameter");
+  }
   {
     Model m = base();
     m.info.hyperparameters = {{"key.a", owf::Value(1)}, {"key.b", owf::Value(2)}};
@@ -1054,6 +1123,128 @@ void metadata_cases(Suite& s) {
     m.info.metadata = {{"note", std::string(17, 's')}};
     s.invalid("r27-string-over-limit", "R27", "a 17-byte metadata value with max_string_bytes = 16", m,
               "limit_exceeded", {{"max_string_bytes", 16}});
+  }
+  // R27 for every string field: each field once with invalid UTF-8 (a
+  // trailing FF byte) and once 17 bytes long under max_string_bytes = 16.
+  struct StringField {
+    const char* id;
+    const char* name;
+    bool utf8_case;   // false where an older case already covers it
+    bool limit_case;  // likewise
+    std::function<void(Model&, std::string)> set;
+  };
+  const StringField fields[] = {
+      {"metadata-key", "a metadata key", true, true,
+       [](Model& m, std::string v) {
+         m.info.metadata = {{v, "x"}};
+       }},
+      {"metadata-value", "a metadata value", false, false, nullptr},
+      {"hyperparameter-key", "a hyperparameter key", true, true,
+       [](Model& m, std::string v) {
+         m.info.hyperparameters = {{v, owf::Value(1)}};
+       }},
+      {"hyperparameter-string", "a string hyperparameter", false, true,
+       [](Model& m, std::string v) {
+         m.info.hyperparameters = {{"x", owf::Value(v)}};
+       }},
+      {"hyperparameter-string-array", "element 1 of a string array hyperparameter", true, true,
+       [](Model& m, std::string v) {
+         m.info.hyperparameters = {{"x", owf::Value(std::vector<std::string>{"ok", v})}};
+       }},
+      {"license-spdx", "license.spdx", true, true, [](Model& m, std::string v) { m.info.license->spdx = v; }},
+      {"license-concluded", "license.concluded", true, true,
+       [](Model& m, std::string v) { m.info.license->concluded = v; }},
+      {"license-name", "license.name", false, true, [](Model& m, std::string v) { m.info.license->name = v; }},
+      {"license-url", "license.url", true, true, [](Model& m, std::string v) { m.info.license->url = v; }},
+      {"license-text", "license.text", true, true, [](Model& m, std::string v) { m.info.license->text = v; }},
+      {"license-copyright", "license.copyright[1]", true, true,
+       [](Model& m, std::string v) {
+         m.info.license->copyright = {"ok", v};
+       }},
+      {"license-attribution", "license.attribution", true, true,
+       [](Model& m, std::string v) { m.info.license->attribution = v; }},
+      {"license-restrictions", "license.restrictions", true, true,
+       [](Model& m, std::string v) { m.info.license->restrictions = v; }},
+      {"provenance-name", "provenance.name", true, true, [](Model& m, std::string v) { m.info.provenance.name = v; }},
+      {"provenance-version", "provenance.version", true, true,
+       [](Model& m, std::string v) { m.info.provenance.version = v; }},
+      {"provenance-architecture", "provenance.architecture", true, true,
+       [](Model& m, std::string v) { m.info.provenance.architecture = v; }},
+      {"provenance-description", "provenance.description", true, true,
+       [](Model& m, std::string v) { m.info.provenance.description = v; }},
+      {"provenance-authors", "provenance.authors[1]", false, true,
+       [](Model& m, std::string v) {
+         m.info.provenance.authors = {"ok", v};
+       }},
+      {"provenance-source-url", "provenance.source_url", true, true,
+       [](Model& m, std::string v) { m.info.provenance.source_url = v; }},
+      {"provenance-base-model-name", "provenance.base_models[0].name", true, true,
+       [](Model& m, std::string v) {
+         m.info.provenance.base_models = {{v, {}}};
+       }},
+      {"provenance-training-data", "provenance.training_data", true, true,
+       [](Model& m, std::string v) { m.info.provenance.training_data = v; }},
+      {"provenance-software", "provenance.software", true, true,
+       [](Model& m, std::string v) { m.info.provenance.software = v; }},
+      {"provenance-created", "provenance.created", true, true,
+       [](Model& m, std::string v) { m.info.provenance.created = v; }},
+  };
+  for (const StringField& f : fields) {
+    // 16 valid bytes of the field's own syntax (a dotted key, an SPDX
+    // expression), so that only R27 is broken.
+    const bool spdx =
+        std::string_view(f.id).starts_with("license-spdx") || std::string_view(f.id).starts_with("license-concluded");
+    const std::string valid16 = spdx ? "Apache-2.0 OR MI" : "abcdefghijklmnop";
+    if (f.utf8_case) {
+      Model m = base();
+      f.set(m, (spdx ? std::string("MIT") : std::string("abc")) + "\xFF");
+      s.invalid(std::string("r27-utf8-") + f.id, "R27", std::string(f.name) + " ends with the byte FF", m, "bad_utf8");
+    }
+    if (f.limit_case) {
+      Model m = base();
+      f.set(m, spdx ? "Apache-2.0 OR MIT" : valid16 + "q");
+      s.invalid(std::string("r27-limit-") + f.id, "R27",
+                std::string(f.name) + " of 17 bytes with max_string_bytes = 16", m, "limit_exceeded",
+                {{"max_string_bytes", 16}});
+    }
+  }
+  {
+    Model m = base();
+    m.info.metadata = {{"note", std::string(16, 's') + "\xFF"}};
+    s.invalid("r27-limit-before-utf8", "R27",
+              "a 17-byte metadata value ending in FF with max_string_bytes = 16: the limit is checked first", m,
+              "limit_exceeded", {{"max_string_bytes", 16}});
+  }
+  {
+    Model m = base();
+    m.info.hyperparameters = {{"model name 1234567", owf::Value(1)}};
+    s.invalid("r27-key-limit-before-r25", "R27",
+              "a 18-byte hyperparameter key with a space, max_string_bytes = 16: R27 before the key syntax (R25)", m,
+              "limit_exceeded", {{"max_string_bytes", 16}});
+  }
+  {
+    Model m = base();
+    m.info.metadata = {{"m.b", "1"}, {"m.c\xFF", "2"}};
+    m.edit_manifest = [](Bytes& b) { replace_once(b, "m.c\xFF", "m.a\xFF"); };
+    s.invalid("r27-key-utf8-before-r26-order", "R27",
+              "metadata keys m.b, then m.a FF: the second key's UTF-8 (R27) is checked before its order (R26)", m,
+              "bad_utf8");
+  }
+  {
+    Model m = base();
+    m.info.license->spdx = "Apache 2.0";
+    m.info.license->name = "caf\xC3";
+    s.invalid("r28-spdx-before-name-utf8", "R28",
+              "license.spdx 'Apache 2.0' and license.name cut inside a UTF-8 sequence: spdx is checked first", m,
+              "bad_license");
+  }
+  {
+    Model m = base();
+    m.info.license->spdx = "Apache 2.0";
+    m.info.license->concluded = "MIT\xFF";
+    s.invalid("r28-spdx-before-concluded-utf8", "R28",
+              "license.spdx 'Apache 2.0' and license.concluded not UTF-8: spdx (R27, then R28) comes first", m,
+              "bad_license");
   }
   for (const auto& [id, expr, what] :
        {std::tuple{"r28-spdx-space", "Apache 2.0", "SPDX expression 'Apache 2.0'"},
@@ -1347,6 +1538,26 @@ void compression_cases(Suite& s) {
     m.features.clear();
     s.invalid_in(c5, "c02-no-zstd-feature", "C2", "a Zstd tensor in a file whose required_features does not list zstd",
                  m, "bad_chunk_table");
+  }
+  {
+    Model m = cbase();
+    m.features.clear();
+    m.info.hyperparameters = {{"bad key", owf::Value(1)}};
+    s.invalid_in(c5, "c02-before-r25", "C2",
+                 "no zstd feature for a Zstd tensor, and a hyperparameter key with a space: C2 comes right after "
+                 "the tensors, before R24..R28",
+                 m, "bad_chunk_table");
+  }
+  {
+    Model m = cbase();
+    m.features.clear();
+    m.tensors.push_back({"x.a", code(DType::kU8), {2}, Role::kOther});
+    m.tensors.push_back({"x.b", code(DType::kU8), {2}, Role::kOther});
+    unsort(m, "x.a", "x.b", "x.z");
+    s.invalid_in(c5, "r23-before-c02", "R23",
+                 "no zstd feature for the Zstd tensor w, and tensors listed w, x.z, x.a: every tensor's rules "
+                 "(R15..R23) come before C2",
+                 m, "tensor_names_unsorted");
   }
   // C3..C8 (R30): the chunk table, at open.
   {

@@ -27,21 +27,31 @@ owf::Limits limits_for(const json& c) {
     else if (key == "max_metadata_entries") l.max_metadata_entries = v;
     else if (key == "max_string_bytes") l.max_string_bytes = v;
     else if (key == "max_alignment") l.max_alignment = v;
+    else if (key == "max_chunk_bytes")
+      l.max_chunk_bytes = v;
     else throw std::runtime_error("unknown limit '" + key + "'");
   }
   return l;
 }
 
+// The message of the error a case ended with ("" for a valid file), for --verbose.
+std::string last_message;
+
 // "" when the case behaves as expected, else what went wrong.
 std::string run(const std::filesystem::path& dir, const json& c) {
+  last_message.clear();
   const json& expect = c["expect"];
   auto file = owf::File::open(dir / c["file"].get<std::string>(), limits_for(c));
   const std::string opened = file.ok() ? "ok" : std::string(owf::error_code_name(file.code()));
   if (opened != expect["open"])
     return "open: expected " + expect["open"].get<std::string>() + ", got " + opened +
            (file.ok() ? "" : " (" + file.error().message() + ")");
-  if (!file.ok()) return file.error().message().empty() ? "open: error without a message" : "";
+  if (!file.ok()) {
+    last_message = file.error().message();
+    return last_message.empty() ? "open: error without a message" : "";
+  }
   const auto status = file->verify();
+  if (!status.ok()) last_message = status.error().message();
   const std::string verified = status.ok() ? "ok" : std::string(owf::error_code_name(status.code()));
   if (verified != expect["verify"])
     return "verify: expected " + expect["verify"].get<std::string>() + ", got " + verified +
@@ -57,11 +67,12 @@ std::string run(const std::filesystem::path& dir, const json& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <conformance dir>\n", argv[0]);
+  const bool verbose = argc == 3 && std::string(argv[1]) == "--verbose";
+  if (argc != 2 && !verbose) {
+    std::fprintf(stderr, "usage: %s [--verbose] <conformance dir>\n", argv[0]);
     return 2;
   }
-  const std::filesystem::path dir = argv[1];
+  const std::filesystem::path dir = argv[argc - 1];
   std::ifstream in(dir / "index.json");
   if (!in) {
     std::fprintf(stderr, "cannot read %s\n", (dir / "index.json").c_str());
@@ -78,7 +89,8 @@ int main(int argc, char** argv) {
     }
     const std::string id = c["id"];
     if (problem.empty()) {
-      std::printf("ok    %s\n", id.c_str());
+      std::printf("ok    %s%s%s\n", id.c_str(), verbose && !last_message.empty() ? ": " : "",
+                  verbose ? last_message.c_str() : "");
     } else {
       std::printf("FAIL  %s: %s\n", id.c_str(), problem.c_str());
       ++failed;
