@@ -715,6 +715,11 @@ void framing_cases(Suite& s) {
   }
   {
     Model m = base();
+    m.edit_file = [](Bytes& b) { put_u16(b, footer_at(b) + 48, 2); };
+    s.invalid("r07-major-mismatch", "R7", "header says 1.0, footer says 2.0", m, "version_mismatch");
+  }
+  {
+    Model m = base();
     m.edit_file = [](Bytes& b) { put_u64(b, footer_at(b) + 8, 1ull << 63); };
     s.invalid("r08-manifest-length-2p63", "R8", "the footer declares a manifest of 2^63 bytes", m, "limit_exceeded");
   }
@@ -1363,6 +1368,47 @@ void data_section_cases(Suite& s) {
   }
   {
     Model m = base();
+    m.alignment = 128;
+    m.edit_file = [](Bytes& b) { b[100] = std::byte{1}; };
+    s.invalid("r33-padding-before-first", "R33",
+              "alignment 128: padding byte 100, between the header and the first tensor at 128, is 1", m,
+              "nonzero_padding");
+  }
+  {
+    Model m = base();
+    m.tensors[1].gap_before = 64;
+    m.edit_file = [](Bytes& b) { b[150] = std::byte{1}; };
+    s.invalid("r32-before-r33", "R32",
+              "64 bytes between the tensors beyond the alignment padding, one of them 1: R32 before R33", m,
+              "uncovered_bytes");
+  }
+  {
+    // Offset order a [64, 88), b [96, 108), c at 96: a padding byte before
+    // b is 1 (R33 at b) and c overlaps b (R31 at c).
+    Model m = base();
+    m.tensors.push_back({"c.extra", code(DType::kU8), {4}, Role::kOther});
+    m.alignment = 16;
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[2].offset = 96; };
+    m.edit_file = [](Bytes& b) { b[90] = std::byte{1}; };
+    s.invalid("r33-before-next-tensor-r31", "R33",
+              "alignment 16, a.weight [64, 88), b.bias [96, 108), c.extra also at 96: padding byte 90 is 1 (R33) "
+              "and c.extra overlaps b.bias (R31); the walk in offset order meets the padding first",
+              m, "nonzero_padding");
+  }
+  {
+    Model m = base();
+    m.tensors.push_back({"c.extra", code(DType::kU8), {4}, Role::kOther});
+    m.edit_model = [](ManifestModel& mm) {
+      mm.tensors[1].offset = 64;          // b.bias overlaps a.weight (R31)
+      mm.tensors[2].offset = 1ull << 40;  // c.extra out of the data section (R29)
+    };
+    s.invalid("r29-before-r31", "R29",
+              "b.bias overlaps a.weight (R31) and c.extra lies past the data section (R29): R29 is checked for "
+              "every tensor before the walk in offset order",
+              m, "tensor_out_of_range");
+  }
+  {
+    Model m = base();
     m.edit_file = [](Bytes& b) { b[70] ^= std::byte{1}; };
     s.unverifiable("r34-data-bit-flip", "R34", "one bit of a.weight's bytes flipped: opens, fails verify", m,
                    "tensor_digest_mismatch");
@@ -1558,6 +1604,40 @@ void compression_cases(Suite& s) {
                  "no zstd feature for the Zstd tensor w, and tensors listed w, x.z, x.a: every tensor's rules "
                  "(R15..R23) come before C2",
                  m, "tensor_names_unsorted");
+  }
+  {
+    Model m = compressed_model({compressed("w", DType::kU8, {24}, pattern(24, 5), Codec::kZstd, 24)});
+    m.tensors[0].edit_frames = [data = pattern(24, 5)](std::vector<Bytes>& f) { f = {data}; };
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].chunk_length = 0; };
+    m.edit_manifest = [](Bytes& b) {
+      const auto* t = owf::fb::GetManifest(b.data())->tensors()->Get(0);
+      b[field_at(b, t, owf::fb::Tensor::VT_CODEC)] = std::byte{0};
+    };
+    s.invalid("r21-chunks-uncompressed", "R21",
+              "a codec None U8 [24] storing its 24 bytes, with chunk_length 0 but a chunk table of one chunk", m,
+              "bad_chunk_table");
+  }
+  {
+    Model m = cbase();
+    m.tensors.push_back({"x.raw", code(DType::kU8), {4}, Role::kOther});
+    m.edit_model = [](ManifestModel& mm) {
+      mm.tensors[0].chunk_length = 0;     // w: C5
+      mm.tensors[1].offset = 1ull << 40;  // x.raw: R29
+    };
+    s.invalid_in(c5, "c05-before-next-tensor-r29", "C5",
+                 "w has chunk_length 0 (R30, C5) and the next tensor x.raw lies past the data section (R29): R29 "
+                 "and R30 run tensor by tensor",
+                 m, "bad_chunk_table");
+  }
+  {
+    Model m = cbase();
+    m.edit_model = [](ManifestModel& mm) {
+      mm.tensors[0].chunk_length = 0;
+      mm.tensors[0].offset = 1ull << 40;
+    };
+    s.invalid_in(c5, "r29-before-c05", "R29",
+                 "w lies past the data section (R29) and has chunk_length 0 (R30, C5): R29 first", m,
+                 "tensor_out_of_range");
   }
   // C3..C8 (R30): the chunk table, at open.
   {
