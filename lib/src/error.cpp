@@ -37,6 +37,8 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kTensorDigestMismatch: return "tensor_digest_mismatch";
     case ErrorCode::kUnknownRole: return "unknown_role";
     case ErrorCode::kDtypeMismatch: return "dtype_mismatch";
+    case ErrorCode::kNonCanonicalTensorData:
+      return "noncanonical_tensor_data";
     case ErrorCode::kBadUtf8: return "bad_utf8";
     case ErrorCode::kBadHyperparameter: return "bad_hyperparameter";
     case ErrorCode::kBadMetadata: return "bad_metadata";

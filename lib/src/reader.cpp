@@ -1,3 +1,5 @@
+#include "owf/reader.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -9,8 +11,8 @@
 #include <mutex>
 #include <string>
 
+#include "canonical.hpp"
 #include "codec.hpp"
-#include "owf/reader.hpp"
 #include "owf/source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
@@ -224,11 +226,17 @@ Status File::verify(const VerifyOptions& options) const {
     for (std::size_t k = batch_start[b]; k < batch_start[b + 1]; ++k) {
       const std::size_t i = order[k];
       const TensorInfo& t = tensors[i];
+      // R35, reported only when the digest (R34) matches.
+      Status canonical;
+      auto check_canonical = [&](std::span<const std::byte> piece, std::uint64_t at) {
+        if (canonical.ok()) canonical = internal::check_canonical_bytes(t.name, t.dtype, t.element_count, piece, at);
+      };
       if (t.codec == Codec::kNone) {
         auto data = impl_->stored(t);
         for (std::size_t at = 0; at < data.size(); at += kStep) {
           const auto piece = data.subspan(at, std::min(kStep, data.size() - at));
           h.update(piece);
+          check_canonical(piece, at);
           report(piece.size());
         }
       } else {
@@ -246,6 +254,7 @@ Status File::verify(const VerifyOptions& options) const {
             break;
           }
           h.update(piece);
+          check_canonical(piece, at);
           report(piece.size());
         }
         if (!decoded) {
@@ -257,6 +266,8 @@ Status File::verify(const VerifyOptions& options) const {
         failures[i] = Error(ErrorCode::kTensorDigestMismatch,
                             "tensor '" + std::string(t.name) + "': SHA-256 of its " + std::to_string(t.logical_bytes) +
                                 " bytes at offset " + std::to_string(t.offset) + " does not match the manifest");
+      else if (!canonical.ok())
+        failures[i] = canonical.error();
     }
   });
   std::size_t failed = 0;

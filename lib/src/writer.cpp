@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "atomic_file.hpp"
+#include "canonical.hpp"
 #include "codec.hpp"
 #include "layout.hpp"
 #include "manifest.hpp"
@@ -117,6 +118,7 @@ struct Writer::Impl {
   std::uint64_t current_written = 0;
   internal::Sha256 hasher;
   std::uint64_t current_logical = 0;
+  std::uint64_t current_elements = 0;
 
   // Compressed storage of the current tensor. kDeciding: chunks are held
   // until the codec decision; kCompressing: chunks are compressed in
@@ -330,10 +332,10 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
     if (auto s = w.out->pad_to(w.model.alignment); !s.ok()) return w.fail(s.error());
     r.offset = w.out->position();
   }
-  (void)count;
   w.current = std::move(r);
   w.current_written = 0;
   w.current_logical = *size;
+  w.current_elements = *count;  // a valid size implies a valid count
   w.in_tensor = true;
   w.reset_chunks();
   if (w.options.compression.enabled && *size > 0) {
@@ -349,6 +351,8 @@ Status Writer::append(std::span<const std::byte> data) {
   if (data.size() > w.current_logical - w.current_written)
     return Error(ErrorCode::kTensorSizeMismatch, "tensor '" + w.current.name + "': more bytes than its " +
                                                      std::to_string(w.current_logical) + " bytes");
+  OWF_RETURN_IF_ERROR(
+      internal::check_canonical_bytes(w.current.name, w.current.dtype, w.current_elements, data, w.current_written));
   w.current_written += data.size();
   if (w.mode != Impl::Mode::kRaw) return w.enqueue(data);
   // Large pieces are hashed on a second thread while this one writes them:
@@ -399,7 +403,12 @@ Status Writer::add_tensor(const TensorSpec& spec, std::span<const std::byte> dat
                                                      " bytes given, " + std::string(dtype_name(spec.dtype)) +
                                                      " x shape needs " + std::to_string(impl_->current_logical));
   }
-  OWF_RETURN_IF_ERROR(append(data));
+  if (auto s = append(data); !s.ok()) {
+    // Refused bytes (not canonical) leave no tensor open.
+    impl_->in_tensor = false;
+    impl_->reset_chunks();
+    return s;
+  }
   return end_tensor();
 }
 

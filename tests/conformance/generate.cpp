@@ -64,6 +64,22 @@ Bytes pattern(std::size_t n, std::uint64_t seed) {
   return out;
 }
 
+// `bytes` made canonical (format.md §5): BOOL bytes become 0 or 1, and the
+// bits of a packed tensor's last byte past its last element become 0.
+Bytes canonical(DType dtype, const std::vector<std::uint64_t>& shape, Bytes bytes) {
+  const auto info = owf::dtype_info(dtype);
+  if (dtype == DType::kBool)
+    for (auto& b : bytes) b &= std::byte{1};
+  if (info && info->block_elements > 1 && !info->row_blocked && !bytes.empty()) {
+    std::uint64_t elements = 1;
+    for (auto d : shape) elements *= d;
+    const std::uint64_t bits = elements * (8 * info->block_bytes / info->block_elements);
+    const std::uint64_t spare = 8 * bytes.size() - bits;  // 0..7
+    bytes.back() &= static_cast<std::byte>(0xFF >> spare);
+  }
+  return bytes;
+}
+
 struct TensorDef {
   std::string name;
   std::uint16_t dtype = static_cast<std::uint16_t>(DType::kF32);
@@ -227,7 +243,7 @@ Built build(const Model& m) {
     } else {
       auto size = owf::tensor_byte_size(static_cast<DType>(t.dtype), t.shape);
       if (!size.ok()) throw std::logic_error("tensor '" + t.name + "' needs explicit data");
-      data = pattern(static_cast<std::size_t>(*size), seed);
+      data = canonical(static_cast<DType>(t.dtype), t.shape, pattern(static_cast<std::size_t>(*size), seed));
     }
     ++seed;
     TensorRecord r;
@@ -1426,6 +1442,43 @@ void data_section_cases(Suite& s) {
     s.unverifiable("r34-one-byte-tensor", "R34", "the only byte of a 1-byte tensor inverted", m,
                    "tensor_digest_mismatch");
   }
+  // R35: canonical bytes, at verification. The manifest digests match the
+  // bytes: only their encoding is wrong.
+  auto one = [](const std::string& name, DType dtype, std::vector<std::uint64_t> shape, Bytes data) {
+    Model m = base();
+    m.tensors = {{name, code(dtype), std::move(shape), Role::kOther, std::move(data)}};
+    return m;
+  };
+  s.unverifiable("r35-bool-2", "R35", "BOOL [4] holding the bytes 00 01 02 01",
+                 one("flags", DType::kBool, {4}, Bytes{std::byte{0}, std::byte{1}, std::byte{2}, std::byte{1}}),
+                 "noncanonical_tensor_data");
+  s.unverifiable("r35-bool-scalar-ff", "R35", "a rank-0 BOOL holding the byte FF",
+                 one("flag", DType::kBool, {}, Bytes{std::byte{0xFF}}), "noncanonical_tensor_data");
+  s.unverifiable("r35-f4-unused-nibble", "R35",
+                 "F4_E2M1 [3] in 2 bytes 21 F3: the high nibble of the last byte, after the last element, is not 0",
+                 one("w", DType::kF4_E2M1, {3}, Bytes{std::byte{0x21}, std::byte{0xF3}}), "noncanonical_tensor_data");
+  s.unverifiable("r35-f6-e2m3-unused-bits", "R35", "F6_E2M3 [5]: 30 bits in 4 bytes, the top bit of the last byte is 1",
+                 one("w", DType::kF6_E2M3, {5}, Bytes{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{0x84}}),
+                 "noncanonical_tensor_data");
+  s.unverifiable("r35-f6-e3m2-unused-bits", "R35", "F6_E3M2 [1]: 6 bits in 1 byte 0x45, bit 6 is 1",
+                 one("w", DType::kF6_E3M2, {1}, Bytes{std::byte{0x45}}), "noncanonical_tensor_data");
+  {
+    Model m = one("flags", DType::kBool, {4}, Bytes{std::byte{0}, std::byte{1}, std::byte{2}, std::byte{1}});
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[0].sha256[0] ^= 0x01; };
+    s.unverifiable("r34-before-r35", "R34",
+                   "BOOL [4] holding 00 01 02 01 (R35) whose manifest digest has one bit flipped (R34): R34 first", m,
+                   "tensor_digest_mismatch");
+  }
+  {
+    Model m = base();
+    m.tensors = {{"a.flags", code(DType::kBool), {2}, Role::kOther, Bytes{std::byte{1}, std::byte{3}}},
+                 {"b.data", code(DType::kU8), {2}, Role::kOther}};
+    m.edit_model = [](ManifestModel& mm) { mm.tensors[1].sha256[0] ^= 0x01; };
+    s.unverifiable("r35-before-next-tensor-r34", "R35",
+                   "a.flags holds the BOOL byte 3 (R35), b.data's digest has one bit flipped (R34): verification "
+                   "reports the first tensor in manifest order",
+                   m, "noncanonical_tensor_data");
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1638,6 +1691,14 @@ void compression_cases(Suite& s) {
     s.invalid_in(c5, "r29-before-c05", "R29",
                  "w lies past the data section (R29) and has chunk_length 0 (R30, C5): R29 first", m,
                  "tensor_out_of_range");
+  }
+  {
+    Bytes flags = canonical(DType::kBool, {300}, pattern(300, 21));
+    flags[200] = std::byte{2};
+    s.unverifiable_in(c5, "r35-compressed-bool", "R35",
+                      "BOOL [300], Zstd in chunks of 128: logical byte 200 (in chunk 1) decodes to 2",
+                      compressed_model({compressed("flags", DType::kBool, {300}, flags, Codec::kZstd, 128)}),
+                      "noncanonical_tensor_data");
   }
   // C3..C8 (R30): the chunk table, at open.
   {

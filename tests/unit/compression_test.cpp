@@ -83,7 +83,8 @@ std::map<std::string, Written> every_dtype() {
     TensorSpec spec{"t." + std::string(info.name), info.dtype, shape_near(info, 3 * kChunk + 1000), Role::kWeight};
     auto size = tensor_byte_size(spec.dtype, spec.shape);
     REQUIRE(size.ok());
-    out[spec.name] = {spec, compressible_bytes(info.dtype, *size, seed++)};
+    out[spec.name] = {spec, owf::test::make_canonical(info.dtype, element_count(spec.shape).value(),
+                                                      compressible_bytes(info.dtype, *size, seed++))};
   }
   return out;
 }

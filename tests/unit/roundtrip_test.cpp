@@ -15,7 +15,8 @@ namespace {
 std::vector<std::byte> bytes_for(DType dtype, const std::vector<std::uint64_t>& shape, std::uint32_t seed) {
   auto size = tensor_byte_size(dtype, shape);
   REQUIRE(size.ok());
-  return owf::test::pseudo_random_bytes(static_cast<std::size_t>(*size), seed);
+  return owf::test::make_canonical(dtype, element_count(shape).value(),
+                                   owf::test::pseudo_random_bytes(static_cast<std::size_t>(*size), seed));
 }
 
 }  // namespace

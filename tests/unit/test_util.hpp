@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "canonical.hpp"
 #include "owf/owf.hpp"
 
 namespace owf::test {
@@ -58,6 +60,18 @@ inline std::vector<std::byte> pseudo_random_bytes(std::size_t n, std::uint32_t s
   std::vector<std::byte> out(n);
   for (auto& b : out) b = static_cast<std::byte>(rng() & 0xFF);
   return out;
+}
+
+/// `bytes` (logical bytes of a tensor of `dtype` with `elements` elements)
+/// made canonical (spec/format.md §5, R35) by clearing the bits the
+/// library's check objects to: random test data for BOOL and packed
+/// dtypes is otherwise refused by the writer.
+inline std::vector<std::byte> make_canonical(DType dtype, std::uint64_t elements, std::vector<std::byte> bytes) {
+  while (auto at = internal::find_noncanonical_byte(dtype, elements, bytes, 0)) {
+    auto& b = bytes[static_cast<std::size_t>(*at)];
+    b &= static_cast<std::byte>(~(0x80u >> std::countl_zero(std::to_integer<std::uint8_t>(b))));  // top set bit
+  }
+  return bytes;
 }
 
 inline License test_license() {

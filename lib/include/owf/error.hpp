@@ -53,6 +53,7 @@ enum class ErrorCode : std::uint16_t {
   kTensorDigestMismatch = 42,
   kUnknownRole = 43,
   kDtypeMismatch = 44,
+  kNonCanonicalTensorData = 45,
   // Metadata.
   kBadUtf8 = 50,
   kBadHyperparameter = 51,

@@ -60,11 +60,16 @@ class OWF_API Writer {
   Status set_info(const ModelInfo& info);
 
   /// Adds a whole tensor. `data` holds its logical bytes (row-major,
-  /// little-endian) and must have the size dtype x shape demands.
+  /// little-endian) and must have the size dtype x shape demands. Bytes
+  /// that are not canonical (spec/format.md §5: a BOOL byte other than 0
+  /// or 1, non-zero bits after the last element of a packed F4/F6 tensor)
+  /// are refused with noncanonical_tensor_data and no tensor is added.
   Status add_tensor(const TensorSpec& spec, std::span<const std::byte> data);
 
   /// Streams a tensor in pieces, for tensors larger than the caller wants
-  /// in memory: begin, append until logical size is reached, end.
+  /// in memory: begin, append until logical size is reached, end. A piece
+  /// with non-canonical bytes is refused (noncanonical_tensor_data) and not
+  /// written; the tensor stays open for a corrected piece.
   Status begin_tensor(const TensorSpec& spec);
   Status append(std::span<const std::byte> data);
   Status end_tensor();
