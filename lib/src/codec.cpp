@@ -50,6 +50,46 @@ void ungroup_dispatch(const std::byte* grouped, unsigned width, std::size_t n, s
   }
 }
 
+// A Window_Descriptor declares 2^(10 + exponent) bytes plus eighths of
+// that (RFC 8878 §3.1.1.1.2); spec/compression.md §4 allows exponents up
+// to 21, a window under 4 GiB, whatever the zstd library accepts.
+constexpr unsigned kMaxWindowExponent = 21;
+constexpr std::uint64_t kMaxBlockBytes = 128 * 1024;
+
+// Every block of a complete, well-formed frame `f` (checked by the zstd
+// library before) holds at most Block_Maximum_Size bytes, the smaller of
+// the Window_Size and 128 KiB (RFC 8878 §3.1.1.2.3; spec/compression.md
+// C11): libzstd's one-shot decoder enforces it for compressed blocks but
+// not for raw and RLE ones. `content` is the chunk's logical length, the
+// Window_Size of a single-segment frame (whose declared size C9 checked).
+// Returns what is wrong, or "".
+std::string check_block_sizes(std::span<const std::byte> f, std::uint64_t content) {
+  auto at = [&](std::size_t i) { return std::to_integer<unsigned>(f[i]); };
+  const unsigned fhd = at(4);
+  const bool single_segment = (fhd & 0x20) != 0;
+  static constexpr unsigned kDictIdBytes[] = {0, 1, 2, 4};
+  const unsigned content_size_bytes[] = {single_segment ? 1u : 0u, 2, 4, 8};
+  std::size_t pos = 5 + (single_segment ? 0 : 1) + kDictIdBytes[fhd & 3] + content_size_bytes[fhd >> 6];
+  std::uint64_t window = content;
+  if (!single_segment) {
+    const unsigned exponent = at(5) >> 3, mantissa = at(5) & 7;
+    const std::uint64_t base = std::uint64_t{1} << (10 + exponent);
+    window = base + base / 8 * mantissa;
+  }
+  const std::uint64_t block_max = std::min(window, kMaxBlockBytes);
+  for (std::size_t index = 0; pos + 3 <= f.size(); ++index) {
+    const std::uint32_t header = at(pos) | at(pos + 1) << 8 | at(pos + 2) << 16;
+    const std::uint32_t size = header >> 3;
+    const unsigned type = (header >> 1) & 3;  // 0 raw, 1 RLE, 2 compressed
+    if (size > block_max)
+      return "block " + std::to_string(index) + " holds " + std::to_string(size) + " bytes, over the " +
+             std::to_string(block_max) + " bytes its frame allows (the smaller of its window and 128 KiB)";
+    pos += 3 + (type == 1 ? 1 : size);
+    if ((header & 1) != 0) break;
+  }
+  return "";
+}
+
 struct DCtxDeleter {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
@@ -67,6 +107,12 @@ Status decompress_exact(ZSTD_DCtx* dctx, std::span<const std::byte> src, std::sp
   std::uint32_t magic = 0;
   if (src.size() >= 4) std::memcpy(&magic, src.data(), 4);
   if (magic != ZSTD_MAGICNUMBER) return corrupt("does not start with a zstd frame");
+  if (src.size() >= 6 && (std::to_integer<unsigned>(src[4]) & 0x20) == 0) {
+    const unsigned exponent = std::to_integer<unsigned>(src[5]) >> 3;
+    if (exponent > kMaxWindowExponent)
+      return corrupt("frame declares a window of at least 2^" + std::to_string(10 + exponent) +
+                     " bytes; windows of 4 GiB or more are not allowed");
+  }
   const unsigned long long declared = ZSTD_getFrameContentSize(src.data(), src.size());
   if (declared == ZSTD_CONTENTSIZE_ERROR) return corrupt("truncated or malformed frame header");
   if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != dst.size())
@@ -80,6 +126,7 @@ Status decompress_exact(ZSTD_DCtx* dctx, std::span<const std::byte> src, std::sp
   if (frame != src.size())
     return corrupt(std::to_string(src.size() - frame) + " bytes follow the frame, which ends at chunk byte " +
                    std::to_string(frame));
+  if (auto s = check_block_sizes(src, dst.size()); !s.empty()) return corrupt(s);
   // One-shot decoding writes straight into dst and stops with an error at
   // its end: nothing is allocated from the sizes the frame declares.
   const std::size_t got = ZSTD_decompressDCtx(dctx, dst.data(), dst.size(), src.data(), src.size());

@@ -190,6 +190,27 @@ Bytes zstd_frame(std::span<const std::byte> in, FrameOptions o = {}) {
   return out;
 }
 
+// `frame` (which must have a Window_Descriptor: not single-segment) with
+// the Window_Descriptor byte replaced by `descriptor`.
+Bytes with_window(Bytes frame, unsigned descriptor) {
+  if ((std::to_integer<unsigned>(frame[4]) & 0x20) != 0) throw std::logic_error("frame has no Window_Descriptor");
+  frame[5] = static_cast<std::byte>(descriptor);
+  return frame;
+}
+
+// A frame laid out by hand (RFC 8878): no content size, Window_Descriptor
+// `descriptor`, and one last block of `type` (0 raw, 1 RLE) regenerating
+// `size` bytes from `payload` (the bytes of a raw block, the one byte of
+// an RLE block).
+Bytes one_block_frame(unsigned descriptor, unsigned type, std::uint32_t size, const Bytes& payload) {
+  const std::uint32_t header = size << 3 | type << 1 | 1;
+  Bytes f = {std::byte{0x28}, std::byte{0xB5}, std::byte{0x2F},
+             std::byte{0xFD}, std::byte{0},    static_cast<std::byte>(descriptor)};
+  for (int k = 0; k < 3; ++k) f.push_back(static_cast<std::byte>(header >> (8 * k) & 0xFF));
+  f.insert(f.end(), payload.begin(), payload.end());
+  return f;
+}
+
 // A skippable frame (magic 0x184D2A50) with 4 bytes of payload.
 Bytes skippable_frame() {
   const unsigned char b[] = {0x50, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, 'o', 'w', 'f', '!'};
@@ -1614,6 +1635,61 @@ void compression_cases(Suite& s) {
                      "defaults",
                      m, false);
   }
+  {
+    Model m = cbase();
+    m.tensors[0].edit_frames = [data = *m.tensors[0].data](std::vector<Bytes>& f) {
+      f.at(1) = with_window(zstd_frame(std::span(data).subspan(128, 128), {.content_size = false}), 21 << 3 | 7);
+      f.at(2) = zstd_frame(std::span(data).subspan(256), {.content_size = false});
+      f.at(2)[4] |= std::byte{0x10};
+    };
+    valid_compressed(s, "valid-zstd-window-descriptors", "compression.md §4",
+                     "chunk 1's frame declares the largest window allowed, 2^31 + 7 x 2^28 bytes (exponent 21, "
+                     "mantissa 7), for 128 bytes; chunk 2's frame has the unused bit of its header descriptor set",
+                     m, false);
+  }
+  {
+    // Two random KiB, then the same two KiB again, in four blocks of 1 KiB;
+    // the frame says its window is 1 KiB, but blocks 3 and 4 copy from 2 KiB back.
+    Bytes data = pattern(2048, 22);
+    data = concat(data, data);
+    Model m = compressed_model({compressed("w", DType::kU8, {4096}, data, Codec::kZstd, 4096)});
+    m.tensors[0].edit_frames = [data](std::vector<Bytes>& f) {
+      f.at(0) = with_window(zstd_frame(data, {.content_size = false, .planes = 4}), 0);
+    };
+    valid_compressed(s, "valid-zstd-match-beyond-window", "compression.md §4",
+                     "U8 [4096], one chunk whose frame declares a 1 KiB window and holds blocks of 1 KiB, the last "
+                     "two copied from 2 KiB back: matches may reach any earlier byte of the chunk",
+                     m, true);
+  }
+  {
+    const Bytes data = pattern(2048, 23);
+    Model m = compressed_model({compressed("w", DType::kU8, {2048}, data, Codec::kZstd, 2048)});
+    m.tensors[0].edit_frames = [data](std::vector<Bytes>& f) {
+      f.at(0) = with_window(zstd_frame(data, {.content_size = false}), 0);
+      if (f.at(0).size() < 2048) throw std::logic_error("c11-block-over-window: the block is not raw");
+    };
+    s.unverifiable_in(c5, "c11-block-over-window", "C11",
+                      "U8 [2048] of random bytes in one frame declaring a 1 KiB window: its 2 KiB block exceeds "
+                      "Block_Maximum_Size, the smaller of the window and 128 KiB",
+                      m, "corrupt_compressed_data");
+  }
+  {
+    const Bytes sevens(2048, std::byte{7});
+    Model m = compressed_model({compressed("w", DType::kU8, {2048}, sevens, Codec::kZstd, 2048)});
+    m.tensors[0].edit_frames = [](std::vector<Bytes>& f) { f.at(0) = one_block_frame(0, 1, 2048, {std::byte{7}}); };
+    s.unverifiable_in(c5, "c11-rle-block-over-window", "C11",
+                      "U8 [2048] of 7s as one RLE block in a frame declaring a 1 KiB window", m,
+                      "corrupt_compressed_data");
+  }
+  {
+    const Bytes data = pattern(131073, 24);
+    Model m = compressed_model({compressed("w", DType::kU8, {131073}, data, Codec::kZstd, 131073)});
+    m.tensors[0].edit_frames = [data](std::vector<Bytes>& f) { f.at(0) = one_block_frame(10 << 3, 0, 131073, data); };
+    s.unverifiable_in(c5, "c11-raw-block-over-128kib", "C11",
+                      "U8 [131073] as one raw block of 128 KiB + 1 in a frame declaring a 1 MiB window (blocks hold "
+                      "at most 128 KiB)",
+                      m, "corrupt_compressed_data");
+  }
   valid_compressed(
       s, "valid-chunk-length-at-limit", c5,
       "chunk_length 2^26 (the default max_chunk_bytes) for a 600-byte tensor: one chunk",
@@ -1793,6 +1869,15 @@ void compression_cases(Suite& s) {
   });
   frame("c09-content-size-129", "C9", "chunk 1's frame declares (and holds) 129 bytes; the chunk has 128",
         [](const Bytes& c) { return zstd_frame(concat(c, Bytes{std::byte{0}})); });
+  frame("c09-reserved-bit", "C9", "chunk 1's frame header descriptor has its reserved bit (bit 3) set",
+        [](const Bytes& c) {
+          Bytes f = zstd_frame(c);
+          f[4] |= std::byte{0x08};
+          return f;
+        });
+  frame("c09-window-4gib", "C9",
+        "chunk 1's frame (no content size) declares a window of 4 GiB (Window_Descriptor exponent 22)",
+        [](const Bytes& c) { return with_window(zstd_frame(c, {.content_size = false}), 22 << 3); });
   frame("c10-truncated-frame", "C10", "chunk 1's frame without its last byte", [](const Bytes& c) {
     Bytes f = zstd_frame(c);
     f.pop_back();

@@ -529,6 +529,79 @@ TEST_CASE("hostile chunk tables are refused at open") {
   }
 }
 
+TEST_CASE("a frame's declared window: any size under 4 GiB decodes, larger ones are refused (C9)") {
+  // Windows never size memory: the chunk is decoded into its own bytes.
+  for (unsigned exponent : {0u, 17u, 21u, 22u, 31u}) {
+    CAPTURE(exponent);
+    Crafted c;
+    const auto second = std::span(c.logical).subspan(1000, 1000);
+    c.frames[1] = zstd_frame(second, false);
+    REQUIRE((std::to_integer<unsigned>(c.frames[1][4]) & 0x20) == 0);  // has a Window_Descriptor
+    c.frames[1][5] = static_cast<std::byte>(exponent << 3 | 7);
+    const auto bytes = c.build();
+    auto f = open_bytes(bytes);
+    REQUIRE(f.ok());
+    const auto v = f->verify();
+    if (exponent <= 21) {
+      CHECK_MESSAGE(v.ok(), v.error().to_string());
+    } else {
+      CHECK(v.code() == ErrorCode::kCorruptCompressedData);
+      CHECK(v.error().message().find("window") != std::string::npos);
+    }
+  }
+}
+
+// A frame without content size, with Window_Descriptor `descriptor`,
+// holding `data` as raw blocks of `block` bytes (or, if `rle`, one RLE
+// block of data.size() copies of data[0]).
+std::vector<std::byte> handmade_frame(std::span<const std::byte> data, unsigned descriptor, std::size_t block,
+                                      bool rle = false) {
+  std::vector<std::byte> f = {std::byte{0x28}, std::byte{0xB5}, std::byte{0x2F},
+                              std::byte{0xFD}, std::byte{0},    static_cast<std::byte>(descriptor)};
+  auto put_header = [&](std::size_t size, unsigned type, bool last) {
+    const auto h = static_cast<std::uint32_t>(size << 3 | type << 1 | (last ? 1 : 0));
+    for (int k = 0; k < 3; ++k) f.push_back(static_cast<std::byte>(h >> (8 * k) & 0xFF));
+  };
+  if (rle) {
+    put_header(data.size(), 1, true);
+    f.push_back(data[0]);
+    return f;
+  }
+  for (std::size_t at = 0; at < data.size(); at += block) {
+    const std::size_t n = std::min(block, data.size() - at);
+    put_header(n, 0, at + n == data.size());
+    f.insert(f.end(), data.begin() + static_cast<std::ptrdiff_t>(at),
+             data.begin() + static_cast<std::ptrdiff_t>(at + n));
+  }
+  return f;
+}
+
+TEST_CASE("every block holds at most the smaller of the frame's window and 128 KiB (C11)") {
+  auto verify_one_chunk = [](std::vector<std::byte> logical, std::vector<std::byte> frame) {
+    Crafted c;
+    c.logical = std::move(logical);
+    c.chunk = c.logical.size();
+    c.frames = {std::move(frame)};
+    const auto bytes = c.build();
+    auto f = open_bytes(bytes);
+    REQUIRE(f.ok());
+    return f->verify();
+  };
+  const std::vector<std::byte> sevens(2500, std::byte{7});
+  CHECK(verify_one_chunk(sevens, handmade_frame(sevens, 2 << 3, 0, true)).ok());  // window 4 KiB
+  auto s = verify_one_chunk(sevens, handmade_frame(sevens, 0, 0, true));          // window 1 KiB
+  CHECK(s.code() == ErrorCode::kCorruptCompressedData);
+  CHECK(s.error().message().find("block 0 holds 2500 bytes") != std::string::npos);
+  const auto noise = owf::test::pseudo_random_bytes(200000, 5);
+  CHECK(verify_one_chunk(noise, handmade_frame(noise, 10 << 3, 100000)).ok());  // window 1 MiB
+  CHECK(verify_one_chunk(noise, handmade_frame(noise, 10 << 3, 131072)).ok());
+  s = verify_one_chunk(noise, handmade_frame(noise, 10 << 3, 131073));
+  CHECK(s.code() == ErrorCode::kCorruptCompressedData);
+  CHECK(s.error().message().find("over the 131072 bytes") != std::string::npos);
+  CHECK(verify_one_chunk(noise, handmade_frame(noise, 0, 1025)).code() == ErrorCode::kCorruptCompressedData);
+  CHECK(verify_one_chunk(noise, handmade_frame(noise, 0, 1024)).ok());
+}
+
 TEST_CASE("hostile frames are refused when read, with the other chunks still readable") {
   Crafted c;
   const auto second = std::span(c.logical).subspan(1000, 1000);
