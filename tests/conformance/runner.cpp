@@ -2,11 +2,22 @@
 // every case of index.json is opened, and verified where it opens, with the
 // limits the case names; the outcome must be exactly the one expected.
 //
-//   owf_conformance_runner <dir containing index.json>
+//   owf_conformance_runner [--verbose] <dir containing index.json>
+//
+// With --check-table it checks the suite against the specification instead:
+// every rule of format.md §8 and compression.md §5 has a row in
+// conformance.md's rule table naming at least one case, every case named
+// there exists and fails, and every case of index.json is in a table.
+//
+//   owf_conformance_runner --check-table <spec dir> <dir containing index.json>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "owf/owf.hpp"
@@ -64,9 +75,87 @@ std::string run(const std::filesystem::path& dir, const json& c) {
   return "";
 }
 
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  if (!in) throw std::runtime_error("cannot read " + p.string());
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Problems found, one per line; "" when the suite covers every rule.
+std::string check_table(const std::filesystem::path& spec, const json& index) {
+  std::set<std::string> rules;  // "R1", ..., "C12", as the specification defines them
+  const std::regex rule_definition(R"(^- ([RC][0-9]+)\. )");
+  for (const char* doc : {"format.md", "compression.md"}) {
+    std::istringstream lines(read_text(spec / doc));
+    for (std::string line; std::getline(lines, line);)
+      if (std::smatch m; std::regex_search(line, m, rule_definition)) rules.insert(m[1]);
+  }
+  std::map<std::string, std::set<std::string>> rows;  // rule -> cases its row names
+  std::set<std::string> valid_listed;
+  const std::regex case_id("`((?:valid|[rc][0-9]{2})-[a-z0-9.-]+)`");
+  std::istringstream lines(read_text(spec / "conformance.md"));
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    const bool rule_row = std::regex_search(line, m, std::regex(R"(^\| ([RC][0-9]+) \|)"));
+    const std::string rule = rule_row ? m[1].str() : "";
+    for (std::sregex_iterator it(line.begin(), line.end(), case_id), end; it != end; ++it) {
+      const std::string id = (*it)[1];
+      if (rule_row)
+        rows[rule].insert(id);
+      else if (line.starts_with("| `valid-"))
+        valid_listed.insert(id);
+    }
+  }
+  std::map<std::string, const json*> cases;
+  for (const json& c : index["cases"]) cases[c["id"].get<std::string>()] = &c;
+  std::string problems;
+  auto problem = [&](const std::string& p) { problems += p + "\n"; };
+  for (const auto& rule : rules)
+    if (rows[rule].empty()) problem("rule " + rule + " has no case in conformance.md's rule table");
+  for (const auto& [rule, ids] : rows) {
+    if (!rules.contains(rule))
+      problem("conformance.md lists rule " + rule + ", which the specification does not define");
+    for (const auto& id : ids) {
+      if (!cases.contains(id)) {
+        problem("conformance.md names case " + id + " (rule " + rule + "), which index.json does not have");
+        continue;
+      }
+      const json& expect = (*cases[id])["expect"];
+      if (expect["open"] == "ok" && expect.value("verify", "ok") == "ok")
+        problem("conformance.md names case " + id + " for rule " + rule + ", but it is a valid file");
+    }
+  }
+  for (const auto& [id, c] : cases) {
+    if (c->contains("rule")) {
+      const std::string rule = (*c)["rule"];
+      if (!rules.contains(rule))
+        problem("case " + id + " names rule " + rule + ", which the specification does not define");
+      if (!rows[rule].contains(id))
+        problem("case " + id + " is missing from the row of " + rule + " in conformance.md");
+    } else if (!valid_listed.contains(id)) {
+      problem("valid case " + id + " is missing from conformance.md's table of valid files");
+    }
+  }
+  return problems;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--check-table") {
+    try {
+      std::ifstream in(std::filesystem::path(argv[3]) / "index.json");
+      const std::string problems = check_table(argv[2], json::parse(in));
+      std::printf("%s",
+                  problems.empty() ? "every rule has a failing case; the tables match index.json\n" : problems.c_str());
+      return problems.empty() ? 0 : 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
+  }
   const bool verbose = argc == 3 && std::string(argv[1]) == "--verbose";
   if (argc != 2 && !verbose) {
     std::fprintf(stderr, "usage: %s [--verbose] <conformance dir>\n", argv[0]);
