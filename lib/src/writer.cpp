@@ -11,7 +11,7 @@
 #include <thread>
 #include <unordered_set>
 
-#include "atomic_file.hpp"
+#include "io/output_file.hpp"
 #include "codec.hpp"
 #include "layout.hpp"
 #include "manifest.hpp"
@@ -105,7 +105,7 @@ Status validate_compression(const CompressionOptions& c) {
 
 struct Writer::Impl {
   WriteOptions options;
-  std::unique_ptr<internal::AtomicFile> out;
+  std::unique_ptr<internal::OutputFile> out;
   internal::ManifestModel model;
   std::unordered_set<std::string> names;
   bool finished = false;
@@ -259,7 +259,7 @@ Result<Writer> Writer::create(const std::filesystem::path& path, const WriteOpti
   impl->options = options;
   if (options.compression.enabled) impl->compressors.resize(internal::resolve_threads(options.compression.threads));
   impl->model.alignment = options.alignment;
-  OWF_ASSIGN_OR_RETURN(impl->out, internal::AtomicFile::create(path));
+  OWF_ASSIGN_OR_RETURN(impl->out, internal::OutputFile::create(path, {.replace = options.overwrite}));
   const auto header = internal::encode_header();
   OWF_RETURN_IF_ERROR(impl->out->write(header));
   return Writer(std::move(impl));
