@@ -8,6 +8,7 @@
 
 #include "layout.hpp"
 #include "owf_generated.h"
+#include "manifest_coverage.hpp"
 #include "rules.hpp"
 #include "utf8.hpp"
 
@@ -295,7 +296,8 @@ bool is_known_feature(std::string_view feature) {
   return std::find(std::begin(kKnownFeatures), std::end(kKnownFeatures), feature) != std::end(kKnownFeatures);
 }
 
-Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits) {
+Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits,
+                                        std::uint16_t file_minor) {
   const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
   if (bytes.size() < 8 || !fb::ManifestBufferHasIdentifier(data))
     return Error(ErrorCode::kManifestInvalid, "manifest lacks the FlatBuffers file identifier \"OWF1\"");
@@ -309,6 +311,7 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
                  "manifest failed FlatBuffers verification (malformed, or beyond depth/table limits)");
   const fb::Manifest* m = fb::GetManifest(data);
   OWF_RETURN_IF_ERROR(check_wide_vector_alignment(m));
+  OWF_RETURN_IF_ERROR(check_manifest_coverage(bytes, {.newer_minor = file_minor > kFormatMinor}));
   const StringChecker strings(limits);
   DecodedManifest out;
 

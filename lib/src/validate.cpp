@@ -184,13 +184,13 @@ Result<ValidatedFile> validate_file(const ByteSource& source, const Limits& limi
   if (stored.size() >= kParallelDigestBytes && std::thread::hardware_concurrency() > 1) {
     Sha256Digest digest{};
     std::thread hasher([&] { digest = sha256(stored); });
-    auto decoded = decode_manifest(stored, limits);
+    auto decoded = decode_manifest(stored, limits, out.version.minor);
     hasher.join();
     OWF_RETURN_IF_ERROR(check_manifest_digest(digest, out.footer));
     OWF_ASSIGN_OR_RETURN(out.manifest, std::move(decoded));
   } else {
     OWF_RETURN_IF_ERROR(check_manifest_digest(sha256(stored), out.footer));
-    OWF_ASSIGN_OR_RETURN(out.manifest, decode_manifest(stored, limits));
+    OWF_ASSIGN_OR_RETURN(out.manifest, decode_manifest(stored, limits, out.version.minor));
   }
   OWF_RETURN_IF_ERROR(check_data_section(source, out, limits));
   return out;
