@@ -107,6 +107,7 @@ struct Writer::Impl {
   // The tensor being streamed, if any.
   bool in_tensor = false;
   internal::TensorRecord current;
+  std::optional<Sha256Digest> current_expected;
   std::uint64_t current_written = 0;
   internal::Sha256 hasher;
   std::uint64_t current_logical = 0;
@@ -252,7 +253,8 @@ Result<Writer> Writer::create(const std::filesystem::path& path, const WriteOpti
   impl->options = options;
   if (options.compression.enabled) impl->compressors.resize(internal::resolve_threads(options.compression.threads));
   impl->model.alignment = options.alignment;
-  OWF_ASSIGN_OR_RETURN(impl->out, internal::OutputFile::create(path, {.replace = options.overwrite}));
+  OWF_ASSIGN_OR_RETURN(impl->out, internal::OutputFile::create(
+                                      path, {.replace = options.overwrite, .before_rename = options.before_rename}));
   const auto header = internal::encode_header();
   OWF_RETURN_IF_ERROR(impl->out->write(header));
   return Writer(std::move(impl));
@@ -326,6 +328,7 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
   }
   (void)count;
   w.current = std::move(r);
+  w.current_expected = spec.expected_sha256;
   w.current_written = 0;
   w.current_logical = *size;
   w.in_tensor = true;
@@ -378,6 +381,10 @@ Status Writer::end_tensor() {
     w.reset_chunks();
   }
   w.current.sha256 = w.hasher.finish();
+  if (w.current_expected && *w.current_expected != w.current.sha256)
+    return w.fail(Error(ErrorCode::kTensorDigestMismatch, "tensor '" + w.current.name + "': its bytes hash to " +
+                                                              to_hex(w.current.sha256) + ", not the expected " +
+                                                              to_hex(*w.current_expected) + "; nothing was written"));
   w.names.insert(w.current.name);
   w.model.tensors.push_back(std::move(w.current));
   w.in_tensor = false;
