@@ -291,6 +291,8 @@ class TensorSlice:
 
     def _read(self, key) -> np.ndarray:
         reader = self._handle._reader
+        if self._info["array_shape"] is None:  # NumPy cannot hold it: array() says why
+            return reader.array(self._index)
         shape = tuple(self._info["array_shape"])
         key = _normalize(key, shape)
         if self._info["zero_copy"]:

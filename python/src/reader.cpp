@@ -81,19 +81,30 @@ std::optional<ElementType> element_type(DType d) {
   }
 }
 
-ArrayLayout layout_of(const TensorInfo& t) {
+Result<ArrayLayout> layout_of(const TensorInfo& t) {
   // NumPy's limits (32 dimensions, dimensions that fit a signed size) are
   // below what the format allows; such tensors are refused, not truncated.
   constexpr std::size_t kNumpyMaxDims = 32;
   const auto max_dim = static_cast<std::uint64_t>(std::numeric_limits<py::ssize_t>::max());
   if (t.shape.size() > kNumpyMaxDims)
-    raise_error(ErrorCode::kUnsupported, "tensor '" + std::string(t.name) + "' has " + std::to_string(t.shape.size()) +
-                                             " dimensions; NumPy allows " + std::to_string(kNumpyMaxDims));
+    return Error(ErrorCode::kUnsupported, "tensor '" + std::string(t.name) + "' has " + std::to_string(t.shape.size()) +
+                                              " dimensions; NumPy allows " + std::to_string(kNumpyMaxDims));
   for (std::uint64_t d : t.shape)
     if (d > max_dim)
-      raise_error(ErrorCode::kUnsupported, "tensor '" + std::string(t.name) + "' has a dimension of " +
-                                               std::to_string(d) + ", more than NumPy can index");
-  if (auto e = element_type(t.dtype)) return {e->dtype, e->itemsize, e->raw, {t.shape.begin(), t.shape.end()}};
+      return Error(ErrorCode::kUnsupported, "tensor '" + std::string(t.name) + "' has a dimension of " +
+                                                std::to_string(d) + ", more than NumPy can index");
+  if (auto e = element_type(t.dtype)) {
+    // NumPy also needs the product of the non-zero dimensions, in bytes, to
+    // fit a signed size, also for empty arrays.
+    unsigned __int128 span = e->itemsize;
+    for (std::uint64_t d : t.shape) {
+      if (d != 0) span *= d;
+      if (span > max_dim)
+        return Error(ErrorCode::kUnsupported,
+                     "tensor '" + std::string(t.name) + "': its dimensions span more bytes than NumPy can index");
+    }
+    return ArrayLayout{e->dtype, e->itemsize, e->raw, {t.shape.begin(), t.shape.end()}};
+  }
   ArrayLayout l{"u1", 1, true, {}};
   const auto info = dtype_info(t.dtype);
   if (info && !t.shape.empty()) {
@@ -208,7 +219,7 @@ class Reader {
   py::dict tensor_info(std::size_t i) const {
     auto s = source();
     const TensorInfo t = tensor(*s, i);
-    const ArrayLayout l = layout_of(t);
+    const auto l = layout_of(t);
     py::dict d;
     d["name"] = std::string(t.name);
     d["dtype"] = std::string(dtype_name(t.dtype));
@@ -219,10 +230,11 @@ class Reader {
     d["stored_bytes"] = t.stored_bytes;
     d["logical_bytes"] = t.logical_bytes;
     d["element_count"] = t.element_count;
-    d["array_dtype"] = numpy_dtype(l.dtype);
-    d["array_shape"] = py::tuple(py::cast(l.shape));
-    d["raw"] = l.raw;
-    d["zero_copy"] = view_of(*s, t, l.itemsize).has_value();
+    // How it reads as an array (None where NumPy cannot hold it).
+    d["array_dtype"] = l.ok() ? py::object(numpy_dtype(l->dtype)) : py::object(py::none());
+    d["array_shape"] = l.ok() ? py::object(py::tuple(py::cast(l->shape))) : py::object(py::none());
+    d["raw"] = l.ok() && l->raw;
+    d["zero_copy"] = l.ok() && view_of(*s, t, l->itemsize).has_value();
     return d;
   }
 
@@ -232,7 +244,7 @@ class Reader {
   py::array array(std::size_t i, bool writeable) const {
     auto s = source();
     const TensorInfo t = tensor(*s, i);
-    const ArrayLayout l = layout_of(t);
+    const ArrayLayout l = unwrap(layout_of(t));
     if (auto view = view_of(*s, t, l.itemsize)) {
       py::array a(numpy_dtype(l.dtype), l.shape, {}, view->data(), py::cast(mapping_));
       set_writeable(a, writeable && mapping_->writable());

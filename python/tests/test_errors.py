@@ -161,3 +161,16 @@ def test_not_a_weights_file(tmp_path):
         owf.safe_open(path)
     with pytest.raises(owf.OWFError):
         owf.safe_open(tmp_path)  # a directory
+
+
+@pytest.mark.parametrize("shape", [[1] * 33, [2**63, 0], [2**62, 0], [2**40, 0, 2**40]])
+def test_shapes_numpy_cannot_hold_raise_oWFError(tmp_path, shape):
+    path = str(tmp_path / "h.owf")
+    n = 0 if 0 in shape else 1
+    owf._owf.save(path, "owf", [("t", "F32", shape, np.zeros(n, np.float32))], "MIT")
+    for framework in ("np", "pt"):
+        with owf.safe_open(path, framework) as f:
+            assert f.tensor_info("t")["shape"] == shape
+            with pytest.raises(owf.OWFError) as info:
+                f.get_tensor("t")
+            assert info.value.code == owf.ErrorCode.UNSUPPORTED
