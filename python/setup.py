@@ -12,6 +12,9 @@ pybind11-dev, python3-pybind11). Debian's setuptools is enough:
 
 CMAKE_BUILD_PARALLEL_LEVEL sets the build's parallelism (default: all
 cores); CMAKE_CXX_COMPILER_LAUNCHER=ccache is honoured by CMake.
+OWF_CMAKE_BUILD_DIR=DIR takes the module from an existing build tree of
+this project (configured with the same Python) instead of configuring a
+private one: CI does so to skip building the library twice.
 """
 
 import os
@@ -35,15 +38,16 @@ def version() -> str:
 
 class CMakeBuild(build_ext):
     def build_extension(self, ext: Extension) -> None:
-        build = pathlib.Path(self.build_temp).resolve() / "cmake"
         target = pathlib.Path(self.get_ext_fullpath(ext.name)).resolve()
+        build = pathlib.Path(os.environ.get("OWF_CMAKE_BUILD_DIR") or pathlib.Path(self.build_temp) / "cmake").resolve()
         configure = [
             "cmake", "-S", str(ROOT), "-B", str(build),
             "-DCMAKE_BUILD_TYPE=Release",
             f"-DPython3_EXECUTABLE={sys.executable}",
             "-DOWF_BUILD_PYTHON=ON", "-DOWF_BUILD_TOOLS=OFF", "-DOWF_BUILD_TESTS=OFF", "-DOWF_BUILD_EXAMPLES=OFF",
         ]
-        subprocess.run(configure, check=True)
+        if "OWF_CMAKE_BUILD_DIR" not in os.environ:
+            subprocess.run(configure, check=True)
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(os.cpu_count() or 1)
         subprocess.run(["cmake", "--build", str(build), "--target", "owf_python", "-j", jobs], check=True)
         built = next((build / "python" / "owf").glob("_owf*" + os.path.splitext(target.name)[1]))
