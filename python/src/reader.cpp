@@ -168,7 +168,7 @@ class Reader {
   static std::shared_ptr<Reader> open_bytes(const py::buffer& data, py::handle limits) {
     const Limits l = limits_from_python(limits);
     const py::buffer_info b = data.request();
-    if (b.ndim > 1 && !PyBuffer_IsContiguous(b.view(), 'C'))
+    if (!PyBuffer_IsContiguous(b.view(), 'C'))
       raise_error(ErrorCode::kInvalidArgument, "the buffer must be contiguous");
     const auto size = static_cast<std::size_t>(b.size * b.itemsize);
     auto reader = std::make_shared<Reader>();
@@ -353,7 +353,10 @@ class Reader {
     auto file = File::open_buffer((*mapping)->bytes(), limits);
     if (!file.ok()) return Error(file.code(), (*mapping)->path() + ": " + file.error().message());
     mapping_ = std::move(mapping).value();
-    source_ = source_of(std::move(file).value());
+    // The source keeps the mapping alive: a call still running on another
+    // thread when close() drops mapping_ reads from it to the end.
+    source_ = std::shared_ptr<Source>(source_of(std::move(file).value()).release(),
+                                      [keep = mapping_](Source* s) { delete s; });
     return {};
   }
 

@@ -40,7 +40,8 @@ class ArraySource final : public Source {
     t.shape = e.shape;
     t.role = infer_role(e.name);
     t.stored_bytes = t.logical_bytes = e.data.size();
-    t.element_count = element_count(e.shape).ok() ? *element_count(e.shape) : 0;
+    const auto elements = element_count(e.shape);  // the writer reports an overflow
+    t.element_count = elements.ok() ? *elements : 0;
     return t;
   }
   Status read(std::size_t index, std::span<std::byte> out) const override { return read_range(index, 0, out); }

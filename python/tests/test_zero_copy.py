@@ -99,3 +99,35 @@ def test_bytes_are_copied_once_then_viewed():
     del data
     gc.collect()
     np.testing.assert_array_equal(loaded["a"], x["a"])
+
+
+def test_close_while_other_threads_read(tmp_path):
+    """close() while other threads read (without the GIL) ends their calls
+    normally or with OWFError('closed'), never with a crash."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    x = {f"t{i}": rng.standard_normal(1 << 18).astype(np.float32) for i in range(8)}
+    path = tmp_path / "c.owf"
+    owf.numpy.save_file(x, path, license="MIT", compression="zstd")
+    for _ in range(5):
+        f = owf.safe_open(path)
+        outcomes = []
+
+        def read():
+            try:
+                for _ in range(20):
+                    for k in x:
+                        f.get_tensor(k)
+                    f.verify()
+                outcomes.append("done")
+            except owf.OWFError as e:
+                outcomes.append(e.code_name)
+
+        threads = [threading.Thread(target=read) for _ in range(3)]
+        for t in threads:
+            t.start()
+        f.close()
+        for t in threads:
+            t.join()
+        assert set(outcomes) <= {"done", "invalid_argument"} and len(outcomes) == 3
