@@ -224,7 +224,7 @@ class safe_open:
         return True
 
     def __repr__(self) -> str:
-        if self._reader.closed:
+        if getattr(self, "_reader", None) is None or self._reader.closed:
             return "<owf.safe_open (closed)>"
         return f"<owf.safe_open {self.format}, {len(self)} tensors, framework {self._framework!r}>"
 

@@ -11,7 +11,11 @@ namespace owf::python {
 
 [[noreturn]] void raise_error(ErrorCode code, const std::string& message) {
   const py::object cls = py::module_::import("owf._errors").attr("OWFError");
-  const py::object exc = cls(static_cast<int>(code), message);
+  // Messages may quote bytes of a hostile file that are not UTF-8.
+  const auto text = py::reinterpret_steal<py::str>(
+      PyUnicode_DecodeUTF8(message.data(), static_cast<Py_ssize_t>(message.size()), "backslashreplace"));
+  if (!text) throw py::error_already_set();
+  const py::object exc = cls(static_cast<int>(code), text);
   PyErr_SetObject(cls.ptr(), exc.ptr());
   throw py::error_already_set();
 }

@@ -174,3 +174,18 @@ def test_shapes_numpy_cannot_hold_raise_oWFError(tmp_path, shape):
             with pytest.raises(owf.OWFError) as info:
                 f.get_tensor("t")
             assert info.value.code == owf.ErrorCode.UNSUPPORTED
+
+
+@pytest.mark.parametrize("name", ["candle/test.pt", "burn/legacy_shared_storage.pt", "burn/mixed_types.pt"])
+def test_damaged_pytorch_checkpoints_raise_oWFError_or_read(corpus, tmp_path, name):
+    data = (corpus / name).read_bytes()
+    path = tmp_path / "bad.pt"
+    for label, bad in _mutations(data):
+        path.write_bytes(bad)
+        for framework in ("np", "pt"):
+            try:
+                with owf.safe_open(path, framework) as f:
+                    for k in f.keys():
+                        f.get_tensor(k)
+            except owf.OWFError:
+                pass
