@@ -18,6 +18,7 @@ class ErrorCode(enum.IntEnum):
     NOT_FOUND = 3
     UNSUPPORTED = 4
     LIMIT_EXCEEDED = 5
+    ALREADY_EXISTS = 6
     TRUNCATED = 10
     BAD_MAGIC = 11
     BAD_FOOTER_MAGIC = 12

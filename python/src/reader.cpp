@@ -351,7 +351,13 @@ class Reader {
   Status open_owf(Result<std::shared_ptr<Mapping>> mapping, const Limits& limits) {
     if (!mapping.ok()) return mapping.status();
     auto file = File::open_buffer((*mapping)->bytes(), limits);
-    if (!file.ok()) return Error(file.code(), (*mapping)->path() + ": " + file.error().message());
+    if (!file.ok()) {
+      // Errors of open_buffer name the "buffer"; this one is the file at path.
+      std::string message = file.error().message();
+      constexpr std::string_view kBuffer = "buffer: ";
+      if (message.starts_with(kBuffer)) message.erase(0, kBuffer.size());
+      return Error(file.code(), (*mapping)->path() + ": " + message);
+    }
     mapping_ = std::move(mapping).value();
     // The source keeps the mapping alive: a call still running on another
     // thread when close() drops mapping_ reads from it to the end.

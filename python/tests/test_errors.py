@@ -62,6 +62,7 @@ def test_conformance_suite(case):
         with pytest.raises(owf.OWFError) as info:
             owf.safe_open(path, "np", format="owf", limits=case.get("limits"))
         assert info.value.code_name == expect["open"], info.value
+        assert info.value.message.startswith(f"{path}: "), info.value  # names the file
         return
     with owf.safe_open(path, "np", format="owf", limits=case.get("limits")) as f:
         assert len(f.keys()) == expect.get("tensor_count", len(f.keys()))
