@@ -179,6 +179,8 @@ class OwfSource final : public Source {
 
 }  // namespace
 
+std::unique_ptr<Source> source_of(File file) { return std::make_unique<OwfSource>(std::move(file)); }
+
 Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, std::optional<Format> format,
                                             const Limits& limits) {
   OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
@@ -192,7 +194,7 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
   switch (f) {
     case Format::kOwf: {
       OWF_ASSIGN_OR_RETURN(File file, File::open(path, limits));
-      return std::unique_ptr<Source>(std::make_unique<OwfSource>(std::move(file)));
+      return source_of(std::move(file));
     }
     case Format::kSafetensors:
       return internal::open_safetensors(path, limits);

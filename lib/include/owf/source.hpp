@@ -69,6 +69,10 @@ OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path&
                                                     std::optional<Format> format = std::nullopt,
                                                     const Limits& limits = {});
 
+/// An open OWF file as a Source, e.g. one from File::open_buffer (open_source
+/// does the same for OWF files it opens by path).
+OWF_API std::unique_ptr<Source> source_of(File file);
+
 /// Options for opening a source beyond format and limits.
 struct SourceOptions {
   std::optional<Format> format;  // nullopt: detected from the content
