@@ -1,15 +1,16 @@
 // owf-convert IN OUT: between OWF, safetensors, GGUF, .npz and .npy.
 //
 // Streams one tensor at a time, keeps every tensor's name, dtype, shape and
-// bytes (so the weights digest is unchanged, which is checked afterwards),
-// and carries license, provenance, hyperparameters and metadata across as
-// far as the target format can hold them.
+// bytes, and carries license, provenance, hyperparameters and metadata
+// across as far as the target format can hold them (saying what it drops).
+// The library checks the source's stored digests as the bytes stream and
+// reads the target back before it appears under its name (owf/convert.hpp).
 #include <fmt/core.h>
 
 #include <charconv>
 
-#include "common.hpp"
-#include "owf/convert.hpp"
+#include "cli.hpp"
+#include "render.hpp"
 
 namespace owf::tools {
 namespace {
@@ -34,146 +35,132 @@ Status parse_compression(const std::string& text, CompressionOptions& out) {
   return {};
 }
 
-int fail(const Error& e, int code) {
-  print_error(kTool, e);
-  return code;
+struct Options {
+  std::string in, out, license, license_name, license_url, metadata_file, compress, from, select;
+  std::optional<std::string> to;
+  std::vector<std::string> hparams, metas, copyright, authors;
+  std::uint64_t alignment = 0;
+  bool no_compress = false, force = false, no_check = false, quiet = false;
+  Provenance provenance;
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("IN", o.in, "source file")->required();
+  app.add_option("OUT", o.out, "target file")->required();
+  app.add_option("--from", o.from, "source format (default: detected)");
+  app.add_option("--select", o.select, "PyTorch checkpoints: only the tensors under this key (e.g. model_state_dict)");
+  app.add_option("--to", o.to, "target format (default: from OUT's extension)");
+  app.add_option("--license", o.license,
+                 "SPDX license expression (required for OWF when IN declares none; NOASSERTION to decline explicitly)");
+  app.add_option("--license-name", o.license_name, "license name");
+  app.add_option("--license-url", o.license_url, "license URL");
+  app.add_option("--copyright", o.copyright, "copyright line (repeatable)");
+  app.add_option("--hparam", o.hparams, "hyperparameter KEY=VALUE, typed: 12, 0.5, true, [1,2], text (repeatable)");
+  app.add_option("--metadata", o.metadata_file, "JSON object file of metadata entries");
+  app.add_option("--meta", o.metas, "metadata KEY=VALUE (repeatable)");
+  app.add_option("--alignment", o.alignment, "tensor alignment in bytes (power of two; OWF and GGUF)");
+  Provenance& p = o.provenance;
+  app.add_option("--name", p.name, "model name");
+  app.add_option("--version", p.version, "model version");
+  app.add_option("--architecture", p.architecture, "model architecture");
+  app.add_option("--description", p.description, "description");
+  app.add_option("--author", o.authors, "author (repeatable)");
+  app.add_option("--source-url", p.source_url, "where the model comes from");
+  app.add_option("--training-data", p.training_data, "training data");
+  app.add_option("--created", p.created, "creation time (kept as given)");
+  app.add_option("--compress", o.compress, "compress OWF tensors: zstd or zstd:LEVEL")
+      ->expected(0, 1)
+      ->default_str("zstd");
+  app.add_flag("--no-compress", o.no_compress, "store tensors uncompressed (the default)");
+  app.add_flag("-f,--force", o.force, "replace OUT if it is a file or a symbolic link (never a device or directory)");
+  app.add_flag("--no-check", o.no_check,
+               "skip reading OUT back before it replaces anything (IN's stored digests are still checked)");
+  app.add_flag("-q,--quiet", o.quiet, "print nothing on success");
+}
+
+// The library's options from the command line's.
+Result<ConvertOptions> convert_options(const CLI::App& app, const Options& o) {
+  ConvertOptions c;
+  if (!o.license.empty()) {
+    OWF_RETURN_IF_ERROR(validate_spdx_expression(o.license));
+    c.license = License{};
+    c.license->spdx = o.license;
+  }
+  if (!o.license_name.empty() || !o.license_url.empty() || !o.copyright.empty()) {
+    if (!c.license)
+      return Error(ErrorCode::kInvalidArgument, "--license-name, --license-url and --copyright need --license");
+    c.license->name = o.license_name;
+    c.license->url = o.license_url;
+    c.license->copyright = o.copyright;
+  }
+  if (!o.metadata_file.empty()) {
+    OWF_ASSIGN_OR_RETURN(c.metadata, read_metadata_json(o.metadata_file));
+  }
+  for (const auto& m : o.metas) {
+    OWF_ASSIGN_OR_RETURN(auto kv, parse_string_assignment(m, "--meta"));
+    c.metadata[kv.first] = kv.second;
+  }
+  for (const auto& h : o.hparams) {
+    OWF_ASSIGN_OR_RETURN(auto kv, parse_hparam_assignment(h));
+    c.hyperparameters[kv.first] = kv.second;
+  }
+  c.provenance = o.provenance;
+  c.provenance.authors = o.authors;
+  if (o.alignment != 0) {
+    c.write.alignment = o.alignment;
+    c.alignment_given = true;
+  }
+  if (app.count("--compress") > 0 && !o.no_compress)
+    OWF_RETURN_IF_ERROR(parse_compression(o.compress.empty() ? "zstd" : o.compress, c.write.compression));
+  c.write.overwrite = o.force;
+  c.check_output = !o.no_check;
+  return c;
 }
 
 int run(int argc, char** argv) {
   CLI::App app{
       "Convert weights between formats: .owf .safetensors .gguf .npz .npy (PyTorch: read only).\n"
-      "The weights digest of OUT equals IN's; this is checked after writing.",
+      "The source's stored digests are checked as it is copied, and OUT is read back and compared\n"
+      "before it appears; OUT is complete and checked, or not written at all.",
       std::string(kTool)};
-  std::string in, out, license, license_name, license_url, metadata_file, compress;
-  std::optional<std::string> from, to;
-  std::vector<std::string> hparams, metas, copyright, authors;
-  std::uint64_t alignment = 0;
-  bool no_compress = false, force = false, no_check = false, quiet = false;
-  Provenance prov;
-  app.add_option("IN", in, "source file")->required();
-  app.add_option("OUT", out, "target file")->required();
-  app.add_option("--from", from, "source format (default: detected)");
-  std::string select;
-  app.add_option("--select", select, "PyTorch checkpoints: only the tensors under this key (e.g. model_state_dict)");
-  app.add_option("--to", to, "target format (default: from OUT's extension)");
-  app.add_option("--license", license,
-                 "SPDX license expression (required for OWF when IN declares none; "
-                 "NOASSERTION to decline explicitly)");
-  app.add_option("--license-name", license_name, "license name");
-  app.add_option("--license-url", license_url, "license URL");
-  app.add_option("--copyright", copyright, "copyright line (repeatable)");
-  app.add_option("--hparam", hparams, "hyperparameter KEY=VALUE, typed: 12, 0.5, true, [1,2], text (repeatable)");
-  app.add_option("--metadata", metadata_file, "JSON object file of metadata entries");
-  app.add_option("--meta", metas, "metadata KEY=VALUE (repeatable)");
-  app.add_option("--alignment", alignment, "tensor alignment in bytes (power of two; OWF and GGUF)");
-  app.add_option("--name", prov.name, "model name");
-  app.add_option("--version", prov.version, "model version");
-  app.add_option("--architecture", prov.architecture, "model architecture");
-  app.add_option("--description", prov.description, "description");
-  app.add_option("--author", authors, "author (repeatable)");
-  app.add_option("--source-url", prov.source_url, "where the model comes from");
-  app.add_option("--training-data", prov.training_data, "training data");
-  app.add_option("--created", prov.created, "creation time (kept as given)");
-  app.add_option("--compress", compress, "compress OWF tensors: zstd or zstd:LEVEL")
-      ->expected(0, 1)
-      ->default_str("zstd");
-  app.add_flag("--no-compress", no_compress, "store tensors uncompressed (the default)");
-  app.add_flag("-f,--force", force, "replace OUT if it exists");
-  app.add_flag("--no-check", no_check, "skip comparing the weights digests of IN and OUT");
-  app.add_flag("-q,--quiet", quiet, "print nothing on success");
+  Options o;
+  add_options(app, o);
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
-  std::optional<Format> source_format;
-  if (from) {
-    auto f = parse_format(*from);
-    if (!f.ok()) return fail(f.error(), kExitUsage);
-    source_format = *f;
-  }
-  auto target = target_format(to, out);
-  if (!target.ok()) return fail(target.error(), kExitUsage);
+  auto target = target_format(o.to, o.out);
+  if (!target.ok()) return fail(kTool, target.error(), kExitUsage);
+  auto options = convert_options(app, o);
+  if (!options.ok()) return fail(kTool, options.error(), kExitUsage);
+  auto source = open_input(o.in, o.from, o.select);
+  if (!source.ok()) return fail(kTool, source.error());
+  if ((*source)->info().provenance.software.empty() && o.provenance.software.empty())
+    options->provenance.software = fmt::format("owf-convert {}", library_version());
 
-  ConvertOptions options;
-  if (!license.empty()) {
-    if (auto s = validate_spdx_expression(license); !s.ok()) return fail(s.error(), kExitUsage);
-    options.license = License{};
-    options.license->spdx = license;
-  }
-  if (!license_name.empty() || !license_url.empty() || !copyright.empty()) {
-    if (!options.license)
-      return fail(Error(ErrorCode::kInvalidArgument, "--license-name, --license-url and --copyright need --license"),
-                  kExitUsage);
-    options.license->name = license_name;
-    options.license->url = license_url;
-    options.license->copyright = copyright;
-  }
-  if (!metadata_file.empty()) {
-    auto m = read_metadata_json(metadata_file);
-    if (!m.ok()) return fail(m.error(), kExitUsage);
-    options.metadata = *m;
-  }
-  for (const auto& m : metas) {
-    auto kv = parse_string_assignment(m, "--meta");
-    if (!kv.ok()) return fail(kv.error(), kExitUsage);
-    options.metadata[kv->first] = kv->second;
-  }
-  for (const auto& h : hparams) {
-    auto kv = parse_hparam_assignment(h);
-    if (!kv.ok()) return fail(kv.error(), kExitUsage);
-    options.hyperparameters[kv->first] = kv->second;
-  }
-  prov.authors = authors;
-  options.provenance = prov;
-  if (alignment != 0) {
-    options.write.alignment = alignment;
-    options.alignment_given = true;
-  }
-  if (app.count("--compress") > 0 && !no_compress) {
-    if (auto s = parse_compression(compress.empty() ? "zstd" : compress, options.write.compression); !s.ok())
-      return fail(s.error(), kExitUsage);
-  }
-
-  std::error_code ec;
-  if (!force && std::filesystem::exists(out, ec))
-    return fail(Error(ErrorCode::kInvalidArgument, out + " exists (use --force to replace it)"), kExitUsage);
-
-  SourceOptions source_options;
-  source_options.format = source_format;
-  source_options.select = select;
-  auto source = open_source(in, source_options);
-  if (!source.ok()) return fail(source.error(), exit_code_for(source.error()));
-  if ((*source)->info().provenance.software.empty() && prov.software.empty())
-    options.provenance.software = fmt::format("owf-convert {}", library_version());
-
-  if (auto s = convert(**source, out, *target, options); !s.ok()) {
-    if (s.code() == ErrorCode::kMissingLicense) {
+  auto report = convert(**source, o.out, *target, *options);
+  if (!report.ok()) {
+    const Error& e = report.error();
+    if (e.code() == ErrorCode::kAlreadyExists)
+      return fail(kTool, Error(e.code(), o.out + " exists (use --force to replace it)"));
+    fail(kTool, e);
+    if (e.code() == ErrorCode::kMissingLicense)
       fmt::print(stderr,
-                 "{}: {}\n  hint: pass --license SPDX-EXPRESSION (for example --license MIT), "
-                 "or --license NOASSERTION to write the file without stating one\n",
-                 kTool, s.error().to_string());
-      return kExitUsage;
-    }
-    return fail(s.error(), exit_code_for(s.error()));
+                 "  hint: pass --license SPDX-EXPRESSION (for example --license MIT), "
+                 "or --license NOASSERTION to write the file without stating one\n");
+    return exit_code_for(e);
   }
-
-  std::string digest_note;
-  if (!no_check) {
-    auto source_digest = compute_weights_digest(**source);
-    if (!source_digest.ok()) return fail(source_digest.error(), exit_code_for(source_digest.error()));
-    auto written = open_source(out, *target);
-    if (!written.ok()) return fail(written.error(), kExitFailed);
-    auto out_digest = compute_weights_digest(**written);
-    if (!out_digest.ok()) return fail(out_digest.error(), kExitFailed);
-    if (*out_digest != *source_digest)
-      return fail(
-          Error(ErrorCode::kDigestExpectationFailed, fmt::format("weights digest of {} ({}) differs from {}'s ({})",
-                                                                 out, to_hex(*out_digest), in, to_hex(*source_digest))),
-          kExitFailed);
-    digest_note = fmt::format(", weights digest {} (unchanged)", to_hex(*out_digest));
-  }
-  if (!quiet) {
-    const std::uint64_t size = std::filesystem::file_size(out, ec);
-    fmt::print("{} -> {}: {} {} tensors, {}{}\n", in, out, format_name(*target), (*source)->tensor_count(),
-               human_bytes(size), digest_note);
+  if (o.quiet) return kExitOk;
+  std::error_code ec;
+  const std::uint64_t size = std::filesystem::file_size(o.out, ec);
+  fmt::print("{} -> {}: {} {} tensors, {}, weights digest {}{}\n", printable(o.in), printable(o.out),
+             format_name(report->format), report->tensor_count, human_bytes(size), to_hex(report->weights_digest),
+             report->renamed.empty() ? (report->checked ? " (unchanged)" : " (unchanged; not read back)") : "");
+  for (const auto& [from, to] : report->renamed)
+    fmt::print("  note: tensor '{}' is named '{}' in {}: a .npy file holds no names\n", printable(from), printable(to),
+               printable(o.out));
+  if (!report->not_kept.empty()) {
+    std::string list;
+    for (const auto& item : report->not_kept) list += (list.empty() ? "" : ", ") + item;
+    fmt::print("  note: {} has no place for: {} (not written)\n", format_name(report->format), list);
   }
   return kExitOk;
 }
@@ -181,4 +168,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace owf::tools
 
-int main(int argc, char** argv) { return owf::tools::run(argc, argv); }
+int main(int argc, char** argv) { return owf::tools::run_guarded("owf-convert", owf::tools::run, argc, argv); }

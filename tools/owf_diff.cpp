@@ -1,10 +1,15 @@
 // owf-diff A B: what differs between two weights files of any formats.
-// Exit status: 0 weights identical, 1 weights differ, 2 error.
+// Exit status: 0 weights identical, 1 weights differ or a file is invalid,
+// 2 usage or I/O error.
 #include <fmt/core.h>
 
 #include <cmath>
+#include <map>
 
-#include "common.hpp"
+#include "cli.hpp"
+#include "info_diff.hpp"
+#include "render.hpp"
+#include "values.hpp"
 
 namespace owf::tools {
 namespace {
@@ -18,100 +23,114 @@ struct Opened {
   std::map<std::string, std::size_t, std::less<>> by_name;
 };
 
+// Opens a file and takes every tensor's digest; stored digests are checked
+// first, so that a corrupt file is an error rather than a silent match.
 Result<Opened> open_one(const std::string& path) {
   Opened o;
   o.path = path;
   OWF_ASSIGN_OR_RETURN(o.source, open_source(path));
-  OWF_ASSIGN_OR_RETURN(o.digests, compute_digests(*o.source, 0, /*check_stored=*/true));
+  DigestOptions options;
+  options.check_stored = true;
+  OWF_ASSIGN_OR_RETURN(o.digests, compute_digests(*o.source, options));
   for (std::size_t i = 0; i < o.source->tensor_count(); ++i) o.by_name[std::string(o.source->tensor(i).name)] = i;
   return o;
 }
 
-struct FloatDiff {
-  std::uint64_t differing = 0;  // elements not equal (NaN equals NaN here)
-  std::uint64_t nan_mismatch = 0;
-  double max_abs = 0, max_rel = 0;
+struct TensorDiff {
+  nlohmann::json only_a = nlohmann::json::array(), only_b = nlohmann::json::array(), changed = nlohmann::json::array();
+  std::vector<std::string> only_a_lines, only_b_lines, changed_lines;
+  std::size_t identical = 0;
+  bool weights_identical() const { return only_a.empty() && only_b.empty() && changed.empty(); }
 };
 
-// Element-wise comparison of two tensors with the same shape and float dtypes.
-Result<FloatDiff> float_diff(const Opened& a, std::size_t ia, const Opened& b, std::size_t ib) {
+// What differs between two tensors of the same name; empty when identical.
+Status compare(const Opened& a, std::size_t ia, const Opened& b, std::size_t ib, TensorDiff& d) {
   const TensorInfo ta = a.source->tensor(ia), tb = b.source->tensor(ib);
-  std::vector<std::byte> ra(static_cast<std::size_t>(ta.logical_bytes)), rb(static_cast<std::size_t>(tb.logical_bytes));
-  OWF_RETURN_IF_ERROR(a.source->read(ia, ra));
-  OWF_RETURN_IF_ERROR(b.source->read(ib, rb));
-  const std::size_t ea = dtype_info(ta.dtype)->block_bytes, eb = dtype_info(tb.dtype)->block_bytes;
-  constexpr std::size_t kPiece = 1u << 20;
-  FloatDiff d;
-  std::vector<double> va, vb;
-  for (std::uint64_t at = 0; at < ta.element_count; at += kPiece) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, ta.element_count - at));
-    decode_as_double(ta.dtype, std::span(ra).subspan(static_cast<std::size_t>(at) * ea, n * ea), va);
-    decode_as_double(tb.dtype, std::span(rb).subspan(static_cast<std::size_t>(at) * eb, n * eb), vb);
-    for (std::size_t i = 0; i < n; ++i) {
-      const double x = va[i], y = vb[i];
-      if (x == y || (std::isnan(x) && std::isnan(y))) continue;
-      ++d.differing;
-      if (std::isnan(x) || std::isnan(y)) {
-        ++d.nan_mismatch;
-        continue;
-      }
-      const double abs = std::fabs(x - y);
-      const double rel = abs / std::max(std::fabs(x), std::fabs(y));
-      if (std::isfinite(abs))
-        d.max_abs = std::max(d.max_abs, abs);
-      else
-        d.max_abs = INFINITY;
-      if (!std::isnan(rel)) d.max_rel = std::max(d.max_rel, rel);
-    }
+  const bool same_dtype = ta.dtype == tb.dtype;
+  const bool same_shape = std::equal(ta.shape.begin(), ta.shape.end(), tb.shape.begin(), tb.shape.end());
+  if (same_dtype && same_shape && a.digests.tensors[ia] == b.digests.tensors[ib]) {
+    ++d.identical;
+    return {};
   }
+  nlohmann::json c{{"name", std::string(ta.name)}};
+  std::vector<std::string> what;
+  if (!same_dtype) {
+    what.push_back(fmt::format("dtype {} -> {}", dtype_name(ta.dtype), dtype_name(tb.dtype)));
+    c["dtype"] = {std::string(dtype_name(ta.dtype)), std::string(dtype_name(tb.dtype))};
+  }
+  if (!same_shape) {
+    what.push_back(fmt::format("shape {} -> {}", shape_string(ta.shape), shape_string(tb.shape)));
+    c["shape"] = {shape_json(ta.shape), shape_json(tb.shape)};
+  }
+  if (same_dtype && same_shape) {
+    what.push_back("bytes differ");
+    c["bytes"] = "differ";
+  }
+  if (same_shape && is_float_for_diff(ta.dtype) && is_float_for_diff(tb.dtype)) {
+    OWF_ASSIGN_OR_RETURN(FloatDiff f, float_diff(*a.source, ia, *b.source, ib));
+    what.push_back(fmt::format("{} of {} elements differ, max abs diff {:.6g}, max rel diff {:.6g}",
+                               grouped(f.differing), grouped(ta.element_count), f.max_abs, f.max_rel));
+    if (f.nan_mismatch) what.push_back(fmt::format("{} NaN only on one side", grouped(f.nan_mismatch)));
+    c["differing_elements"] = f.differing;
+    c["max_abs_diff"] = double_json(f.max_abs);
+    c["max_rel_diff"] = f.max_rel;
+    c["nan_mismatch"] = f.nan_mismatch;
+  }
+  std::string joined;
+  for (const auto& w : what) joined += (joined.empty() ? "" : "; ") + w;
+  d.changed_lines.push_back(fmt::format("  {}: {}", printable(ta.name), joined));
+  d.changed.push_back(c);
+  return {};
+}
+
+Result<TensorDiff> diff_tensors(const Opened& a, const Opened& b) {
+  TensorDiff d;
+  for (const auto& [name, ia] : a.by_name) {
+    auto it = b.by_name.find(name);
+    if (it != b.by_name.end()) {
+      OWF_RETURN_IF_ERROR(compare(a, ia, b, it->second, d));
+      continue;
+    }
+    const TensorInfo t = a.source->tensor(ia);
+    d.only_a.push_back(name);
+    d.only_a_lines.push_back(fmt::format("  {}  {} {}", printable(name), dtype_name(t.dtype), shape_string(t.shape)));
+  }
+  for (const auto& [name, ib] : b.by_name)
+    if (a.by_name.find(name) == a.by_name.end()) {
+      const TensorInfo t = b.source->tensor(ib);
+      d.only_b.push_back(name);
+      d.only_b_lines.push_back(fmt::format("  {}  {} {}", printable(name), dtype_name(t.dtype), shape_string(t.shape)));
+    }
   return d;
 }
 
-struct Report {
-  std::vector<std::string> lines;
-  nlohmann::json json = nlohmann::json::object();
-};
-
-template <class Map, class Render>
-void diff_maps(const std::string& what, const Map& a, const Map& b, Render render, Report& r) {
-  auto arr = nlohmann::json::array();
-  for (const auto& [k, v] : a) {
-    auto it = b.find(k);
-    if (it == b.end()) {
-      r.lines.push_back(fmt::format("  {} - {} = {}", what, k, render(v)));
-      arr.push_back({{"key", k}, {"change", "only in A"}, {"a", render(v)}});
-    } else if (!(it->second == v)) {
-      r.lines.push_back(fmt::format("  {} ~ {}: {} -> {}", what, k, render(v), render(it->second)));
-      arr.push_back({{"key", k}, {"change", "changed"}, {"a", render(v)}, {"b", render(it->second)}});
-    }
+void print_text(const Opened& a, const Opened& b, const TensorDiff& d, const std::optional<InfoDiff>& info) {
+  for (const auto* o : {&a, &b})
+    fmt::print("{}: {} ({}), weights digest {}\n", o == &a ? "A" : "B", printable(o->path),
+               format_name(o->source->format()), to_hex(o->digests.weights));
+  auto section = [](std::string_view title, const std::vector<std::string>& ls) {
+    if (ls.empty()) return;
+    fmt::print("\n{} ({})\n", title, ls.size());
+    for (const auto& l : ls) fmt::print("{}\n", l);
+  };
+  section("only in A", d.only_a_lines);
+  section("only in B", d.only_b_lines);
+  section("changed", d.changed_lines);
+  if (info) {
+    if (info->lines.empty())
+      fmt::print("\nlicense, provenance, hyperparameters and metadata: identical\n");
+    else
+      section("license, provenance, hyperparameters and metadata: differences", info->lines);
   }
-  for (const auto& [k, v] : b)
-    if (a.find(k) == a.end()) {
-      r.lines.push_back(fmt::format("  {} + {} = {}", what, k, render(v)));
-      arr.push_back({{"key", k}, {"change", "only in B"}, {"b", render(v)}});
-    }
-  r.json[what] = arr;
-}
-
-std::map<std::string, std::string> fields_of(const std::optional<License>& l) {
-  std::map<std::string, std::string> m;
-  if (!l) return m;
-  auto j = to_json(*l);
-  for (const auto& [k, v] : j.items()) m[k] = v.is_string() ? v.get<std::string>() : v.dump();
-  return m;
-}
-
-std::map<std::string, std::string> fields_of(const Provenance& p) {
-  std::map<std::string, std::string> m;
-  auto j = to_json(p);
-  for (const auto& [k, v] : j.items()) m[k] = v.is_string() ? v.get<std::string>() : v.dump();
-  return m;
+  fmt::print("\n{}: {} tensors identical, {} changed, {} only in A, {} only in B\n",
+             d.weights_identical() ? "weights identical" : "weights differ", d.identical, d.changed.size(),
+             d.only_a.size(), d.only_b.size());
 }
 
 int run(int argc, char** argv) {
   CLI::App app{
       "Compare two weights files of any supported formats: tensors, then model information.\n"
-      "Exit status: 0 weights identical, 1 weights differ, 2 error.",
+      "Exit status: 0 weights identical, 1 weights differ or a file is invalid, 2 usage or I/O error.",
       std::string(kTool)};
   std::string path_a, path_b;
   bool json = false, weights_only = false;
@@ -122,130 +141,35 @@ int run(int argc, char** argv) {
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
   auto a = open_one(path_a);
-  if (!a.ok()) {
-    print_error(kTool, a.error());
-    return kExitUsage;
-  }
+  if (!a.ok()) return fail(kTool, a.error());
   auto b = open_one(path_b);
-  if (!b.ok()) {
-    print_error(kTool, b.error());
-    return kExitUsage;
-  }
-
-  std::vector<std::string> lines;
-  nlohmann::json j;
-  j["a"] = {{"file", path_a},
-            {"format", std::string(format_name(a->source->format()))},
-            {"weights_digest", to_hex(a->digests.weights)}};
-  j["b"] = {{"file", path_b},
-            {"format", std::string(format_name(b->source->format()))},
-            {"weights_digest", to_hex(b->digests.weights)}};
-  auto only_a = nlohmann::json::array(), only_b = nlohmann::json::array(), changed = nlohmann::json::array();
-  std::size_t identical = 0;
-  std::vector<std::string> only_a_lines, only_b_lines, changed_lines;
-  for (const auto& [name, ia] : a->by_name) {
-    const TensorInfo ta = a->source->tensor(ia);
-    auto it = b->by_name.find(name);
-    if (it == b->by_name.end()) {
-      only_a.push_back(name);
-      only_a_lines.push_back(fmt::format("  {}  {} {}", name, dtype_name(ta.dtype), shape_string(ta.shape)));
-      continue;
-    }
-    const std::size_t ib = it->second;
-    const TensorInfo tb = b->source->tensor(ib);
-    const bool same_dtype = ta.dtype == tb.dtype;
-    const bool same_shape = std::equal(ta.shape.begin(), ta.shape.end(), tb.shape.begin(), tb.shape.end());
-    const bool same_bytes = same_dtype && same_shape && a->digests.tensors[ia] == b->digests.tensors[ib];
-    if (same_bytes) {
-      ++identical;
-      continue;
-    }
-    nlohmann::json c{{"name", name}};
-    std::vector<std::string> what;
-    if (!same_dtype) {
-      what.push_back(fmt::format("dtype {} -> {}", dtype_name(ta.dtype), dtype_name(tb.dtype)));
-      c["dtype"] = {std::string(dtype_name(ta.dtype)), std::string(dtype_name(tb.dtype))};
-    }
-    if (!same_shape) {
-      what.push_back(fmt::format("shape {} -> {}", shape_string(ta.shape), shape_string(tb.shape)));
-      c["shape"] = {shape_json(ta.shape), shape_json(tb.shape)};
-    }
-    if (same_dtype && same_shape) {
-      what.push_back("bytes differ");
-      c["bytes"] = "differ";
-    }
-    if (same_shape && is_float_for_diff(ta.dtype) && is_float_for_diff(tb.dtype)) {
-      auto d = float_diff(*a, ia, *b, ib);
-      if (!d.ok()) {
-        print_error(kTool, d.error());
-        return kExitUsage;
-      }
-      what.push_back(fmt::format("{} of {} elements differ, max abs diff {:.6g}, max rel diff {:.6g}",
-                                 grouped(d->differing), grouped(ta.element_count), d->max_abs, d->max_rel));
-      if (d->nan_mismatch) what.push_back(fmt::format("{} NaN only on one side", grouped(d->nan_mismatch)));
-      c["differing_elements"] = d->differing;
-      c["max_abs_diff"] = std::isfinite(d->max_abs) ? nlohmann::json(d->max_abs) : nlohmann::json("Infinity");
-      c["max_rel_diff"] = d->max_rel;
-      c["nan_mismatch"] = d->nan_mismatch;
-    }
-    std::string joined;
-    for (const auto& w : what) joined += (joined.empty() ? "" : "; ") + w;
-    changed_lines.push_back(fmt::format("  {}: {}", name, joined));
-    changed.push_back(c);
-  }
-  for (const auto& [name, ib] : b->by_name)
-    if (a->by_name.find(name) == a->by_name.end()) {
-      const TensorInfo tb = b->source->tensor(ib);
-      only_b.push_back(name);
-      only_b_lines.push_back(fmt::format("  {}  {} {}", name, dtype_name(tb.dtype), shape_string(tb.shape)));
-    }
-  const bool weights_identical = only_a.empty() && only_b.empty() && changed.empty();
-  j["tensors"] = {{"only_in_a", only_a}, {"only_in_b", only_b}, {"changed", changed}, {"identical", identical}};
-  j["weights_identical"] = weights_identical;
-
-  Report info;
-  if (!weights_only) {
-    const ModelInfo& ia = a->source->info();
-    const ModelInfo& ib = b->source->info();
-    auto same = [](const std::string& s) { return s; };
-    diff_maps("license", fields_of(ia.license), fields_of(ib.license), same, info);
-    diff_maps("provenance", fields_of(ia.provenance), fields_of(ib.provenance), same, info);
-    diff_maps(
-        "hyperparameter", ia.hyperparameters, ib.hyperparameters, [](const Value& v) { return value_summary(v); },
-        info);
-    diff_maps(
-        "metadata", ia.metadata, ib.metadata, [](const std::string& s) { return value_summary(Value(s)); }, info);
-    j["info"] = info.json;
-    j["info_identical"] = info.lines.empty();
-  }
+  if (!b.ok()) return fail(kTool, b.error());
+  auto d = diff_tensors(*a, *b);
+  if (!d.ok()) return fail(kTool, d.error());
+  std::optional<InfoDiff> info;
+  if (!weights_only) info = diff_info(a->source->info(), b->source->info());
 
   if (json) {
+    nlohmann::json j;
+    for (const auto* o : {&*a, &*b})
+      j[o == &*a ? "a" : "b"] = {{"file", o->path},
+                                 {"format", std::string(format_name(o->source->format()))},
+                                 {"weights_digest", to_hex(o->digests.weights)}};
+    j["tensors"] = {
+        {"only_in_a", d->only_a}, {"only_in_b", d->only_b}, {"changed", d->changed}, {"identical", d->identical}};
+    j["weights_identical"] = d->weights_identical();
+    if (info) {
+      j["info"] = info->json;
+      j["info_identical"] = info->lines.empty();
+    }
     fmt::print("{}\n", dump_json(j));
   } else {
-    fmt::print("A: {} ({}), weights digest {}\n", path_a, format_name(a->source->format()), to_hex(a->digests.weights));
-    fmt::print("B: {} ({}), weights digest {}\n", path_b, format_name(b->source->format()), to_hex(b->digests.weights));
-    auto section = [](std::string_view title, const std::vector<std::string>& ls) {
-      if (ls.empty()) return;
-      fmt::print("\n{} ({})\n", title, ls.size());
-      for (const auto& l : ls) fmt::print("{}\n", l);
-    };
-    section("only in A", only_a_lines);
-    section("only in B", only_b_lines);
-    section("changed", changed_lines);
-    if (!weights_only) {
-      if (info.lines.empty())
-        fmt::print("\nlicense, provenance, hyperparameters and metadata: identical\n");
-      else
-        section("license, provenance, hyperparameters and metadata: differences", info.lines);
-    }
-    fmt::print("\n{}: {} tensors identical, {} changed, {} only in A, {} only in B\n",
-               weights_identical ? "weights identical" : "weights differ", identical, changed.size(), only_a.size(),
-               only_b.size());
+    print_text(*a, *b, *d, info);
   }
-  return weights_identical ? kExitOk : kExitFailed;
+  return d->weights_identical() ? kExitOk : kExitFailed;
 }
 
 }  // namespace
 }  // namespace owf::tools
 
-int main(int argc, char** argv) { return owf::tools::run(argc, argv); }
+int main(int argc, char** argv) { return owf::tools::run_guarded("owf-diff", owf::tools::run, argc, argv); }

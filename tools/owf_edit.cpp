@@ -4,18 +4,13 @@
 // one by rename (owf/edit.hpp).
 #include <fmt/core.h>
 
-#include "common.hpp"
-#include "owf/edit.hpp"
+#include "cli.hpp"
+#include "render.hpp"
 
 namespace owf::tools {
 namespace {
 
 constexpr std::string_view kTool = "owf-edit";
-
-int fail(const Error& e, int code) {
-  print_error(kTool, e);
-  return code;
-}
 
 int run(int argc, char** argv) {
   CLI::App app{
@@ -50,27 +45,28 @@ int run(int argc, char** argv) {
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
   auto format = detect_format(path);
-  if (!format.ok()) return fail(format.error(), exit_code_for(format.error()));
+  if (!format.ok()) return fail(kTool, format.error());
   if (*format != Format::kOwf)
-    return fail(Error(ErrorCode::kUnsupported, path + " is a " + std::string(format_name(*format)) +
+    return fail(kTool,
+                Error(ErrorCode::kUnsupported, path + " is a " + std::string(format_name(*format)) +
                                                    " file; owf-edit changes OWF files (convert it with owf-convert)"),
                 kExitUsage);
   ModelInfo info;
   {
     auto file = File::open(path);
-    if (!file.ok()) return fail(file.error(), exit_code_for(file.error()));
+    if (!file.ok()) return fail(kTool, file.error());
     info = file->info();
   }
   const ModelInfo before = info;
 
   if (license) {
-    if (auto s = validate_spdx_expression(*license); !s.ok()) return fail(s.error(), kExitUsage);
+    if (auto s = validate_spdx_expression(*license); !s.ok()) return fail(kTool, s.error(), kExitUsage);
     if (!info.license) info.license = License{};
     info.license->spdx = *license;
   }
   if (license_name || license_url || !copyright.empty()) {
     if (!info.license)
-      return fail(Error(ErrorCode::kInvalidArgument, "the file has no license to describe: give --license too"),
+      return fail(kTool, Error(ErrorCode::kInvalidArgument, "the file has no license to describe: give --license too"),
                   kExitUsage);
     if (license_name) info.license->name = *license_name;
     if (license_url) info.license->url = *license_url;
@@ -89,32 +85,32 @@ int run(int argc, char** argv) {
   if (!authors.empty()) p.authors = authors;
   for (const auto& key : unset_hparams)
     if (info.hyperparameters.erase(key) == 0)
-      return fail(Error(ErrorCode::kNotFound, "no hyperparameter '" + key + "' to remove"), kExitUsage);
+      return fail(kTool, Error(ErrorCode::kNotFound, "no hyperparameter '" + key + "' to remove"), kExitUsage);
   for (const auto& h : hparams) {
     auto kv = parse_hparam_assignment(h);
-    if (!kv.ok()) return fail(kv.error(), kExitUsage);
+    if (!kv.ok()) return fail(kTool, kv.error(), kExitUsage);
     info.hyperparameters[kv->first] = kv->second;
   }
   for (const auto& key : unset_metas)
     if (info.metadata.erase(key) == 0)
-      return fail(Error(ErrorCode::kNotFound, "no metadata entry '" + key + "' to remove"), kExitUsage);
+      return fail(kTool, Error(ErrorCode::kNotFound, "no metadata entry '" + key + "' to remove"), kExitUsage);
   for (const auto& m : metas) {
     auto kv = parse_string_assignment(m, "--metadata");
-    if (!kv.ok()) return fail(kv.error(), kExitUsage);
-    if (kv->first.empty()) return fail(Error(ErrorCode::kInvalidArgument, "--metadata: empty key"), kExitUsage);
+    if (!kv.ok()) return fail(kTool, kv.error(), kExitUsage);
+    if (kv->first.empty()) return fail(kTool, Error(ErrorCode::kInvalidArgument, "--metadata: empty key"), kExitUsage);
     info.metadata[kv->first] = kv->second;
   }
   if (info == before) {
-    if (!quiet) fmt::print("{}: nothing to change\n", path);
+    if (!quiet) fmt::print("{}: nothing to change\n", printable(path));
     return kExitOk;
   }
 
   EditOptions options;
   options.sync = !no_sync;
   auto report = rewrite_info(path, info, options);
-  if (!report.ok()) return fail(report.error(), exit_code_for(report.error()));
+  if (!report.ok()) return fail(kTool, report.error());
   if (!quiet)
-    fmt::print("{}: new manifest ({}); data section {} ({}); weights digest {} (unchanged)\n", path,
+    fmt::print("{}: new manifest ({}); data section {} ({}); weights digest {} (unchanged)\n", printable(path),
                human_bytes(report->manifest_bytes), report->reflinked ? "shared by reflink" : "copied",
                human_bytes(report->data_bytes), to_hex(report->weights_digest));
   return kExitOk;
@@ -123,4 +119,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace owf::tools
 
-int main(int argc, char** argv) { return owf::tools::run(argc, argv); }
+int main(int argc, char** argv) { return owf::tools::run_guarded("owf-edit", owf::tools::run, argc, argv); }

@@ -6,7 +6,9 @@
 // validation plus reading every tensor to compute the weights digest.
 #include <fmt/core.h>
 
-#include "common.hpp"
+#include "cli.hpp"
+#include "progress.hpp"
+#include "render.hpp"
 
 namespace owf::tools {
 namespace {
@@ -32,27 +34,23 @@ Outcome verify_one(const std::string& path, const std::optional<Sha256Digest>& e
     return out;
   }
   out.format = (*source)->format();
-  if (const File* file = (*source)->owf_file()) {
-    ProgressBar bar(path, progress_allowed && file->file_size() >= kProgressMinBytes);
-    VerifyOptions options;
-    options.threads = threads;
-    if (bar.enabled()) options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
-    if (auto s = file->verify(options); !s.ok()) {
-      out.error = s.error();
-      return out;
-    }
-    out.digest = file->weights_digest();
-    out.checks = "structure, padding, manifest digest and every tensor digest";
-  } else {
-    auto d = compute_weights_digest(**source, threads);
-    if (!d.ok()) {
-      out.error = d.error();
-      return out;
-    }
-    out.digest = *d;
-    out.checks = fmt::format("{} structure checked and every tensor read; the format stores no digests to compare",
-                             format_name(*out.format));
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < (*source)->tensor_count(); ++i) total += (*source)->tensor(i).logical_bytes;
+  ProgressBar bar(path, progress_allowed && total >= kProgressMinBytes);
+  DigestOptions options;
+  options.threads = threads;
+  options.check_stored = true;
+  if (bar.enabled()) options.progress = [&](std::uint64_t done, std::uint64_t all) { bar.update(done, all); };
+  auto digests = compute_digests(**source, options);
+  if (!digests.ok()) {
+    out.error = digests.error();
+    return out;
   }
+  out.digest = digests->weights;
+  out.checks = (*source)->owf_file() != nullptr
+                   ? "structure, padding, manifest digest and every tensor digest"
+                   : fmt::format("{} structure checked and every tensor read; the format stores no digests to compare",
+                                 format_name(*out.format));
   if (expected && *out.digest != *expected)
     out.error = Error(ErrorCode::kDigestExpectationFailed, fmt::format("weights digest {} differs from the expected {}",
                                                                        to_hex(*out.digest), to_hex(*expected)));
@@ -78,10 +76,7 @@ int run(int argc, char** argv) {
   std::optional<Sha256Digest> expected;
   if (!expect_hex.empty()) {
     expected = digest_from_hex(expect_hex);
-    if (!expected) {
-      print_error(kTool, Error(ErrorCode::kInvalidArgument, "--expect-digest needs 64 hex digits"));
-      return kExitUsage;
-    }
+    if (!expected) return fail(kTool, Error(ErrorCode::kInvalidArgument, "--expect-digest needs 64 hex digits"));
   }
   const bool progress_allowed = stderr_is_terminal();
   int exit_code = kExitOk;
@@ -94,17 +89,14 @@ int run(int argc, char** argv) {
       j["format"] = o.format ? nlohmann::json(std::string(format_name(*o.format))) : nlohmann::json(nullptr);
       j["weights_digest"] = o.digest ? nlohmann::json(to_hex(*o.digest)) : nlohmann::json(nullptr);
       if (!o.checks.empty()) j["checks"] = o.checks;
-      if (o.error)
-        j["error"] = {{"code", static_cast<int>(o.error->code())},
-                      {"name", std::string(error_code_name(o.error->code()))},
-                      {"message", o.error->message()}};
+      if (o.error) j["error"] = error_json(*o.error);
       results.push_back(j);
     } else if (o.error) {
-      fmt::print("{}: FAILED {}\n", o.path, o.error->to_string());
+      fmt::print("{}: FAILED {}\n", printable(o.path), printable(o.error->to_string()));
     } else if (!quiet) {
       const bool owf = o.format == Format::kOwf;
       fmt::print(
-          "{}: OK {}{}\n", o.path, to_hex(*o.digest),
+          "{}: OK {}{}\n", printable(o.path), to_hex(*o.digest),
           owf ? ""
               : fmt::format(" ({}: structure checked, digest computed; no stored digests)", format_name(*o.format)));
     }
@@ -117,4 +109,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace owf::tools
 
-int main(int argc, char** argv) { return owf::tools::run(argc, argv); }
+int main(int argc, char** argv) { return owf::tools::run_guarded("owf-verify", owf::tools::run, argc, argv); }

@@ -27,7 +27,7 @@ fail() {
 echo "-- configure, build and install into $stage"
 # -O0: this build exists to be installed, not to be fast.
 cmake -S "$root" -B "$work/build" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O0 -DCMAKE_C_FLAGS=-O0 \
-  -DCMAKE_INSTALL_PREFIX=$prefix -DOWF_BUILD_TESTS=OFF -DOWF_BUILD_EXAMPLES=OFF >"$work/configure.log" ||
+  -DCMAKE_INSTALL_PREFIX=$prefix -DOWF_BUILD_TESTS=OFF -DOWF_BUILD_EXAMPLES=OFF -DOWF_BUILD_PYTHON=OFF >"$work/configure.log" ||
   { cat "$work/configure.log"; fail "configure failed"; }
 cmake --build "$work/build" -j"$jobs" >"$work/build.log" 2>&1 || { tail -n 50 "$work/build.log"; fail "build failed"; }
 DESTDIR=$stage cmake --install "$work/build" >"$work/install.log" || { cat "$work/install.log"; fail "install failed"; }

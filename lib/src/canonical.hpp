@@ -1,4 +1,4 @@
-// Canonical tensor bytes (spec/format.md §5, rule R35): every value has
+// Canonical tensor bytes (spec/format.md §5, rule R36): every value has
 // exactly one encoding in a tensor's logical bytes, so that equal weights
 // have equal digests. A BOOL element is the byte 0 or 1; in a packed tensor
 // (F4_E2M1, F6_E2M3, F6_E3M2) the bits of the last byte after the last

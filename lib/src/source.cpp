@@ -1,11 +1,12 @@
 #include "owf/source.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 
 #include "formats/formats.hpp"
+#include "io/byte_source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
 
@@ -13,12 +14,18 @@ namespace owf {
 
 std::string_view format_name(Format format) {
   switch (format) {
-    case Format::kOwf: return "owf";
-    case Format::kSafetensors: return "safetensors";
-    case Format::kGguf: return "gguf";
-    case Format::kNpz: return "npz";
-    case Format::kNpy: return "npy";
-    case Format::kPyTorch: return "pytorch";
+    case Format::kOwf:
+      return "owf";
+    case Format::kSafetensors:
+      return "safetensors";
+    case Format::kGguf:
+      return "gguf";
+    case Format::kNpz:
+      return "npz";
+    case Format::kNpy:
+      return "npy";
+    case Format::kPyTorch:
+      return "pytorch";
   }
   return "unknown";
 }
@@ -32,7 +39,8 @@ std::optional<Format> format_from_name(std::string_view name) {
 
 std::optional<Format> format_from_extension(const std::filesystem::path& path) {
   std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (ext == ".owf") return Format::kOwf;
   if (ext == ".safetensors") return Format::kSafetensors;
   if (ext == ".gguf") return Format::kGguf;
@@ -42,13 +50,51 @@ std::optional<Format> format_from_extension(const std::filesystem::path& path) {
   return std::nullopt;
 }
 
-Result<Format> detect_format(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(ErrorCode::kIoError, path.string() + ": cannot open");
-  char head[16] = {};
-  in.read(head, sizeof head);
-  const auto n = static_cast<std::size_t>(in.gcount());
-  const std::string_view h(head, n);
+namespace {
+
+// Files that are no weights at all but often sit under a weights name: a
+// Git LFS pointer (the repository was cloned without LFS), an HTML or
+// JSON error page (a failed download), an empty file. Said plainly rather
+// than as whatever a format reader makes of them.
+std::optional<std::string> not_weights(std::string_view head, std::uint64_t size) {
+  if (size == 0) return "the file is empty";
+  if (head.starts_with("version https://git-lfs.github.com/spec/"))
+    return "a Git LFS pointer file, not the weights it stands for (fetch them with `git lfs pull`)";
+  std::size_t i = 0;
+  while (i < head.size() && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n')) ++i;
+  std::string lower(head.substr(i, 16));
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.starts_with("<!doctype html") || lower.starts_with("<html") || lower.starts_with("<?xml") ||
+      lower.starts_with("<head") || lower.starts_with("<body"))
+    return "an HTML or XML page, not weights (an error page saved by a failed download?)";
+  if (lower.starts_with("{\"error") || lower.starts_with("{\"message"))
+    return "a JSON error message, not weights (a failed download?)";
+  return std::nullopt;
+}
+
+struct Head {
+  std::string bytes;  // up to the first 64 bytes
+  std::uint64_t size = 0;
+};
+
+Result<Head> read_head(const std::filesystem::path& path) {
+  OWF_ASSIGN_OR_RETURN(auto source, internal::open_file_source(path));
+  Head h;
+  h.size = source->size();
+  h.bytes.resize(static_cast<std::size_t>(std::min<std::uint64_t>(64, h.size)));
+  OWF_RETURN_IF_ERROR(source->read_at(0, std::as_writable_bytes(std::span(h.bytes))));
+  return h;
+}
+
+Status check_is_weights(const std::filesystem::path& path, const Head& head) {
+  if (auto why = not_weights(head.bytes, head.size))
+    return Error(ErrorCode::kForeignFormatInvalid, path.string() + ": " + *why);
+  return {};
+}
+
+Result<Format> detect_from_head(const std::filesystem::path& path, const Head& head) {
+  OWF_RETURN_IF_ERROR(check_is_weights(path, head));
+  const std::string_view h = head.bytes;
   if (h.starts_with("\x89OWF")) return Format::kOwf;
   if (h.starts_with("GGUF")) return Format::kGguf;
   if (h.starts_with("\x93NUMPY")) return Format::kNpy;
@@ -56,11 +102,18 @@ Result<Format> detect_format(const std::filesystem::path& path) {
   if (h.starts_with("PK\x03\x04") || h.starts_with("PK\x05\x06"))
     return by_name == Format::kPyTorch ? Format::kPyTorch : Format::kNpz;
   // Legacy torch.save streams begin with a pickle PROTO opcode.
-  if (n >= 2 && static_cast<unsigned char>(h[0]) == 0x80 && by_name == Format::kPyTorch) return Format::kPyTorch;
+  if (h.size() >= 2 && static_cast<unsigned char>(h[0]) == 0x80 && by_name == Format::kPyTorch) return Format::kPyTorch;
   // safetensors: u64 header length then '{'.
-  if (n >= 9 && h[8] == '{') return Format::kSafetensors;
+  if (h.size() >= 9 && h[8] == '{') return Format::kSafetensors;
   if (by_name) return *by_name;
   return Error(ErrorCode::kForeignFormatUnsupported, path.string() + ": unrecognised file format");
+}
+
+}  // namespace
+
+Result<Format> detect_format(const std::filesystem::path& path) {
+  OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
+  return detect_from_head(path, head);
 }
 
 std::optional<std::size_t> Source::find(std::string_view name) const {
@@ -72,9 +125,9 @@ std::optional<std::size_t> Source::find(std::string_view name) const {
 Status Source::read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const {
   const TensorInfo t = tensor(index);
   if (offset > t.logical_bytes || out.size() > t.logical_bytes - offset)
-    return Error(ErrorCode::kInvalidArgument, "tensor '" + std::string(t.name) + "': range [" +
-                                                  std::to_string(offset) + ", +" + std::to_string(out.size()) +
-                                                  ") is outside its " + std::to_string(t.logical_bytes) + " bytes");
+    return Error(ErrorCode::kInvalidArgument, "tensor '" + std::string(t.name) + "': range [" + std::to_string(offset) +
+                                                  ", +" + std::to_string(out.size()) + ") is outside its " +
+                                                  std::to_string(t.logical_bytes) + " bytes");
   if (out.empty()) return {};
   std::vector<std::byte> whole(t.logical_bytes);
   OWF_RETURN_IF_ERROR(read(index, whole));
@@ -84,9 +137,20 @@ Status Source::read_range(std::size_t index, std::uint64_t offset, std::span<std
 
 Result<Sha256Digest> Source::tensor_sha256(std::size_t index) const {
   const TensorInfo t = tensor(index);
-  std::vector<std::byte> buffer(t.logical_bytes);
-  OWF_RETURN_IF_ERROR(read(index, buffer));
-  return internal::sha256(buffer);
+  // Pieces where the source reads ranges cheaply, so that memory does not
+  // follow a size the file declares.
+  constexpr std::uint64_t kPiece = 8u << 20;
+  const std::uint64_t piece = ranged_reads() ? std::min(kPiece, t.logical_bytes) : t.logical_bytes;
+  if (piece > SIZE_MAX / 2)
+    return Error(ErrorCode::kLimitExceeded, "tensor '" + std::string(t.name) + "' is too large to read whole");
+  std::vector<std::byte> buffer(static_cast<std::size_t>(piece));
+  internal::Sha256 h;
+  for (std::uint64_t at = 0; at < t.logical_bytes; at += piece) {
+    const auto n = static_cast<std::size_t>(std::min(piece, t.logical_bytes - at));
+    OWF_RETURN_IF_ERROR(ranged_reads() ? read_range(index, at, std::span(buffer).first(n)) : read(index, buffer));
+    h.update(std::span(buffer).first(n));
+  }
+  return h.finish();
 }
 
 namespace {
@@ -115,24 +179,33 @@ class OwfSource final : public Source {
 
 }  // namespace
 
+std::unique_ptr<Source> source_of(File file) { return std::make_unique<OwfSource>(std::move(file)); }
+
 Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, std::optional<Format> format,
                                             const Limits& limits) {
+  OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
   Format f;
   if (format) {
+    OWF_RETURN_IF_ERROR(check_is_weights(path, head));
     f = *format;
   } else {
-    OWF_ASSIGN_OR_RETURN(f, detect_format(path));
+    OWF_ASSIGN_OR_RETURN(f, detect_from_head(path, head));
   }
   switch (f) {
     case Format::kOwf: {
       OWF_ASSIGN_OR_RETURN(File file, File::open(path, limits));
-      return std::unique_ptr<Source>(std::make_unique<OwfSource>(std::move(file)));
+      return source_of(std::move(file));
     }
-    case Format::kSafetensors: return internal::open_safetensors(path, limits);
-    case Format::kGguf: return internal::open_gguf(path, limits);
-    case Format::kNpy: return internal::open_npy(path, limits);
-    case Format::kNpz: return internal::open_npz(path, limits);
-    case Format::kPyTorch: return internal::open_pytorch(path, limits);
+    case Format::kSafetensors:
+      return internal::open_safetensors(path, limits);
+    case Format::kGguf:
+      return internal::open_gguf(path, limits);
+    case Format::kNpy:
+      return internal::open_npy(path, limits);
+    case Format::kNpz:
+      return internal::open_npz(path, limits);
+    case Format::kPyTorch:
+      return internal::open_pytorch(path, limits);
   }
   return Error(ErrorCode::kInvalidArgument, "unknown format");
 }
@@ -150,26 +223,6 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, c
                                                   "') applies to PyTorch checkpoints only, not " +
                                                   std::string(format_name(f)) + " files");
   return internal::open_pytorch(path, options.limits, options.select);
-}
-
-Result<Sha256Digest> compute_weights_digest(const Source& source, unsigned threads) {
-  if (const File* f = source.owf_file()) return f->weights_digest();
-  const std::size_t n = source.tensor_count();
-  std::vector<TensorInfo> infos(n);
-  std::vector<Sha256Digest> digests(n);
-  std::vector<std::optional<Error>> errors(n);
-  for (std::size_t i = 0; i < n; ++i) infos[i] = source.tensor(i);
-  internal::parallel_for(n, threads, [&](std::size_t i) {
-    auto d = source.tensor_sha256(i);
-    if (d.ok()) digests[i] = *d;
-    else errors[i] = d.error();
-  });
-  for (auto& e : errors)
-    if (e) return *e;
-  std::vector<DigestEntry> entries;
-  entries.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) entries.push_back({infos[i].name, infos[i].dtype, infos[i].shape, digests[i]});
-  return weights_digest_of(std::move(entries));
 }
 
 }  // namespace owf

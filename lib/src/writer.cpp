@@ -11,26 +11,19 @@
 #include <thread>
 #include <unordered_set>
 
-#include "atomic_file.hpp"
 #include "canonical.hpp"
 #include "codec.hpp"
+#include "io/output_file.hpp"
 #include "layout.hpp"
 #include "manifest.hpp"
 #include "parallel.hpp"
+#include "rules.hpp"
 #include "sha256.hpp"
 #include "utf8.hpp"
 
 namespace owf {
 
 namespace {
-
-Status validate_tensor_name(std::string_view name) {
-  if (name.empty()) return Error(ErrorCode::kBadTensorName, "tensor name is empty");
-  if (name.find('\0') != std::string_view::npos)
-    return Error(ErrorCode::kBadTensorName, "tensor name '" + std::string(name) + "' contains a NUL byte");
-  if (!internal::is_valid_utf8(name)) return Error(ErrorCode::kBadUtf8, "tensor name is not valid UTF-8");
-  return {};
-}
 
 Status check_utf8(std::string_view s, const std::string& field) {
   if (!internal::is_valid_utf8(s)) return Error(ErrorCode::kBadUtf8, field + " is not valid UTF-8");
@@ -106,7 +99,7 @@ Status validate_compression(const CompressionOptions& c) {
 
 struct Writer::Impl {
   WriteOptions options;
-  std::unique_ptr<internal::AtomicFile> out;
+  std::unique_ptr<internal::OutputFile> out;
   internal::ManifestModel model;
   std::unordered_set<std::string> names;
   bool finished = false;
@@ -115,6 +108,7 @@ struct Writer::Impl {
   // The tensor being streamed, if any.
   bool in_tensor = false;
   internal::TensorRecord current;
+  std::optional<Sha256Digest> current_expected;
   std::uint64_t current_written = 0;
   internal::Sha256 hasher;
   std::uint64_t current_logical = 0;
@@ -261,7 +255,8 @@ Result<Writer> Writer::create(const std::filesystem::path& path, const WriteOpti
   impl->options = options;
   if (options.compression.enabled) impl->compressors.resize(internal::resolve_threads(options.compression.threads));
   impl->model.alignment = options.alignment;
-  OWF_ASSIGN_OR_RETURN(impl->out, internal::AtomicFile::create(path));
+  OWF_ASSIGN_OR_RETURN(impl->out, internal::OutputFile::create(
+                                      path, {.replace = options.overwrite, .before_rename = options.before_rename}));
   const auto header = internal::encode_header();
   OWF_RETURN_IF_ERROR(impl->out->write(header));
   return Writer(std::move(impl));
@@ -312,7 +307,8 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
   if (w.finished || w.failed) return Error(ErrorCode::kInvalidArgument, "writer is finished or failed");
   if (w.in_tensor)
     return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' is still open: call end_tensor() first");
-  OWF_RETURN_IF_ERROR(validate_tensor_name(spec.name));
+  if (auto s = internal::check_tensor_name(spec.name, Limits{}); !s.ok())
+    return Error(s.code(), "tensor '" + spec.name.substr(0, 200) + "': " + s.error().message());
   if (w.names.count(spec.name) != 0)
     return Error(ErrorCode::kDuplicateTensorName, "tensor '" + spec.name + "' was already added");
   if (!dtype_info(spec.dtype))
@@ -333,6 +329,7 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
     r.offset = w.out->position();
   }
   w.current = std::move(r);
+  w.current_expected = spec.expected_sha256;
   w.current_written = 0;
   w.current_logical = *size;
   w.current_elements = *count;  // a valid size implies a valid count
@@ -388,6 +385,10 @@ Status Writer::end_tensor() {
     w.reset_chunks();
   }
   w.current.sha256 = w.hasher.finish();
+  if (w.current_expected && *w.current_expected != w.current.sha256)
+    return w.fail(Error(ErrorCode::kTensorDigestMismatch, "tensor '" + w.current.name + "': its bytes hash to " +
+                                                              to_hex(w.current.sha256) + ", not the expected " +
+                                                              to_hex(*w.current_expected) + "; nothing was written"));
   w.names.insert(w.current.name);
   w.model.tensors.push_back(std::move(w.current));
   w.in_tensor = false;

@@ -98,7 +98,8 @@ std::string check_table(const std::filesystem::path& spec, const json& index) {
   std::istringstream lines(read_text(spec / "conformance.md"));
   for (std::string line; std::getline(lines, line);) {
     std::smatch m;
-    const bool rule_row = std::regex_search(line, m, std::regex(R"(^\| ([RC][0-9]+) \|)"));
+    // "| R12 |", or "| R35 (after R11) |" with a note on its place.
+    const bool rule_row = std::regex_search(line, m, std::regex(R"(^\| ([RC][0-9]+)( \([^)]*\))? \|)"));
     const std::string rule = rule_row ? m[1].str() : "";
     for (std::sregex_iterator it(line.begin(), line.end(), case_id), end; it != end; ++it) {
       const std::string id = (*it)[1];

@@ -197,8 +197,92 @@ check "diff --json" has "$out" '"weights_identical": false'
 check "diff --json max_abs_diff" has "$out" '"max_abs_diff": 2.75'
 run 1 "$diff" a.owf stats.owf
 run 2 "$diff" a.owf missing.owf
-run 2 "$diff" a.owf corrupt.owf
+run 1 "$diff" a.owf corrupt.owf
 check "a corrupt OWF file is an error, not a silent match" has "$err" "tensor_digest_mismatch"
+run 1 "$diff" a.owf truncated.owf
+check "a truncated file is invalid content (1), not a usage error" has "$err" "owf-diff: [a-z_]+: "
+
+echo "== convert checks what it copies, and never clobbers what it must not"
+run 1 "$convert" corrupt.owf from-corrupt.owf
+check "a corrupt source is named" has "$err" "tensor_digest_mismatch"
+check "no output from a corrupt source" test ! -e from-corrupt.owf
+run 1 "$convert" corrupt.owf from-corrupt.owf --no-check
+check "--no-check still checks the source" test ! -e from-corrupt.owf
+run 1 "$convert" corrupt.owf from-corrupt.safetensors
+check "no foreign output from a corrupt source" test ! -e from-corrupt.safetensors
+cp corrupt.owf corrupt-inplace.owf
+sum_corrupt=$(sha256sum <corrupt-inplace.owf)
+run 1 "$convert" corrupt-inplace.owf corrupt-inplace.owf -f
+check "converting a corrupt file over itself leaves it as it was" test "$(sha256sum <corrupt-inplace.owf)" = "$sum_corrupt"
+check "no temporary files left by refused conversions" test -z "$(ls -A | grep -E 'owf-partial' || true)"
+run 0 "$convert" a.owf a-inplace.owf && cp a.owf a-inplace.owf
+run 0 "$convert" a-inplace.owf a-inplace.owf -f --alignment 128
+run 0 "$verify" --expect-digest "$digest" a-inplace.owf
+if [ -c /dev/null ]; then
+  run 2 "$convert" a.owf /dev/null --to owf -f
+  check "a device is never replaced" test -c /dev/null
+  check "the refusal names the device" has "$err" "character device"
+fi
+mkdir -p a-dir.owf
+run 2 "$convert" a.owf a-dir.owf -f
+check "a directory is never replaced" test -d a-dir.owf
+mkfifo a-fifo.owf 2>/dev/null && {
+  run 2 "$convert" a.owf a-fifo.owf -f
+  check "a FIFO is never replaced" test -p a-fifo.owf
+}
+ln -s does-not-exist.owf dangling.owf
+run 2 "$convert" a.owf dangling.owf
+check "a dangling symlink needs --force" test -L dangling.owf
+run 0 "$convert" a.owf dangling.owf -f
+check "with --force the link itself is replaced by the file" test -f dangling.owf -a ! -L dangling.owf
+check "the link's target was not created" test ! -e does-not-exist.owf
+cp a.owf blob.owf
+ln -s blob.owf linked.owf
+sum_blob=$(sha256sum <blob.owf)
+run 0 "$convert" a2.owf linked.owf -f
+check "a symlink target is replaced, the blob it pointed to is untouched" test "$(sha256sum <blob.owf)" = "$sum_blob"
+check "the symlink is now a regular file" test -f linked.owf -a ! -L linked.owf
+run 2 "$convert" a.owf out.bin
+check "PyTorch output is refused as unsupported (2)" has "$err" "unsupported"
+run 2 "$convert" a.owf out.txt
+run 2 "$inspect" a-dir.owf
+check "a directory as input says so" has "$err" "directory"
+run 2 "$inspect" no-such-file.owf
+check "I/O errors say why" has "$err" "No such file or directory"
+run 0 "$convert" a.owf a-lossy.npz
+check "npz: what was not written is said" has "$out" "npz has no place for: license, provenance, hyperparameters \\([0-9]+\\), metadata \\([0-9]+\\)"
+run 0 "$convert" "$data/stats.npy" stats-renamed.owf --license MIT
+run 0 "$convert" stats-renamed.owf other-name.npy
+check "a .npy of any name: the tensor's new name is said" has "$out" "named 'other-name'"
+npy_digest=$(sed -nE 's/.*weights digest ([0-9a-f]{64}).*/\1/p' <<<"$out")
+run 0 "$convert" other-name.npy other-name.owf --license MIT
+check "the printed digest is the .npy file's, and survives a round trip" has "$out" "weights digest $npy_digest \\(unchanged\\)"
+printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%064d\nsize 12345\n' 0 >lfs.safetensors
+run 1 "$inspect" lfs.safetensors
+check "a Git LFS pointer is named as such" has "$err" "Git LFS pointer"
+printf '<!DOCTYPE html>\n<html><body>404</body></html>\n' >page.gguf
+run 1 "$verify" page.gguf
+check "an HTML page is named as such" has "$out" "HTML"
+: >empty.npy
+run 1 "$inspect" empty.npy
+check "an empty file is named as such" has "$err" "empty"
+
+echo "== names from files cannot rewrite the terminal"
+# A safetensors file whose tensor name holds an escape sequence that would
+# repaint the line as a success.
+name='x\u001b[2K\r/dev/null: OK 0000'  # JSON escapes: ESC and CR in the name
+hdr=$(printf '{"%s":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}' "$name")
+{ printf "\\x$(printf %02x $(( ${#hdr} % 256 )))\\x$(printf %02x $(( ${#hdr} / 256 )))\\x00\\x00\\x00\\x00\\x00\\x00"; printf '%s' "$hdr"; printf '\x07'; } >escape.safetensors
+run 0 "$convert" escape.safetensors escape.owf --license MIT
+eoff=$(json_int "$("$inspect" --json escape.owf)" offset)
+printf '\x08' | dd of=escape.owf bs=1 seek="$eoff" conv=notrunc status=none
+run 1 "$verify" escape.owf
+check "no raw escape byte reaches the terminal" lacks "$out" $'\e'
+check "the escape is shown escaped" has "$out" 'x\\x1b\[2K\\r'
+run 0 "$inspect" escape.safetensors
+check "inspect escapes names" lacks "$out" $'\e'
+run 0 "$inspect" --json escape.safetensors
+check "--json keeps the name exact (JSON-escaped)" has "$out" 'x\\u001b\[2K\\r'
 
 echo "== owf-edit"
 cp a.owf e.owf
@@ -236,6 +320,15 @@ run 1 "$verify" corrupt-edit.owf
 check "corruption is still reported after an edit" has "$out" "tensor_digest_mismatch"
 run 2 "$edit" missing.owf --license MIT
 check "file size changes only by the manifest" test "$(stat -c %s e.owf)" -gt "$data_end"
+chmod 640 e.owf
+run 0 "$edit" e.owf --metadata mode=kept
+check "an edited file keeps its mode" test "$(stat -c %a e.owf)" = 640
+cp e.owf edit-blob.owf
+ln -s edit-blob.owf edit-link.owf
+sum_edit_blob=$(sha256sum <edit-blob.owf)
+run 0 "$edit" edit-link.owf --metadata via=link
+check "owf-edit on a symlink replaces the link, not the file it points to" test "$(sha256sum <edit-blob.owf)" = "$sum_edit_blob"
+check "the edited link is now a regular file" test -f edit-link.owf -a ! -L edit-link.owf
 : "$before_size"
 
 echo "== a larger file: progress bar, crash during an edit"
@@ -270,7 +363,7 @@ wait "$edit_pid" 2>/dev/null
 run 0 "$verify" --expect-digest "$big_digest" big.owf
 check "after a killed edit the license is the old or the new one" \
   has "$("$inspect" --json big.owf)" '"spdx": "(MIT|Apache-2.0)"'
-rm -f .big.owf.owf-edit-* big.owf zeros.npy
+rm -f .big.owf.owf-partial-* big.owf zeros.npy
 
 if [ -n "$corpus" ] && [ -f "$corpus/SafeTensors.jl/model.safetensors" ]; then
   echo "== corpus dtypes"

@@ -1,4 +1,4 @@
-// Canonical tensor bytes (spec/format.md §5, rule R35): the check on pieces
+// Canonical tensor bytes (spec/format.md §5, rule R36): the check on pieces
 // of logical bytes, and the writer refusing what verification would refuse.
 #include "canonical.hpp"
 

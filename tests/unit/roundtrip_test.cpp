@@ -267,3 +267,36 @@ TEST_CASE("streamed tensors equal whole ones") {
   }
   CHECK(owf::test::slurp(dir / "s.owf") == owf::test::slurp(dir / "w.owf"));
 }
+
+TEST_CASE("source_of: a file opened from memory reads like one opened by path") {
+  TempDir dir;
+  const auto path = dir / "m.owf";
+  const auto data = bytes_for(DType::kF32, {4, 2}, 7);
+  {
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->set_metadata("k", "v").ok());
+    REQUIRE(w->add_tensor({"w", DType::kF32, {4, 2}, Role::kWeight}, data).ok());
+    REQUIRE(w->finish().ok());
+  }
+  const auto bytes = owf::test::slurp(path);
+  auto file = File::open_buffer(bytes);
+  REQUIRE(file.ok());
+  auto source = source_of(std::move(file).value());
+  auto by_path = open_source(path);
+  REQUIRE(by_path.ok());
+  CHECK(source->format() == Format::kOwf);
+  REQUIRE(source->owf_file() != nullptr);
+  CHECK(source->tensor_count() == 1);
+  CHECK(source->info() == (*by_path)->info());
+  CHECK(source->alignment() == 64);
+  std::vector<std::byte> out(data.size());
+  REQUIRE(source->read(0, out).ok());
+  CHECK(out == data);
+  auto digest = compute_weights_digest(*source);
+  auto expected = compute_weights_digest(**by_path);
+  REQUIRE(digest.ok());
+  REQUIRE(expected.ok());
+  CHECK(*digest == *expected);
+}

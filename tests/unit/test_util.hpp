@@ -63,7 +63,7 @@ inline std::vector<std::byte> pseudo_random_bytes(std::size_t n, std::uint32_t s
 }
 
 /// `bytes` (logical bytes of a tensor of `dtype` with `elements` elements)
-/// made canonical (spec/format.md §5, R35) by clearing the bits the
+/// made canonical (spec/format.md §5, R36) by clearing the bits the
 /// library's check objects to: random test data for BOOL and packed
 /// dtypes is otherwise refused by the writer.
 inline std::vector<std::byte> make_canonical(DType dtype, std::uint64_t elements, std::vector<std::byte> bytes) {

@@ -5,7 +5,7 @@
 // the footer), so a new manifest never moves a tensor. rewrite_info() builds
 // the new file as a temporary beside the target and renames it over the
 // target: a crash leaves the old file or the new one, never a mix (plus,
-// when it struck before the rename, a hidden ".NAME.owf-edit-XXXXXX"
+// when it struck before the rename, a hidden ".NAME.owf-partial-XXXXXXXXXXXX"
 // temporary file beside it, which may be deleted).
 //
 // I/O: the data section is shared with the old file by a reflink (FICLONE)

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +25,7 @@ enum class ErrorCode : std::uint16_t {
   kNotFound = 3,
   kUnsupported = 4,
   kLimitExceeded = 5,
+  kAlreadyExists = 6,
   // Framing (spec/format.md, "Header" and "Footer").
   kTruncated = 10,
   kBadMagic = 11,
@@ -90,6 +92,14 @@ class OWF_API Error {
   std::string message_;
 };
 
+/// Thrown only on misuse of Status and Result, never for a failure of the
+/// library: value() of a failed Result (the message carries its error),
+/// error() of a success, a Result made from a successful Status.
+class OWF_API BadResultAccess : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
 /// Success, or an Error.
 class [[nodiscard]] Status {
  public:
@@ -98,8 +108,11 @@ class [[nodiscard]] Status {
 
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
-  /// Precondition: !ok().
-  const Error& error() const { return error_; }
+  /// Precondition: !ok(); throws BadResultAccess otherwise.
+  const Error& error() const {
+    if (!failed_) throw BadResultAccess("owf::Status::error() called on a success");
+    return error_;
+  }
   ErrorCode code() const { return failed_ ? error_.code() : ErrorCode::kOk; }
 
  private:
@@ -113,40 +126,59 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}
+  /// Precondition: !status.ok() (a Result needs a value or an error);
+  /// throws BadResultAccess otherwise.
   Result(Status status) : v_(std::in_place_index<1>, status.error()) {}
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
-  /// Preconditions: ok() for value(), !ok() for error().
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
+  /// Precondition: ok(); on an error, throws BadResultAccess carrying the
+  /// error's text (like Arrow's ValueOrDie), never a silent default.
+  T& value() & {
+    check_value();
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    check_value();
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    check_value();
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  const Error& error() const { return std::get<1>(v_); }
+  /// Precondition: !ok(); throws BadResultAccess otherwise.
+  const Error& error() const {
+    if (ok()) throw BadResultAccess("owf::Result::error() called on a success");
+    return std::get<1>(v_);
+  }
   ErrorCode code() const { return ok() ? ErrorCode::kOk : error().code(); }
   Status status() const { return ok() ? Status() : Status(error()); }
 
  private:
+  void check_value() const {
+    if (!ok()) throw BadResultAccess("owf::Result::value() called on an error: " + std::get<1>(v_).to_string());
+  }
+
   std::variant<T, Error> v_;
 };
 
 }  // namespace owf
 
 /// Propagate a failed Status/Result from the enclosing function.
-#define OWF_RETURN_IF_ERROR(expr)                       \
-  do {                                                  \
-    auto owf_status_ = (expr);                          \
-    if (!owf_status_.ok()) return owf_status_.error();  \
+#define OWF_RETURN_IF_ERROR(expr)                      \
+  do {                                                 \
+    auto owf_status_ = (expr);                         \
+    if (!owf_status_.ok()) return owf_status_.error(); \
   } while (0)
 
 #define OWF_CONCAT_INNER_(a, b) a##b
 #define OWF_CONCAT_(a, b) OWF_CONCAT_INNER_(a, b)
 /// `OWF_ASSIGN_OR_RETURN(auto x, f());` — unwraps a Result or returns its error.
-#define OWF_ASSIGN_OR_RETURN(lhs, expr)                                     \
-  auto OWF_CONCAT_(owf_result_, __LINE__) = (expr);                         \
-  if (!OWF_CONCAT_(owf_result_, __LINE__).ok())                             \
-    return OWF_CONCAT_(owf_result_, __LINE__).error();                      \
+#define OWF_ASSIGN_OR_RETURN(lhs, expr)                                                            \
+  auto OWF_CONCAT_(owf_result_, __LINE__) = (expr);                                                \
+  if (!OWF_CONCAT_(owf_result_, __LINE__).ok()) return OWF_CONCAT_(owf_result_, __LINE__).error(); \
   lhs = std::move(OWF_CONCAT_(owf_result_, __LINE__)).value()

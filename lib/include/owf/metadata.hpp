@@ -35,9 +35,8 @@ OWF_API bool fits_float_type(double value, FloatType type);
 
 /// A typed hyperparameter value.
 struct Value {
-  using Data = std::variant<bool, std::int64_t, double, std::string, std::vector<bool>,
-                            std::vector<std::int64_t>, std::vector<double>,
-                            std::vector<std::string>>;
+  using Data = std::variant<bool, std::int64_t, double, std::string, std::vector<bool>, std::vector<std::int64_t>,
+                            std::vector<double>, std::vector<std::string>>;
   Data data;
   IntType int_type = IntType::kI64;
   FloatType float_type = FloatType::kF64;

@@ -1,8 +1,12 @@
 // The OWF C++ API: include this, link owf::owf.
 #pragma once
 
+#include "owf/convert.hpp"
+#include "owf/digest.hpp"
 #include "owf/dtype.hpp"
+#include "owf/edit.hpp"
 #include "owf/error.hpp"
+#include "owf/limits.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
 #include "owf/source.hpp"

@@ -17,35 +17,23 @@
 #include <type_traits>
 
 #include "owf/error.hpp"
+#include "owf/limits.hpp"
 #include "owf/metadata.hpp"
 #include "owf/tensor.hpp"
+#include "owf/version.hpp"
 
 namespace owf {
 
-/// Reader limits. Files exceeding any of them are refused with
-/// limit_exceeded before anything is allocated from their sizes.
-struct Limits {
-  std::uint64_t max_manifest_bytes = 1ull << 30;  // FlatBuffers itself stops below 2 GiB
-  std::uint64_t max_tensors = 1'000'000;
-  std::uint32_t max_rank = 64;
-  std::uint32_t max_name_bytes = 4096;
-  std::uint64_t max_metadata_entries = 1'000'000;  // hyperparameters + metadata pairs
-  std::uint64_t max_string_bytes = 64ull << 20;     // any single metadata string
-  std::uint64_t max_alignment = 1ull << 21;         // the format maximum (2 MiB)
-  std::uint64_t max_chunk_bytes = 64ull << 20;      // compressed storage: decoded chunk size
-};
-
-struct Version {
-  std::uint16_t major = 0;
-  std::uint16_t minor = 0;
-};
+namespace internal {
+struct FileAccess;  // the library's own access to an open file (lib/src/file_access.hpp)
+}
 
 /// Progress of a long operation: bytes done out of total.
 using ProgressCallback = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 struct VerifyOptions {
-  unsigned threads = 0;           // 0: one per core
-  ProgressCallback progress;      // called from worker threads, serialized
+  unsigned threads = 0;       // 0: one per core
+  ProgressCallback progress;  // called from worker threads, serialized
 };
 
 class OWF_API File {
@@ -102,6 +90,7 @@ class OWF_API File {
   struct Impl;
 
  private:
+  friend struct internal::FileAccess;
   explicit File(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
@@ -109,18 +98,30 @@ class OWF_API File {
 /// Maps C++ element types to dtypes for File::view.
 template <class T>
 constexpr std::optional<DType> dtype_of() {
-  if constexpr (std::is_same_v<T, bool>) return DType::kBool;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return DType::kU8;
-  else if constexpr (std::is_same_v<T, std::int8_t>) return DType::kI8;
-  else if constexpr (std::is_same_v<T, std::uint16_t>) return DType::kU16;
-  else if constexpr (std::is_same_v<T, std::int16_t>) return DType::kI16;
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return DType::kU32;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return DType::kI32;
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return DType::kU64;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return DType::kI64;
-  else if constexpr (std::is_same_v<T, float>) return DType::kF32;
-  else if constexpr (std::is_same_v<T, double>) return DType::kF64;
-  else return std::nullopt;
+  if constexpr (std::is_same_v<T, bool>)
+    return DType::kBool;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return DType::kU8;
+  else if constexpr (std::is_same_v<T, std::int8_t>)
+    return DType::kI8;
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return DType::kU16;
+  else if constexpr (std::is_same_v<T, std::int16_t>)
+    return DType::kI16;
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return DType::kU32;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return DType::kI32;
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return DType::kU64;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return DType::kI64;
+  else if constexpr (std::is_same_v<T, float>)
+    return DType::kF32;
+  else if constexpr (std::is_same_v<T, double>)
+    return DType::kF64;
+  else
+    return std::nullopt;
 }
 
 template <class T>
@@ -128,9 +129,9 @@ Result<std::span<const T>> File::view(std::string_view name) const {
   static_assert(dtype_of<T>().has_value(), "no dtype corresponds to this C++ type");
   OWF_ASSIGN_OR_RETURN(TensorInfo t, tensor(name));
   if (t.dtype != *dtype_of<T>())
-    return Error(ErrorCode::kDtypeMismatch,
-                 "tensor '" + std::string(name) + "' has dtype " + std::string(dtype_name(t.dtype)) +
-                     ", not " + std::string(dtype_name(*dtype_of<T>())));
+    return Error(ErrorCode::kDtypeMismatch, "tensor '" + std::string(name) + "' has dtype " +
+                                                std::string(dtype_name(t.dtype)) + ", not " +
+                                                std::string(dtype_name(*dtype_of<T>())));
   OWF_ASSIGN_OR_RETURN(auto raw, bytes(t));
   if (reinterpret_cast<std::uintptr_t>(raw.data()) % alignof(T) != 0)
     return Error(ErrorCode::kUnsupported, "tensor '" + std::string(name) + "' is not aligned for a typed view");

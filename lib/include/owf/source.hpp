@@ -14,11 +14,12 @@
 #include <string_view>
 #include <vector>
 
+#include "owf/digest.hpp"
 #include "owf/error.hpp"
+#include "owf/limits.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
 #include "owf/tensor.hpp"
-#include "owf/writer.hpp"
 
 namespace owf {
 
@@ -65,8 +66,12 @@ class OWF_API Source {
 /// Opens any supported format (detected from the content) with its reader's
 /// full validation.
 OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path,
-                                            std::optional<Format> format = std::nullopt,
-                                            const Limits& limits = {});
+                                                    std::optional<Format> format = std::nullopt,
+                                                    const Limits& limits = {});
+
+/// An open OWF file as a Source, e.g. one from File::open_buffer (open_source
+/// does the same for OWF files it opens by path).
+OWF_API std::unique_ptr<Source> source_of(File file);
 
 /// Options for opening a source beyond format and limits.
 struct SourceOptions {
@@ -79,19 +84,5 @@ struct SourceOptions {
   std::string select;
 };
 OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, const SourceOptions& options);
-
-/// The weights digest of any source: for OWF the stored digests are used,
-/// for other formats every tensor is read and hashed (in parallel).
-OWF_API Result<Sha256Digest> compute_weights_digest(const Source& source, unsigned threads = 0);
-
-/// The canonical weights digest over (name, dtype, shape, sha256) entries;
-/// the entries need not be sorted.
-struct DigestEntry {
-  std::string_view name;
-  DType dtype;
-  std::span<const std::uint64_t> shape;
-  Sha256Digest sha256;
-};
-OWF_API Sha256Digest weights_digest_of(std::vector<DigestEntry> entries);
 
 }  // namespace owf

@@ -48,7 +48,7 @@ struct TensorInfo {
   std::uint64_t stored_bytes = 0;   // bytes occupied in the file
   std::uint64_t logical_bytes = 0;  // bytes once decoded: row-major, little-endian
   std::uint64_t element_count = 0;
-  Sha256Digest sha256{};            // SHA-256 of the logical bytes
+  Sha256Digest sha256{};  // SHA-256 of the logical bytes
 };
 
 }  // namespace owf

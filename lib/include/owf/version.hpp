@@ -1,10 +1,17 @@
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "owf/export.hpp"
 
 namespace owf {
+
+/// A file format version, major.minor (spec/versioning.md).
+struct Version {
+  std::uint16_t major = 0;
+  std::uint16_t minor = 0;
+};
 
 /// Library version (semantic versioning).
 inline constexpr int kLibraryVersionMajor = 0;

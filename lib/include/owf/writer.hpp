@@ -9,7 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -32,6 +34,15 @@ struct WriteOptions {
   std::uint64_t alignment = 64;  // power of two, 1 .. 2 MiB
   CompressionOptions compression;
   bool sync = true;  // fsync the file and its directory before finish() returns
+  /// Whether finish() may replace an existing file (or symbolic link) at the
+  /// target; false: already_exists instead. Directories, devices, FIFOs and
+  /// sockets are never replaced (spec/security.md, "Writing").
+  bool overwrite = true;
+  /// Called by finish() once the file is complete and synced, with the path
+  /// of the temporary file, before it is renamed to the target: a failure
+  /// leaves the target untouched (a converter re-reads and checks the file
+  /// here). Optional.
+  std::function<Status(const std::filesystem::path& temporary)> before_rename;
 };
 
 struct TensorSpec {
@@ -39,6 +50,10 @@ struct TensorSpec {
   DType dtype = DType::kF32;
   std::vector<std::uint64_t> shape;
   Role role = Role::kOther;
+  /// When set, end_tensor() fails (tensor_digest_mismatch) and the writer
+  /// writes nothing if the bytes given hash differently: a copy from a file
+  /// that stores digests is checked as it streams, at no extra pass.
+  std::optional<Sha256Digest> expected_sha256;
 };
 
 class OWF_API Writer {

@@ -7,7 +7,10 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "io/output_file.hpp"
 #include "owf/source.hpp"
 
 namespace owf::internal {
@@ -21,15 +24,21 @@ Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, 
 Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, const Limits& limits,
                                              std::string_view select);
 
-// Writers: stream every tensor of `source` into `path` (through AtomicFile,
+// Writers: stream every tensor of `source` into `path` (through OutputFile,
 // so nothing appears under the name unless complete), keeping memory near
 // the largest tensor. Model information is mapped to the format's own
 // metadata as losslessly as the format allows (spec/interchange.md).
-Status write_safetensors(const Source& source, const std::filesystem::path& path);
+Status write_safetensors(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});
 /// alignment 0: the source's alignment where it has one, else 32 (GGUF's default).
-Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment);
-Status write_npz(const Source& source, const std::filesystem::path& path);
+Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment,
+                  const OutputOptions& output = {});
+Status write_npz(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});
 /// The source must hold exactly one tensor.
-Status write_npy(const Source& source, const std::filesystem::path& path);
+Status write_npy(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});
+
+/// The parts of `info` that a file of format `to` cannot hold, for telling
+/// the user what a conversion leaves behind: "license", "provenance.authors",
+/// "hyperparameters (3)", ... (spec/interchange.md, each format's "Writing").
+std::vector<std::string> info_not_kept(Format to, const ModelInfo& info);
 
 }  // namespace owf::internal
