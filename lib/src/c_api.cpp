@@ -21,7 +21,7 @@ static_assert(OWF_VERSION_MAJOR == owf::kLibraryVersionMajor && OWF_VERSION_MINO
                   OWF_VERSION_PATCH == owf::kLibraryVersionPatch,
               "owf.h and version.hpp disagree on the library version");
 static_assert(static_cast<int>(owf::ErrorCode::kDigestExpectationFailed) == OWF_DIGEST_EXPECTATION_FAILED);
-static_assert(static_cast<int>(owf::DType::kMXFP4) == OWF_DTYPE_MXFP4);
+static_assert(static_cast<int>(owf::DType::kQ2_0) == OWF_DTYPE_Q2_0);
 static_assert(static_cast<int>(owf::Role::kBuffer) == OWF_ROLE_BUFFER);
 static_assert(static_cast<int>(owf::Codec::kZstdByteGroup) == OWF_CODEC_ZSTD_BYTE_GROUP);
 

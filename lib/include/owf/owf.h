@@ -204,7 +204,10 @@ enum owf_dtype {
   OWF_DTYPE_IQ1_M = 120,
   OWF_DTYPE_TQ1_0 = 121,
   OWF_DTYPE_TQ2_0 = 122,
-  OWF_DTYPE_MXFP4 = 123
+  OWF_DTYPE_MXFP4 = 123,
+  OWF_DTYPE_NVFP4 = 124,
+  OWF_DTYPE_Q1_0 = 125,
+  OWF_DTYPE_Q2_0 = 126
 };
 
 /** What a tensor is for; stable codes of the file format (owf::Role). */
