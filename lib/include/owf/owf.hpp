@@ -2,6 +2,7 @@
 #pragma once
 
 #include "owf/dtype.hpp"
+#include "owf/elements.hpp"
 #include "owf/error.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"

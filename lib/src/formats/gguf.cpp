@@ -109,7 +109,7 @@ constexpr std::array<GgmlType, 35> kGgmlTypes = {{
     {17, DType::kIQ2_XS}, {18, DType::kIQ3_XXS}, {19, DType::kIQ1_S}, {20, DType::kIQ4_NL}, {21, DType::kIQ3_S},
     {22, DType::kIQ2_S},  {23, DType::kIQ4_XS},  {24, DType::kI8},    {25, DType::kI16},    {26, DType::kI32},
     {27, DType::kI64},    {28, DType::kF64},     {29, DType::kIQ1_M}, {30, DType::kBF16},   {34, DType::kTQ1_0},
-    {35, DType::kTQ2_0},  {39, DType::kMXFP4},   {40, DType::kNVFP4}, {41, DType::kQ1_0},    {42, DType::kQ2_0},
+    {35, DType::kTQ2_0},  {39, DType::kMXFP4},   {40, DType::kNVFP4}, {41, DType::kQ1_0},   {42, DType::kQ2_0},
 }};
 
 std::optional<DType> dtype_from_ggml(std::uint32_t id) {
