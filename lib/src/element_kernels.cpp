@@ -147,6 +147,23 @@ void f16(const std::byte* in, std::size_t n, Out* out) {
   for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(half_at(p + 2 * i));
 }
 
+// F16 to float is arithmetic rather than memory bound on SSE2 (half the
+// speed of a copy of the output); with eight lanes it keeps up with memory.
+// The AVX2 build of the same loop is chosen once, where the CPU has AVX2.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) void f16_avx2(const std::byte* in, std::size_t n, float* out) {
+  const u8* p = bytes_of(in);
+  for (std::size_t i = 0; i < n; ++i) out[i] = half_at(p + 2 * i);
+}
+
+void f16_to_float(const std::byte* in, std::size_t n, float* out) {
+  static const DecodeKernel<float> best = __builtin_cpu_supports("avx2") ? &f16_avx2 : &f16<float>;
+  best(in, n, out);
+}
+#else
+void f16_to_float(const std::byte* in, std::size_t n, float* out) { f16<float>(in, n, out); }
+#endif
+
 template <class Out>
 void bf16(const std::byte* in, std::size_t n, Out* out) {
   const u8* p = bytes_of(in);
@@ -549,7 +566,7 @@ constexpr Entry kTable[] = {
     {DType::kI32, plain_kernels<std::int32_t>()},
     {DType::kU64, plain_kernels<std::uint64_t>()},
     {DType::kI64, plain_kernels<std::int64_t>()},
-    {DType::kF16, {&f16<float>, &f16<double>}},
+    {DType::kF16, {&f16_to_float, &f16<double>}},
     {DType::kBF16, {&bf16<float>, &bf16<double>}},
     {DType::kF32, plain_kernels<float>()},
     {DType::kF64, plain_kernels<double>()},

@@ -854,7 +854,7 @@ std::vector<std::uint32_t> encode_bits(const std::vector<T>& in, DType dtype, bo
   std::vector<std::byte> out(in.size() * width);
   EncodeOptions options;
   options.saturate = saturate;
-  const Status s = encode_elements(std::span(in), dtype, std::span(out), options);
+  const Status s = encode_elements(in, dtype, out, options);
   REQUIRE_MESSAGE(s.ok(), s.error().to_string());
   std::vector<std::uint32_t> bits(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -1121,10 +1121,10 @@ TEST_CASE("elements: read_elements and read_as over OWF files, raw and compresse
         return read_elements(**source, index, first, out, o);
       });
       std::vector<float> by_name(t.element_count);
-      REQUIRE(read_as(*file, tt.spec.name, std::span(by_name)).ok());
+      REQUIRE(read_as(*file, tt.spec.name, by_name).ok());  // a vector converts to the span
       CHECK(std::equal(by_name.begin(), by_name.end(), whole_f.begin(), [](float a, float b) { return same(a, b); }));
       std::vector<double> by_name_d(t.element_count);
-      REQUIRE(read_as(**source, tt.spec.name, std::span(by_name_d)).ok());
+      REQUIRE(read_as(**source, tt.spec.name, by_name_d).ok());
       CHECK(std::equal(by_name_d.begin(), by_name_d.end(), whole_d.begin(),
                        [](double a, double b) { return same(a, b); }));
     }

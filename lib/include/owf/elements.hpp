@@ -70,8 +70,8 @@ struct ReadElementsOptions {
   /// Threads decoding pieces of a large read; 0: one per core, 1: only the
   /// calling thread.
   unsigned threads = 0;
-  /// Stored bytes read and decoded at a time by each thread (at least one
-  /// block is always read).
+  /// Logical bytes read and decoded at a time by each thread (at least one
+  /// block).
   std::uint64_t piece_bytes = 4u << 20;
 };
 
@@ -80,18 +80,22 @@ struct ReadElementsOptions {
 /// and end inside a block: the blocks covering it are decoded and only the
 /// requested elements are kept. Errors: invalid_argument for a range outside
 /// the tensor or an index out of range, unsupported for a dtype that
-/// !can_decode(), and whatever reading the source reports.
+/// !can_decode(), tensor_size_mismatch when the tensor's byte count does not
+/// hold its element count, and whatever reading the source reports.
 ///
-/// Memory: each thread holds one piece of `piece_bytes` stored bytes. Uncompressed OWF
-/// tensors are decoded straight from the mapping. Sources without ranged
-/// reads (Source::ranged_reads() false: NumPy and PyTorch files) deliver a
-/// tensor only whole, so their tensor is read once into memory of its
-/// logical size.
+/// Memory: each thread holds one piece of `piece_bytes` logical bytes.
+/// Uncompressed OWF tensors are decoded straight from the mapping;
+/// compressed ones decode only the chunks a piece touches. Sources without
+/// ranged reads (Source::ranged_reads() false: NumPy and PyTorch files
+/// today) deliver a tensor only whole, so such a tensor is read once into
+/// memory of its logical size (bytes its reader found in the file).
+/// Thread-safe: several reads may run at once on one file or source.
 OWF_API Status read_elements(const Source& source, std::size_t tensor_index, std::uint64_t first_element,
                              std::span<float> out, const ReadElementsOptions& options = {});
 OWF_API Status read_elements(const Source& source, std::size_t tensor_index, std::uint64_t first_element,
                              std::span<double> out, const ReadElementsOptions& options = {});
-/// The same for a tensor of an open OWF file.
+/// The same for a tensor of an open OWF file, looked up in `file` by
+/// `tensor.name` (not_found when it has no tensor of that name).
 OWF_API Status read_elements(const File& file, const TensorInfo& tensor, std::uint64_t first_element,
                              std::span<float> out, const ReadElementsOptions& options = {});
 OWF_API Status read_elements(const File& file, const TensorInfo& tensor, std::uint64_t first_element,
