@@ -222,7 +222,8 @@ Timing decompress_all(const std::vector<Encoded>& enc, unsigned threads, std::ve
   const auto start = Clock::now();
   const double cpu_start = cpu_seconds();
   auto decode = [&](std::size_t t, unsigned inner) {
-    auto s = internal::decode_range(enc[t].info, enc[t].table(), enc[t].stored, 0, out[t], inner);
+    const auto source = internal::buffer_source(enc[t].stored, "bench");
+    auto s = internal::decode_range(enc[t].info, enc[t].table(), *source, 0, out[t], inner);
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", s.error().to_string().c_str());
       std::exit(1);

@@ -268,8 +268,8 @@ Status check_chunk_table(const TensorInfo& t, const ChunkTable& table, const Lim
   return {};
 }
 
-Status decode_range(const TensorInfo& t, const ChunkTable& table, std::span<const std::byte> stored,
-                    std::uint64_t offset, std::span<std::byte> out, unsigned threads) {
+Status decode_range(const TensorInfo& t, const ChunkTable& table, const ByteSource& source, std::uint64_t offset,
+                    std::span<std::byte> out, unsigned threads) {
   if (out.empty()) return {};
   const std::uint64_t length = table.chunk_length;
   const unsigned width = t.codec == Codec::kZstdByteGroup ? byte_group_width(t.dtype) : 1;
@@ -297,6 +297,7 @@ Status decode_range(const TensorInfo& t, const ChunkTable& table, std::span<cons
     if (!cached) cached.reset(ZSTD_createDCtx());
     ZSTD_DCtx* const dctx = cached.get();
     std::vector<std::byte> scratch;
+    std::vector<std::byte> compressed;
     for (std::size_t k = next.fetch_add(1); k < count; k = next.fetch_add(1)) {
       const std::uint64_t index = first + k;
       auto fail = [&](Error e) {
@@ -307,7 +308,7 @@ Status decode_range(const TensorInfo& t, const ChunkTable& table, std::span<cons
         return;
       }
       const ChunkRef& c = table.chunks[index];
-      if (c.offset > stored.size() || c.stored_length > stored.size() - c.offset) {
+      if (c.offset > t.stored_bytes || c.stored_length > t.stored_bytes - c.offset) {
         fail(Error(ErrorCode::kBadChunkTable, chunk_label(t, index) + " lies outside the tensor's stored bytes"));
         return;
       }
@@ -316,7 +317,16 @@ Status decode_range(const TensorInfo& t, const ChunkTable& table, std::span<cons
       const std::uint64_t want_begin = std::max(begin, offset);
       const std::uint64_t want_end = std::min(begin + size, offset + out.size());
       std::span<std::byte> dst = out.subspan(want_begin - offset, want_end - want_begin);
-      const auto src = stored.subspan(c.offset, c.stored_length);
+      // Buffers are read in place; files through read_at(), one chunk at a
+      // time, so that a file shrinking meanwhile is an error, not a signal.
+      std::span<const std::byte> src;
+      if (source.in_memory()) {
+        src = source.mapping().subspan(t.offset + c.offset, c.stored_length);
+      } else {
+        compressed.resize(c.stored_length);
+        if (auto s = source.read_at(t.offset + c.offset, compressed); !s.ok()) return fail(s.error());
+        src = compressed;
+      }
       if (t.codec == Codec::kZstd && want_begin == begin && want_end == begin + size) {
         if (auto s = decompress_exact(dctx, src, dst, t, index); !s.ok()) return fail(s.error());
         continue;

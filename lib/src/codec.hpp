@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "io/byte_source.hpp"
 #include "manifest.hpp"
 #include "owf/dtype.hpp"
 #include "owf/error.hpp"
@@ -63,11 +64,12 @@ class ChunkCompressor {
 Status check_chunk_table(const TensorInfo& tensor, const ChunkTable& table, const Limits& limits);
 
 /// Decodes logical bytes [offset, offset + out.size()) of a compressed
-/// tensor whose stored bytes are `stored`, the chunks spread over up to
-/// `threads` threads (0: one per core). Allocates at most one chunk of
-/// scratch per thread; never trusts sizes found inside the compressed
-/// frames. Precondition: the range lies inside the tensor.
-Status decode_range(const TensorInfo& tensor, const ChunkTable& table, std::span<const std::byte> stored,
-                    std::uint64_t offset, std::span<std::byte> out, unsigned threads);
+/// tensor whose stored bytes are at tensor.offset in `source`, the chunks
+/// spread over up to `threads` threads (0: one per core). Reads and
+/// allocates at most one chunk (stored and decoded) per thread at a time;
+/// never trusts sizes found inside the compressed frames. Precondition:
+/// the range lies inside the tensor.
+Status decode_range(const TensorInfo& tensor, const ChunkTable& table, const ByteSource& source, std::uint64_t offset,
+                    std::span<std::byte> out, unsigned threads);
 
 }  // namespace owf::internal

@@ -122,17 +122,18 @@ ModelInfo converted_info(const ModelInfo& source, const ConvertOptions& options)
 
 Status convert(const Source& source, const std::filesystem::path& path, Format to, const ConvertOptions& options) {
   const InfoOverride target(source, converted_info(source.info(), options));
+  const internal::OutputOptions output{.replace = options.write.overwrite};
   switch (to) {
     case Format::kOwf:
       return write_owf(source, target.info(), path, options);
     case Format::kSafetensors:
-      return internal::write_safetensors(target, path);
+      return internal::write_safetensors(target, path, output);
     case Format::kGguf:
-      return internal::write_gguf(target, path, options.alignment_given ? options.write.alignment : 0);
+      return internal::write_gguf(target, path, options.alignment_given ? options.write.alignment : 0, output);
     case Format::kNpz:
-      return internal::write_npz(target, path);
+      return internal::write_npz(target, path, output);
     case Format::kNpy:
-      return internal::write_npy(target, path);
+      return internal::write_npy(target, path, output);
     case Format::kPyTorch:
       return Error(ErrorCode::kUnsupported,
                    "writing PyTorch checkpoints is not supported (they are pickle programs); "

@@ -10,6 +10,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kLimitExceeded: return "limit_exceeded";
+    case ErrorCode::kAlreadyExists: return "already_exists";
     case ErrorCode::kTruncated: return "truncated";
     case ErrorCode::kBadMagic: return "bad_magic";
     case ErrorCode::kBadFooterMagic: return "bad_footer_magic";

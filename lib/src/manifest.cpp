@@ -1,14 +1,15 @@
 #include "manifest.hpp"
 
-#include "layout.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
 
+#include "layout.hpp"
 #include "owf_generated.h"
+#include "manifest_coverage.hpp"
+#include "rules.hpp"
 #include "utf8.hpp"
 
 namespace owf::internal {
@@ -44,8 +45,8 @@ class StringChecker {
 
   Status check(std::string_view v, const std::string& field) const {
     if (v.size() > limits_.max_string_bytes)
-      return Error(ErrorCode::kLimitExceeded, field + " is " + std::to_string(v.size()) +
-                                                  " bytes, over the limit of " + std::to_string(limits_.max_string_bytes));
+      return Error(ErrorCode::kLimitExceeded, field + " is " + std::to_string(v.size()) + " bytes, over the limit of " +
+                                                  std::to_string(limits_.max_string_bytes));
     if (auto bad = find_invalid_utf8(v); bad != std::string_view::npos)
       return Error(ErrorCode::kBadUtf8, field + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
     return {};
@@ -78,7 +79,8 @@ Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& str
     return static_cast<FloatType>(t);
   };
   switch (h->value_type()) {
-    case fb::Value::BoolValue: return Value(h->value_as_BoolValue()->value());
+    case fb::Value::BoolValue:
+      return Value(h->value_as_BoolValue()->value());
     case fb::Value::IntValue: {
       auto* v = h->value_as_IntValue();
       OWF_ASSIGN_OR_RETURN(IntType t, int_type(v->type()));
@@ -106,7 +108,8 @@ Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& str
       OWF_ASSIGN_OR_RETURN(IntType t, int_type(a->type()));
       std::vector<std::int64_t> out(a->values()->begin(), a->values()->end());
       for (std::size_t i = 0; i < out.size(); ++i)
-        if (!fits_int_type(out[i], t)) return bad("element " + std::to_string(i) + " does not fit its declared integer type");
+        if (!fits_int_type(out[i], t))
+          return bad("element " + std::to_string(i) + " does not fit its declared integer type");
       return Value(std::move(out), t);
     }
     case fb::Value::FloatArray: {
@@ -114,7 +117,8 @@ Result<Value> decode_value(const fb::Hyperparameter* h, const StringChecker& str
       OWF_ASSIGN_OR_RETURN(FloatType t, float_type(a->type()));
       std::vector<double> out(a->values()->begin(), a->values()->end());
       for (std::size_t i = 0; i < out.size(); ++i)
-        if (!fits_float_type(out[i], t)) return bad("element " + std::to_string(i) + " is not exactly representable as F32");
+        if (!fits_float_type(out[i], t))
+          return bad("element " + std::to_string(i) + " is not exactly representable as F32");
       return Value(std::move(out), t);
     }
     case fb::Value::StringArray: {
@@ -182,15 +186,12 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
                      std::vector<std::pair<std::size_t, std::size_t>>& chunk_slices) {
   const std::string_view name = view(t->name());
   const TensorPlace where{index, name};
-  if (name.empty()) return Error(ErrorCode::kBadTensorName, "tensor " + std::to_string(index) + " has an empty name");
-  if (name.size() > limits.max_name_bytes)
-    return Error(ErrorCode::kLimitExceeded, where + ": name is " + std::to_string(name.size()) +
-                                                " bytes, over the limit of " + std::to_string(limits.max_name_bytes));
-  if (name.find('\0') != std::string_view::npos)
-    return Error(ErrorCode::kBadTensorName, where + ": name contains a NUL byte");
-  if (auto bad = find_invalid_utf8(name); bad != std::string_view::npos)
-    return Error(ErrorCode::kBadUtf8, "tensor " + std::to_string(index) + ": name is not valid UTF-8 (byte " +
-                                          std::to_string(bad) + ")");
+  if (auto s = check_tensor_name(name, limits); !s.ok())
+    return Error(s.code(),
+                 "tensor " + std::to_string(index) +
+                     (s.code() == ErrorCode::kBadUtf8 || name.empty() ? std::string()
+                                                                      : " '" + std::string(name.substr(0, 200)) + "'") +
+                     ": " + s.error().message());
   out.name = name;
 
   auto dtype = dtype_from_code(t->dtype());
@@ -211,7 +212,8 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
   out.logical_bytes = *logical;
 
   if (static_cast<unsigned>(t->role()) > static_cast<unsigned>(fb::Role::Buffer))
-    return Error(ErrorCode::kUnknownRole, where + ": unknown role code " + std::to_string(static_cast<unsigned>(t->role())));
+    return Error(ErrorCode::kUnknownRole,
+                 where + ": unknown role code " + std::to_string(static_cast<unsigned>(t->role())));
   out.role = static_cast<Role>(t->role());
 
   out.offset = t->offset();
@@ -222,9 +224,9 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
     case fb::Codec::None:
       out.codec = Codec::kNone;
       if (out.stored_bytes != out.logical_bytes)
-        return Error(ErrorCode::kTensorSizeMismatch,
-                     where + ": stores " + std::to_string(out.stored_bytes) + " bytes but " +
-                         std::string(dtype_name(out.dtype)) + " x shape needs " + std::to_string(out.logical_bytes));
+        return Error(ErrorCode::kTensorSizeMismatch, where + ": stores " + std::to_string(out.stored_bytes) +
+                                                         " bytes but " + std::string(dtype_name(out.dtype)) +
+                                                         " x shape needs " + std::to_string(out.logical_bytes));
       if (t->chunks() != nullptr || t->chunk_length() != 0)
         return Error(ErrorCode::kBadChunkTable, where + ": an uncompressed tensor has a chunk table");
       break;
@@ -233,7 +235,8 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
       out.codec = t->codec() == fb::Codec::Zstd ? Codec::kZstd : Codec::kZstdByteGroup;
       // validate.cpp checks chunk tables of tensors that store bytes only.
       if (out.stored_bytes == 0)
-        return Error(ErrorCode::kBadChunkTable, where + ": a compressed tensor stores no bytes (empty tensors use codec none)");
+        return Error(ErrorCode::kBadChunkTable,
+                     where + ": a compressed tensor stores no bytes (empty tensors use codec none)");
       table.chunk_length = t->chunk_length();
       const std::size_t first = chunk_storage.size();
       if (t->chunks() != nullptr)
@@ -242,12 +245,14 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
       break;
     }
     default:
-      return Error(ErrorCode::kUnknownCodec, where + ": unknown codec code " + std::to_string(static_cast<unsigned>(t->codec())));
+      return Error(ErrorCode::kUnknownCodec,
+                   where + ": unknown codec code " + std::to_string(static_cast<unsigned>(t->codec())));
   }
 
   if (out.stored_bytes == 0) {
     if (out.offset != 0)
-      return Error(ErrorCode::kMisalignedTensor, where + ": an empty tensor must have offset 0, has " + std::to_string(out.offset));
+      return Error(ErrorCode::kMisalignedTensor,
+                   where + ": an empty tensor must have offset 0, has " + std::to_string(out.offset));
   } else if (out.offset % alignment != 0) {
     return Error(ErrorCode::kMisalignedTensor, where + ": offset " + std::to_string(out.offset) +
                                                    " is not a multiple of the alignment " + std::to_string(alignment));
@@ -291,19 +296,22 @@ bool is_known_feature(std::string_view feature) {
   return std::find(std::begin(kKnownFeatures), std::end(kKnownFeatures), feature) != std::end(kKnownFeatures);
 }
 
-Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits) {
+Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits,
+                                        std::uint16_t file_minor) {
   const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
   if (bytes.size() < 8 || !fb::ManifestBufferHasIdentifier(data))
     return Error(ErrorCode::kManifestInvalid, "manifest lacks the FlatBuffers file identifier \"OWF1\"");
   // Every tensor, hyperparameter (two tables), value and base model is a
   // table; the bound follows the configured limits rather than a constant.
   const std::uint64_t table_budget = 2 * limits.max_tensors + 3 * limits.max_metadata_entries + 1024;
-  flatbuffers::Verifier verifier(data, bytes.size(), 64,
-                                 static_cast<flatbuffers::uoffset_t>(std::min<std::uint64_t>(table_budget, 0x7fffffff)));
+  flatbuffers::Verifier verifier(
+      data, bytes.size(), 64, static_cast<flatbuffers::uoffset_t>(std::min<std::uint64_t>(table_budget, 0x7fffffff)));
   if (!fb::VerifyManifestBuffer(verifier))
-    return Error(ErrorCode::kManifestInvalid, "manifest failed FlatBuffers verification (malformed, or beyond depth/table limits)");
+    return Error(ErrorCode::kManifestInvalid,
+                 "manifest failed FlatBuffers verification (malformed, or beyond depth/table limits)");
   const fb::Manifest* m = fb::GetManifest(data);
   OWF_RETURN_IF_ERROR(check_wide_vector_alignment(m));
+  OWF_RETURN_IF_ERROR(check_manifest_coverage(bytes, {.newer_minor = file_minor > kFormatMinor}));
   const StringChecker strings(limits);
   DecodedManifest out;
 
@@ -313,22 +321,23 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
     for (flatbuffers::uoffset_t i = 0; i < m->required_features()->size(); ++i) {
       const std::string_view f = view(m->required_features()->Get(i));
       if (!is_known_feature(f))
-        return Error(ErrorCode::kUnknownRequiredFeature, "file requires feature " + quoted(f.substr(0, 200)) +
-                                                             ", which this reader does not support");
+        return Error(ErrorCode::kUnknownRequiredFeature,
+                     "file requires feature " + quoted(f.substr(0, 200)) + ", which this reader does not support");
       out.required_features.push_back(f);
     }
   }
 
   out.alignment = m->alignment();
   if (!is_power_of_two(out.alignment) || out.alignment > std::min<std::uint64_t>(limits.max_alignment, 1ull << 21))
-    return Error(ErrorCode::kBadAlignment, "alignment " + std::to_string(out.alignment) +
-                                               " is not a power of two between 1 and " +
-                                               std::to_string(std::min<std::uint64_t>(limits.max_alignment, 1ull << 21)));
+    return Error(ErrorCode::kBadAlignment,
+                 "alignment " + std::to_string(out.alignment) + " is not a power of two between 1 and " +
+                     std::to_string(std::min<std::uint64_t>(limits.max_alignment, 1ull << 21)));
 
   const auto* tensors = m->tensors();
   const std::size_t n = tensors == nullptr ? 0 : tensors->size();
   if (n > limits.max_tensors)
-    return Error(ErrorCode::kLimitExceeded, std::to_string(n) + " tensors, over the limit of " + std::to_string(limits.max_tensors));
+    return Error(ErrorCode::kLimitExceeded,
+                 std::to_string(n) + " tensors, over the limit of " + std::to_string(limits.max_tensors));
   out.tensors.resize(n);
   out.chunk_tables.resize(n);
   std::vector<std::pair<std::size_t, std::size_t>> chunk_slices;  // (tensor, first chunk)
@@ -342,10 +351,9 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
                                                           " appears twice (indices " + std::to_string(i - 1) + " and " +
                                                           std::to_string(i) + ")");
       if (c > 0)
-        return Error(ErrorCode::kTensorNamesUnsorted, "tensor " + std::to_string(i) + " " +
-                                                          quoted(out.tensors[i].name.substr(0, 200)) +
-                                                          " sorts before its predecessor " +
-                                                          quoted(out.tensors[i - 1].name.substr(0, 200)));
+        return Error(ErrorCode::kTensorNamesUnsorted,
+                     "tensor " + std::to_string(i) + " " + quoted(out.tensors[i].name.substr(0, 200)) +
+                         " sorts before its predecessor " + quoted(out.tensors[i - 1].name.substr(0, 200)));
     }
   }
   // Compressed storage needs the "zstd" feature listed (spec/compression.md),
@@ -419,9 +427,7 @@ Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> optional_strings(FlatBu
   return v.empty() ? Offset<flatbuffers::Vector<Offset<flatbuffers::String>>>() : fbb.CreateVectorOfStrings(v);
 }
 
-fb::Sha256 to_fb(const Sha256Digest& d) {
-  return fb::Sha256(flatbuffers::span<const std::uint8_t, 32>(d.data(), 32));
-}
+fb::Sha256 to_fb(const Sha256Digest& d) { return fb::Sha256(flatbuffers::span<const std::uint8_t, 32>(d.data(), 32)); }
 
 Offset<fb::Hyperparameter> encode_hyperparameter(FlatBufferBuilder& fbb, const std::string& key, const Value& v) {
   const auto key_offset = fbb.CreateString(key);
@@ -472,15 +478,19 @@ Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
     estimate += k.size() + 64;
     if (auto* s = std::get_if<std::vector<std::string>>(&v.data))
       for (const auto& e : *s) estimate += e.size() + 12;
-    else if (auto* str = std::get_if<std::string>(&v.data)) estimate += str->size();
-    else if (auto* iv = std::get_if<std::vector<std::int64_t>>(&v.data)) estimate += 8 * iv->size();
-    else if (auto* dv = std::get_if<std::vector<double>>(&v.data)) estimate += 8 * dv->size();
-    else if (auto* bv = std::get_if<std::vector<bool>>(&v.data)) estimate += bv->size();
+    else if (auto* str = std::get_if<std::string>(&v.data))
+      estimate += str->size();
+    else if (auto* iv = std::get_if<std::vector<std::int64_t>>(&v.data))
+      estimate += 8 * iv->size();
+    else if (auto* dv = std::get_if<std::vector<double>>(&v.data))
+      estimate += 8 * dv->size();
+    else if (auto* bv = std::get_if<std::vector<bool>>(&v.data))
+      estimate += bv->size();
   }
   if (model.info.license) estimate += model.info.license->text.size() + 1024;
   if (estimate > (1ull << 31) - (1ull << 24))
-    return Error(ErrorCode::kLimitExceeded, "manifest would be about " + std::to_string(estimate) +
-                                                " bytes, over FlatBuffers' 2 GiB limit");
+    return Error(ErrorCode::kLimitExceeded,
+                 "manifest would be about " + std::to_string(estimate) + " bytes, over FlatBuffers' 2 GiB limit");
 
   std::sort(model.tensors.begin(), model.tensors.end(),
             [](const TensorRecord& a, const TensorRecord& b) { return compare_bytes(a.name, b.name) < 0; });
@@ -510,8 +520,8 @@ Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
 
   std::vector<Offset<fb::Hyperparameter>> hparams;
   for (const auto& [k, v] : model.info.hyperparameters) hparams.push_back(encode_hyperparameter(fbb, k, v));
-  const auto hparam_vector = hparams.empty() ? Offset<flatbuffers::Vector<Offset<fb::Hyperparameter>>>()
-                                             : fbb.CreateVector(hparams);
+  const auto hparam_vector =
+      hparams.empty() ? Offset<flatbuffers::Vector<Offset<fb::Hyperparameter>>>() : fbb.CreateVector(hparams);
   std::vector<Offset<fb::KeyValue>> meta;
   for (const auto& [k, v] : model.info.metadata)
     meta.push_back(fb::CreateKeyValue(fbb, fbb.CreateString(k), fbb.CreateString(v)));
@@ -520,10 +530,10 @@ Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
   if (!model.info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
   const License& l = *model.info.license;
-  const auto license = fb::CreateLicense(fbb, fbb.CreateString(l.spdx), optional_string(fbb, l.concluded),
-                                         optional_string(fbb, l.name), optional_string(fbb, l.url),
-                                         optional_string(fbb, l.text), optional_strings(fbb, l.copyright),
-                                         optional_string(fbb, l.attribution), optional_string(fbb, l.restrictions));
+  const auto license =
+      fb::CreateLicense(fbb, fbb.CreateString(l.spdx), optional_string(fbb, l.concluded), optional_string(fbb, l.name),
+                        optional_string(fbb, l.url), optional_string(fbb, l.text), optional_strings(fbb, l.copyright),
+                        optional_string(fbb, l.attribution), optional_string(fbb, l.restrictions));
   const Provenance& p = model.info.provenance;
   std::vector<Offset<fb::BaseModel>> bases;
   for (const auto& b : p.base_models) {

@@ -1,6 +1,7 @@
 // The manifest: the FlatBuffers buffer describing tensors and metadata.
-// manifest.cpp is the only file that touches the generated FlatBuffers
-// types; everything else sees the plain structs below.
+// manifest.cpp (and manifest_coverage.cpp, which walks the buffer from the
+// schema's reflection tables) are the only files that touch the generated
+// FlatBuffers types; everything else sees the plain structs below.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "layout.hpp"
 #include "owf/error.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
@@ -45,7 +47,10 @@ bool is_known_feature(std::string_view feature);
 
 /// `bytes` must be 8-byte aligned. Tensor ranges are checked against the
 /// file layout by the caller (validate.cpp); this checks the manifest alone.
-Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits);
+/// `file_minor`: the file's minor version; a newer one than this reader's
+/// may hold fields it does not know (spec/versioning.md).
+Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits,
+                                        std::uint16_t file_minor = kFormatMinor);
 
 /// What the writer knows about a tensor it wrote.
 struct TensorRecord {

@@ -1,7 +1,4 @@
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "owf/reader.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -10,7 +7,8 @@
 #include <string>
 
 #include "codec.hpp"
-#include "owf/reader.hpp"
+#include "file_access.hpp"
+#include "io/byte_source.hpp"
 #include "owf/source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
@@ -21,21 +19,11 @@ namespace owf {
 using internal::ValidatedFile;
 
 struct File::Impl {
-  // The mapping (or the caller's buffer) and, for mapped files, the
-  // descriptor used for pread-based reads.
-  std::span<const std::byte> bytes;
-  void* mapping = nullptr;
-  std::size_t mapping_size = 0;
-  int fd = -1;
+  std::shared_ptr<const internal::ByteSource> source;
   ValidatedFile validated;
   Limits limits;
   std::once_flag digest_once;
   Sha256Digest digest{};
-
-  ~Impl() {
-    if (mapping != nullptr) ::munmap(mapping, mapping_size);
-    if (fd >= 0) ::close(fd);
-  }
 
   const TensorInfo& at(std::size_t i) const { return validated.manifest.tensors[i]; }
 
@@ -48,17 +36,9 @@ struct File::Impl {
     if (it == ts.end() || it->name != t.name) return std::nullopt;
     return static_cast<std::size_t>(it - ts.begin());
   }
-
-  std::span<const std::byte> stored(const TensorInfo& t) const {
-    return t.stored_bytes == 0 ? std::span<const std::byte>() : bytes.subspan(t.offset, t.stored_bytes);
-  }
 };
 
 namespace {
-
-Error io_error(const std::filesystem::path& path, const std::string& what) {
-  return Error(ErrorCode::kIoError, path.string() + ": " + what + ": " + std::strerror(errno));
-}
 
 // String views compare as unsigned bytes when equal-length prefixes differ,
 // matching the manifest's byte order.
@@ -69,34 +49,30 @@ bool name_less(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-Result<File> File::open(const std::filesystem::path& path, const Limits& limits) {
-  auto impl = std::make_unique<Impl>();
-  impl->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (impl->fd < 0) return io_error(path, "cannot open");
-  struct stat st {};
-  if (::fstat(impl->fd, &st) != 0) return io_error(path, "cannot stat");
-  if (!S_ISREG(st.st_mode)) return Error(ErrorCode::kIoError, path.string() + ": not a regular file");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size > 0) {
-    void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, impl->fd, 0);
-    if (m == MAP_FAILED) return io_error(path, "cannot map");
-    impl->mapping = m;
-    impl->mapping_size = size;
-    impl->bytes = std::span<const std::byte>(static_cast<const std::byte*>(m), size);
-  }
-  auto validated = internal::validate_file(impl->bytes, limits);
-  if (!validated.ok()) return Error(validated.code(), path.string() + ": " + validated.error().message());
+namespace internal {
+
+Result<File> FileAccess::open(std::shared_ptr<const ByteSource> source, const Limits& limits) {
+  auto impl = std::make_unique<File::Impl>();
+  auto validated = validate_file(*source, limits);
+  if (!validated.ok()) return Error(validated.code(), source->name() + ": " + validated.error().message());
   impl->validated = std::move(validated).value();
+  impl->source = std::move(source);
   impl->limits = limits;
   return File(std::move(impl));
 }
 
+const ByteSource& FileAccess::source(const File& file) { return *file.impl_->source; }
+const ValidatedFile& FileAccess::validated(const File& file) { return file.impl_->validated; }
+
+}  // namespace internal
+
+Result<File> File::open(const std::filesystem::path& path, const Limits& limits) {
+  OWF_ASSIGN_OR_RETURN(auto source, internal::open_file_source(path, {.map = true}));
+  return internal::FileAccess::open(std::move(source), limits);
+}
+
 Result<File> File::open_buffer(std::span<const std::byte> bytes, const Limits& limits) {
-  auto impl = std::make_unique<Impl>();
-  impl->bytes = bytes;
-  OWF_ASSIGN_OR_RETURN(impl->validated, internal::validate_file(bytes, limits));
-  impl->limits = limits;
-  return File(std::move(impl));
+  return internal::FileAccess::open(internal::buffer_source(bytes, "buffer"), limits);
 }
 
 File::File(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -105,7 +81,7 @@ File& File::operator=(File&&) noexcept = default;
 File::~File() = default;
 
 Version File::version() const { return impl_->validated.version; }
-std::uint64_t File::file_size() const { return impl_->bytes.size(); }
+std::uint64_t File::file_size() const { return impl_->source->size(); }
 std::uint64_t File::alignment() const { return impl_->validated.manifest.alignment; }
 std::span<const std::string_view> File::required_features() const {
   return impl_->validated.manifest.required_features;
@@ -136,7 +112,12 @@ Result<std::span<const std::byte>> File::bytes(const TensorInfo& tensor) const {
   if (t.codec != Codec::kNone)
     return Error(ErrorCode::kUnsupported, "tensor '" + std::string(t.name) + "' is stored with codec " +
                                               std::string(codec_name(t.codec)) + "; use read() to decode it");
-  return impl_->stored(t);
+  if (t.stored_bytes == 0) return std::span<const std::byte>();
+  const auto mapping = impl_->source->mapping();
+  if (mapping.size() < t.offset + t.stored_bytes)
+    return Error(ErrorCode::kUnsupported,
+                 impl_->source->name() + " is not mapped; use read() for tensor '" + std::string(t.name) + "'");
+  return mapping.subspan(t.offset, t.stored_bytes);
 }
 
 Status File::read_range(const TensorInfo& tensor, std::uint64_t offset, std::span<std::byte> out) const {
@@ -148,29 +129,8 @@ Status File::read_range(const TensorInfo& tensor, std::uint64_t offset, std::spa
                                                   ") is outside tensor '" + std::string(t.name) + "' of " +
                                                   std::to_string(t.logical_bytes) + " bytes");
   if (out.empty()) return {};
-  if (t.codec == Codec::kNone) {
-    // Small reads copy from the mapping: a system call per tensor cost ten
-    // times the copy for files of many small tensors. Large reads use pread,
-    // which avoids faulting the mapping in page by page.
-    constexpr std::size_t kSmallRead = 64u << 10;
-    if (impl_->fd >= 0 && out.size() > kSmallRead) {
-      std::uint64_t done = 0;
-      while (done < out.size()) {
-        const ssize_t n = ::pread(impl_->fd, out.data() + done, out.size() - done,
-                                  static_cast<off_t>(t.offset + offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
-          return Error(ErrorCode::kIoError, "reading tensor '" + std::string(t.name) + "' at offset " +
-                                                std::to_string(t.offset + offset + done) + ": " +
-                                                (n == 0 ? std::string("file shrank") : std::strerror(errno)));
-        done += static_cast<std::uint64_t>(n);
-      }
-    } else {
-      std::memcpy(out.data(), impl_->bytes.data() + t.offset + offset, out.size());
-    }
-    return {};
-  }
-  return internal::decode_range(t, impl_->validated.manifest.chunk_tables[*index], impl_->stored(t), offset, out, 0);
+  if (t.codec == Codec::kNone) return impl_->source->read_at(t.offset + offset, out);
+  return internal::decode_range(t, impl_->validated.manifest.chunk_tables[*index], *impl_->source, offset, out, 0);
 }
 
 Status File::read(const TensorInfo& tensor, std::span<std::byte> out, bool check_digest) const {
@@ -180,84 +140,120 @@ Status File::read(const TensorInfo& tensor, std::span<std::byte> out, bool check
                                                   std::to_string(tensor.logical_bytes) + " bytes");
   OWF_RETURN_IF_ERROR(read_range(tensor, 0, out));
   if (check_digest && internal::sha256(out) != tensor.sha256)
-    return Error(ErrorCode::kTensorDigestMismatch, "tensor '" + std::string(tensor.name) + "': SHA-256 of its bytes at offset " +
+    return Error(ErrorCode::kTensorDigestMismatch, "tensor '" + std::string(tensor.name) +
+                                                       "': SHA-256 of its bytes at offset " +
                                                        std::to_string(tensor.offset) + " does not match the manifest");
   return {};
 }
 
+namespace {
+
+// One unit of verification work: either a run of small uncompressed
+// tensors that lie next to each other (read with one read_at and hashed
+// from the buffer), or one tensor read piece by piece.
+struct VerifyItem {
+  std::size_t first, last;  // positions in the offset order, [first, last)
+};
+
+Error digest_mismatch(const TensorInfo& t) {
+  return Error(ErrorCode::kTensorDigestMismatch, "tensor '" + std::string(t.name.substr(0, 200)) +
+                                                     "': SHA-256 of its " + std::to_string(t.logical_bytes) +
+                                                     " bytes at offset " + std::to_string(t.offset) +
+                                                     " does not match the manifest");
+}
+
+}  // namespace
+
 Status File::verify(const VerifyOptions& options) const {
-  OWF_RETURN_IF_ERROR(internal::recheck_unhashed_bytes(impl_->bytes, impl_->validated, impl_->limits));
+  const internal::ByteSource& source = *impl_->source;
+  OWF_RETURN_IF_ERROR(internal::recheck_unhashed_bytes(source, impl_->validated, impl_->limits));
   const auto& tensors = impl_->validated.manifest.tensors;
-  // Largest first, so the long hashes start early and small ones fill in.
-  std::vector<std::size_t> order(tensors.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const auto& tables = impl_->validated.manifest.chunk_tables;
+  // Offset order: the file is read front to back, and neighbours batch.
+  std::vector<std::size_t> order;
+  order.reserve(tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) order.push_back(i);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return tensors[a].stored_bytes > tensors[b].stored_bytes;
+    return tensors[a].offset != tensors[b].offset ? tensors[a].offset < tensors[b].offset : a < b;
   });
   std::uint64_t total = 0;
   for (const auto& t : tensors) total += t.logical_bytes;
 
+  // Pieces are small enough to stay in cache between the read and the hash.
+  constexpr std::uint64_t kPiece = 1u << 20;
+  std::vector<VerifyItem> items;
+  for (std::size_t k = 0; k < order.size();) {
+    const TensorInfo& t = tensors[order[k]];
+    std::size_t end = k + 1;
+    if (t.codec == Codec::kNone && t.stored_bytes < kPiece)
+      while (end < order.size() && tensors[order[end]].codec == Codec::kNone &&
+             tensors[order[end]].offset + tensors[order[end]].stored_bytes - t.offset <= kPiece)
+        ++end;
+    items.push_back({k, end});
+    k = end;
+  }
+  // Largest first, so the long hashes start early and small ones fill in.
+  std::stable_sort(items.begin(), items.end(), [&](const VerifyItem& a, const VerifyItem& b) {
+    return (a.last - a.first == 1 ? tensors[order[a.first]].stored_bytes : 0) >
+           (b.last - b.first == 1 ? tensors[order[b.first]].stored_bytes : 0);
+  });
+
   std::mutex mutex;
   std::uint64_t done = 0;
-  std::vector<std::optional<Error>> failures(tensors.size());
-  constexpr std::size_t kStep = 16u << 20;
   auto report = [&](std::uint64_t bytes) {
     if (!options.progress) return;
     std::lock_guard lock(mutex);
     done += bytes;
     options.progress(done, total);
   };
-  // Work items: runs of consecutive entries of `order`, each at least kBatch
-  // bytes or one tensor, so that one hasher (an OpenSSL context) serves many
-  // small tensors instead of being created per tensor.
-  constexpr std::uint64_t kBatch = 1u << 20;
-  std::vector<std::size_t> batch_start;
-  for (std::size_t k = 0; k < order.size();) {
-    batch_start.push_back(k);
-    std::uint64_t bytes = 0;
-    do bytes += tensors[order[k++]].stored_bytes;
-    while (k < order.size() && bytes < kBatch);
-  }
-  batch_start.push_back(order.size());
-  internal::parallel_for(batch_start.size() - 1, options.threads, [&](std::size_t b) {
+  std::vector<std::optional<Error>> failures(tensors.size());
+  internal::parallel_for(items.size(), options.threads, [&](std::size_t n) {
+    const VerifyItem item = items[n];
+    thread_local std::vector<std::byte> buffer;
     internal::Sha256 h;
-    for (std::size_t k = batch_start[b]; k < batch_start[b + 1]; ++k) {
-      const std::size_t i = order[k];
-      const TensorInfo& t = tensors[i];
-      if (t.codec == Codec::kNone) {
-        auto data = impl_->stored(t);
-        for (std::size_t at = 0; at < data.size(); at += kStep) {
-          const auto piece = data.subspan(at, std::min(kStep, data.size() - at));
-          h.update(piece);
-          report(piece.size());
-        }
-      } else {
-        // Whole chunks per piece, so that no chunk is decoded twice.
-        const std::uint64_t chunk = std::max<std::uint64_t>(1, impl_->validated.manifest.chunk_tables[i].chunk_length);
-        const std::uint64_t step = chunk * std::max<std::uint64_t>(1, kStep / chunk);
-        std::vector<std::byte> buffer(std::min<std::uint64_t>(step, t.logical_bytes));
-        bool decoded = true;
-        for (std::uint64_t at = 0; at < t.logical_bytes; at += buffer.size()) {
-          auto piece = std::span(buffer).first(std::min<std::uint64_t>(buffer.size(), t.logical_bytes - at));
-          auto s = internal::decode_range(t, impl_->validated.manifest.chunk_tables[i], impl_->stored(t), at, piece, 1);
-          if (!s.ok()) {
-            failures[i] = s.error();
-            decoded = false;
-            break;
-          }
-          h.update(piece);
-          report(piece.size());
-        }
-        if (!decoded) {
-          (void)h.finish();  // resets the hasher for the next tensor
-          continue;
-        }
+    const TensorInfo& head = tensors[order[item.first]];
+    if (item.last - item.first > 1 || (head.codec == Codec::kNone && head.stored_bytes < kPiece)) {
+      const TensorInfo& tail = tensors[order[item.last - 1]];
+      buffer.resize(static_cast<std::size_t>(tail.offset + tail.stored_bytes - head.offset));
+      if (auto s = source.read_at(head.offset, buffer); !s.ok()) {
+        failures[order[item.first]] = s.error();
+        return;
       }
-      if (h.finish() != t.sha256)
-        failures[i] = Error(ErrorCode::kTensorDigestMismatch,
-                            "tensor '" + std::string(t.name) + "': SHA-256 of its " + std::to_string(t.logical_bytes) +
-                                " bytes at offset " + std::to_string(t.offset) + " does not match the manifest");
+      std::uint64_t logical = 0;
+      for (std::size_t k = item.first; k < item.last; ++k) {
+        const TensorInfo& t = tensors[order[k]];
+        logical += t.logical_bytes;
+        h.update(std::span(buffer).subspan(static_cast<std::size_t>(t.stored_bytes == 0 ? 0 : t.offset - head.offset),
+                                           static_cast<std::size_t>(t.stored_bytes)));
+        if (h.finish() != t.sha256) failures[order[k]] = digest_mismatch(t);
+      }
+      report(logical);
+      return;
     }
+    const std::size_t i = order[item.first];
+    const TensorInfo& t = tensors[i];
+    // A compressed tensor is decoded whole chunks at a time, so that no
+    // chunk is decoded twice.
+    std::uint64_t step = kPiece;
+    if (t.codec != Codec::kNone) {
+      const std::uint64_t chunk = std::max<std::uint64_t>(1, tables[i].chunk_length);
+      step = chunk * std::max<std::uint64_t>(1, kPiece / chunk);
+    }
+    buffer.resize(static_cast<std::size_t>(std::min(step, t.logical_bytes)));
+    source.will_read(t.offset, t.stored_bytes);
+    for (std::uint64_t at = 0; at < t.logical_bytes; at += buffer.size()) {
+      auto piece = std::span(buffer).first(
+          static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), t.logical_bytes - at)));
+      auto s = t.codec == Codec::kNone ? source.read_at(t.offset + at, piece)
+                                       : internal::decode_range(t, tables[i], source, at, piece, 1);
+      if (!s.ok()) {
+        failures[i] = s.error();
+        return;
+      }
+      h.update(piece);
+      report(piece.size());
+    }
+    if (h.finish() != t.sha256) failures[i] = digest_mismatch(t);
   });
   std::size_t failed = 0;
   const Error* first = nullptr;

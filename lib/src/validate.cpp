@@ -18,64 +18,104 @@ std::string range(std::uint64_t begin, std::uint64_t end) {
 
 std::string tensor_label(const TensorInfo& t) { return "tensor '" + std::string(t.name.substr(0, 200)) + "'"; }
 
-// Bytes in [begin, end) must be zero; names the first offender. `what()`
-// describes the place and is only called on failure: open runs this once
-// per tensor, and building the text eagerly dominated opening many tensors.
-template <class Describe>
-Status check_padding(std::span<const std::byte> file, std::uint64_t begin, std::uint64_t end, Describe&& what) {
-  for (std::uint64_t i = begin; i < end; ++i)
-    if (file[i] != std::byte{0})
-      return Error(ErrorCode::kNonZeroPadding, "padding byte at offset " + std::to_string(i) + " " + what() + " is not zero");
-  return {};
-}
-
-// Steps 1-3: size, header, footer, manifest location (step 4, the digest,
-// is check_manifest_digest).
-Status check_framing(std::span<const std::byte> file, const Limits& limits, ValidatedFile& out) {
-  const std::uint64_t size = file.size();
+// Steps 1-3: size, header, footer, manifest location; then the manifest is
+// read (step 4, the digest, is check_manifest_digest).
+Status check_framing(const ByteSource& source, const Limits& limits, ValidatedFile& out) {
+  const std::uint64_t size = source.size();
   if (size < kHeaderSize + kFooterSize)
     return Error(ErrorCode::kTruncated, "file is " + std::to_string(size) + " bytes; an OWF file has at least " +
                                             std::to_string(kHeaderSize + kFooterSize));
-  OWF_ASSIGN_OR_RETURN(out.version, decode_header(file.first<kHeaderSize>()));
+  std::array<std::byte, kHeaderSize> header{};
+  OWF_RETURN_IF_ERROR(source.read_at(0, header));
+  OWF_ASSIGN_OR_RETURN(out.version, decode_header(header));
   const std::uint64_t footer_at = size - kFooterSize;
-  OWF_ASSIGN_OR_RETURN(out.footer, decode_footer(file.subspan(footer_at).first<kFooterSize>(), footer_at));
+  std::array<std::byte, kFooterSize> footer{};
+  OWF_RETURN_IF_ERROR(source.read_at(footer_at, footer));
+  OWF_ASSIGN_OR_RETURN(out.footer, decode_footer(footer, footer_at));
   const Footer& f = out.footer;
   if (f.version.major != out.version.major || f.version.minor != out.version.minor)
-    return Error(ErrorCode::kVersionMismatch, "header says version " + std::to_string(out.version.major) + "." +
-                                                  std::to_string(out.version.minor) + ", footer says " +
-                                                  std::to_string(f.version.major) + "." + std::to_string(f.version.minor));
+    return Error(ErrorCode::kVersionMismatch,
+                 "header says version " + std::to_string(out.version.major) + "." + std::to_string(out.version.minor) +
+                     ", footer says " + std::to_string(f.version.major) + "." + std::to_string(f.version.minor));
   if (f.manifest_length > limits.max_manifest_bytes)
     return Error(ErrorCode::kLimitExceeded, "manifest is " + std::to_string(f.manifest_length) +
-                                                " bytes, over the limit of " + std::to_string(limits.max_manifest_bytes));
+                                                " bytes, over the limit of " +
+                                                std::to_string(limits.max_manifest_bytes));
   // The manifest must end exactly where the footer begins, so no byte after
   // the data section is unaccounted for.
-  if (f.manifest_offset < kHeaderSize || f.manifest_offset % kManifestAlignment != 0 ||
-      f.manifest_length > footer_at || f.manifest_offset != footer_at - f.manifest_length)
+  if (f.manifest_offset < kHeaderSize || f.manifest_offset % kManifestAlignment != 0 || f.manifest_length > footer_at ||
+      f.manifest_offset != footer_at - f.manifest_length)
     return Error(ErrorCode::kManifestOutOfRange,
                  "footer places the manifest at " + range(f.manifest_offset, f.manifest_offset + f.manifest_length) +
-                     "; it must be 8-aligned, after the header and end at the footer (offset " + std::to_string(footer_at) + ")");
-  auto manifest = file.subspan(f.manifest_offset, f.manifest_length);
-  if (reinterpret_cast<std::uintptr_t>(manifest.data()) % kManifestAlignment != 0) {
-    out.manifest_copy.assign(manifest.begin(), manifest.end());
-    manifest = out.manifest_copy;
-  }
+                     "; it must be 8-aligned, after the header and end at the footer (offset " +
+                     std::to_string(footer_at) + ")");
+  // The length is inside the file (checked just above), so this allocation
+  // is backed by bytes that exist.
+  out.manifest_storage.resize(static_cast<std::size_t>((f.manifest_length + 7) / 8));
+  auto manifest =
+      std::as_writable_bytes(std::span(out.manifest_storage)).first(static_cast<std::size_t>(f.manifest_length));
+  OWF_RETURN_IF_ERROR(source.read_at(f.manifest_offset, manifest));
   out.manifest_bytes = manifest;
   return {};
 }
 
 // Step 4, given the SHA-256 of the manifest bytes as they are in the file.
-Status check_manifest_digest(const Sha256Digest& digest, const Footer& f) {
+Status check_manifest_digest(const Sha256Digest& digest, const Footer& f, std::string_view when = {}) {
   if (digest != f.manifest_sha256)
-    return Error(ErrorCode::kManifestDigestMismatch, "SHA-256 of the manifest at " +
-                                                         range(f.manifest_offset, f.manifest_offset + f.manifest_length) +
-                                                         " does not match the footer (offset " +
-                                                         std::to_string(f.manifest_offset + f.manifest_length + 16) + ")");
+    return Error(ErrorCode::kManifestDigestMismatch,
+                 "SHA-256 of the manifest at " + range(f.manifest_offset, f.manifest_offset + f.manifest_length) +
+                     (when.empty() ? " does not match the footer (offset " +
+                                         std::to_string(f.manifest_offset + f.manifest_length + 16) + ")"
+                                   : std::string(when)));
   return {};
 }
 
+// Reads the padding between tensors in windows: neighbouring gaps share one
+// read, so a file of many small tensors costs a few large reads, and a file
+// of large tensors one small read per gap.
+class PaddingReader {
+ public:
+  explicit PaddingReader(const ByteSource& source) : source_(source) {}
+
+  struct Gap {
+    std::uint64_t begin, end;
+    const TensorInfo* before;  // the tensor the gap precedes; nullptr: the manifest
+  };
+
+  void add(std::uint64_t begin, std::uint64_t end, const TensorInfo* before) {
+    if (begin < end) gaps_.push_back({begin, end, before});
+  }
+
+  Status check() const {
+    constexpr std::uint64_t kWindow = 256u << 10;
+    std::vector<std::byte> buffer;
+    for (std::size_t i = 0; i < gaps_.size();) {
+      // Gaps [i, j) are read together: they fit in one window.
+      std::size_t j = i + 1;
+      while (j < gaps_.size() && gaps_[j].end - gaps_[i].begin <= kWindow) ++j;
+      const std::uint64_t base = gaps_[i].begin;
+      buffer.resize(static_cast<std::size_t>(gaps_[j - 1].end - base));
+      OWF_RETURN_IF_ERROR(source_.read_at(base, buffer));
+      for (std::size_t k = i; k < j; ++k)
+        for (std::uint64_t at = gaps_[k].begin; at < gaps_[k].end; ++at)
+          if (buffer[at - base] != std::byte{0})
+            return Error(ErrorCode::kNonZeroPadding,
+                         "padding byte at offset " + std::to_string(at) + " " +
+                             (gaps_[k].before ? "before " + tensor_label(*gaps_[k].before) : "before the manifest") +
+                             " is not zero");
+      i = j;
+    }
+    return {};
+  }
+
+ private:
+  const ByteSource& source_;
+  std::vector<Gap> gaps_;
+};
+
 // Step 10: tensors inside the data section, disjoint, packed with minimal
 // zero padding, and the manifest right after the last one.
-Status check_data_section(std::span<const std::byte> file, const ValidatedFile& v, const Limits& limits) {
+Status check_data_section(const ByteSource& source, const ValidatedFile& v, const Limits& limits) {
   const auto& tensors = v.manifest.tensors;
   const std::uint64_t data_end = v.footer.manifest_offset;
   const std::uint64_t alignment = v.manifest.alignment;
@@ -86,17 +126,16 @@ Status check_data_section(std::span<const std::byte> file, const ValidatedFile& 
     if (t.stored_bytes == 0) continue;
     std::uint64_t end = 0;
     if (t.offset < kHeaderSize || __builtin_add_overflow(t.offset, t.stored_bytes, &end) || end > data_end)
-      return Error(ErrorCode::kTensorOutOfRange,
-                   tensor_label(t) + " at " + range(t.offset, t.offset + t.stored_bytes) +
-                       " lies outside the data section " + range(kHeaderSize, data_end));
-    if (t.codec != Codec::kNone)
-      OWF_RETURN_IF_ERROR(check_chunk_table(t, v.manifest.chunk_tables[i], limits));
+      return Error(ErrorCode::kTensorOutOfRange, tensor_label(t) + " at " + range(t.offset, t.offset + t.stored_bytes) +
+                                                     " lies outside the data section " + range(kHeaderSize, data_end));
+    if (t.codec != Codec::kNone) OWF_RETURN_IF_ERROR(check_chunk_table(t, v.manifest.chunk_tables[i], limits));
     order.push_back(static_cast<std::uint32_t>(i));
   }
   // Writers usually store tensors in name order, so the sort is mostly skipped.
   const auto by_offset = [&](std::uint32_t a, std::uint32_t b) { return tensors[a].offset < tensors[b].offset; };
   if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::sort(order.begin(), order.end(), by_offset);
 
+  PaddingReader padding(source);
   std::uint64_t cursor = kHeaderSize;
   const TensorInfo* previous = nullptr;
   for (std::uint32_t index : order) {
@@ -109,50 +148,51 @@ Status check_data_section(std::span<const std::byte> file, const ValidatedFile& 
     if (t.offset != expected)
       return Error(ErrorCode::kUncoveredBytes,
                    "bytes " + range(expected, t.offset) + " before " + tensor_label(t) + " belong to no tensor");
-    OWF_RETURN_IF_ERROR(check_padding(file, cursor, t.offset, [&] { return "before " + tensor_label(t); }));
+    padding.add(cursor, t.offset, &t);
     cursor = t.offset + t.stored_bytes;
     previous = &t;
   }
   const std::uint64_t manifest_expected = align_up(cursor, kManifestAlignment);
   if (data_end != manifest_expected)
-    return Error(ErrorCode::kUncoveredBytes, "bytes " + range(manifest_expected, data_end) +
-                                                 " before the manifest belong to no tensor");
-  return check_padding(file, cursor, data_end, [] { return std::string("before the manifest"); });
+    return Error(ErrorCode::kUncoveredBytes,
+                 "bytes " + range(manifest_expected, data_end) + " before the manifest belong to no tensor");
+  padding.add(cursor, data_end, nullptr);
+  return padding.check();
 }
 
 }  // namespace
 
-Status recheck_unhashed_bytes(std::span<const std::byte> file, const ValidatedFile& validated, const Limits& limits) {
+Status recheck_unhashed_bytes(const ByteSource& source, const ValidatedFile& validated, const Limits& limits) {
   const Footer& f = validated.footer;
-  if (sha256(file.subspan(f.manifest_offset, f.manifest_length)) != f.manifest_sha256)
-    return Error(ErrorCode::kManifestDigestMismatch, "SHA-256 of the manifest at " +
-                                                         range(f.manifest_offset, f.manifest_offset + f.manifest_length) +
-                                                         " no longer matches the footer: the file changed after open");
-  return check_data_section(file, validated, limits);
+  OWF_ASSIGN_OR_RETURN(std::vector<std::byte> now,
+                       read_range_checked(source, f.manifest_offset, f.manifest_length, "the manifest"));
+  OWF_RETURN_IF_ERROR(
+      check_manifest_digest(sha256(now), f, " no longer matches the footer: the file changed after open"));
+  return check_data_section(source, validated, limits);
 }
 
-Result<ValidatedFile> validate_file(std::span<const std::byte> file, const Limits& limits) {
+Result<ValidatedFile> validate_file(const ByteSource& source, const Limits& limits) {
   ValidatedFile out;
-  OWF_RETURN_IF_ERROR(check_framing(file, limits, out));
-  const auto stored = file.subspan(out.footer.manifest_offset, out.footer.manifest_length);
+  OWF_RETURN_IF_ERROR(check_framing(source, limits, out));
   // Large manifests (many tensors) are hashed on a second thread while this
   // one decodes them, which takes about as long; opening a 100,000-tensor
   // file costs the longer of the two instead of their sum. Decoding is safe
   // on unverified bytes (it trusts nothing), and a digest mismatch is still
   // the error reported, as step 4 comes first.
   constexpr std::uint64_t kParallelDigestBytes = 1u << 20;
+  const auto stored = out.manifest_bytes;
   if (stored.size() >= kParallelDigestBytes && std::thread::hardware_concurrency() > 1) {
     Sha256Digest digest{};
     std::thread hasher([&] { digest = sha256(stored); });
-    auto decoded = decode_manifest(out.manifest_bytes, limits);
+    auto decoded = decode_manifest(stored, limits, out.version.minor);
     hasher.join();
     OWF_RETURN_IF_ERROR(check_manifest_digest(digest, out.footer));
     OWF_ASSIGN_OR_RETURN(out.manifest, std::move(decoded));
   } else {
     OWF_RETURN_IF_ERROR(check_manifest_digest(sha256(stored), out.footer));
-    OWF_ASSIGN_OR_RETURN(out.manifest, decode_manifest(out.manifest_bytes, limits));
+    OWF_ASSIGN_OR_RETURN(out.manifest, decode_manifest(stored, limits, out.version.minor));
   }
-  OWF_RETURN_IF_ERROR(check_data_section(file, out, limits));
+  OWF_RETURN_IF_ERROR(check_data_section(source, out, limits));
   return out;
 }
 

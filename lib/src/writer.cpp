@@ -11,25 +11,18 @@
 #include <thread>
 #include <unordered_set>
 
-#include "atomic_file.hpp"
 #include "codec.hpp"
+#include "io/output_file.hpp"
 #include "layout.hpp"
 #include "manifest.hpp"
 #include "parallel.hpp"
+#include "rules.hpp"
 #include "sha256.hpp"
 #include "utf8.hpp"
 
 namespace owf {
 
 namespace {
-
-Status validate_tensor_name(std::string_view name) {
-  if (name.empty()) return Error(ErrorCode::kBadTensorName, "tensor name is empty");
-  if (name.find('\0') != std::string_view::npos)
-    return Error(ErrorCode::kBadTensorName, "tensor name '" + std::string(name) + "' contains a NUL byte");
-  if (!internal::is_valid_utf8(name)) return Error(ErrorCode::kBadUtf8, "tensor name is not valid UTF-8");
-  return {};
-}
 
 Status check_utf8(std::string_view s, const std::string& field) {
   if (!internal::is_valid_utf8(s)) return Error(ErrorCode::kBadUtf8, field + " is not valid UTF-8");
@@ -105,7 +98,7 @@ Status validate_compression(const CompressionOptions& c) {
 
 struct Writer::Impl {
   WriteOptions options;
-  std::unique_ptr<internal::AtomicFile> out;
+  std::unique_ptr<internal::OutputFile> out;
   internal::ManifestModel model;
   std::unordered_set<std::string> names;
   bool finished = false;
@@ -259,7 +252,7 @@ Result<Writer> Writer::create(const std::filesystem::path& path, const WriteOpti
   impl->options = options;
   if (options.compression.enabled) impl->compressors.resize(internal::resolve_threads(options.compression.threads));
   impl->model.alignment = options.alignment;
-  OWF_ASSIGN_OR_RETURN(impl->out, internal::AtomicFile::create(path));
+  OWF_ASSIGN_OR_RETURN(impl->out, internal::OutputFile::create(path, {.replace = options.overwrite}));
   const auto header = internal::encode_header();
   OWF_RETURN_IF_ERROR(impl->out->write(header));
   return Writer(std::move(impl));
@@ -310,7 +303,8 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
   if (w.finished || w.failed) return Error(ErrorCode::kInvalidArgument, "writer is finished or failed");
   if (w.in_tensor)
     return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' is still open: call end_tensor() first");
-  OWF_RETURN_IF_ERROR(validate_tensor_name(spec.name));
+  if (auto s = internal::check_tensor_name(spec.name, Limits{}); !s.ok())
+    return Error(s.code(), "tensor '" + spec.name.substr(0, 200) + "': " + s.error().message());
   if (w.names.count(spec.name) != 0)
     return Error(ErrorCode::kDuplicateTensorName, "tensor '" + spec.name + "' was already added");
   if (!dtype_info(spec.dtype))

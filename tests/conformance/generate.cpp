@@ -34,6 +34,8 @@
 #include "layout.hpp"
 #include "manifest.hpp"
 #include "owf/owf.hpp"
+#include <flatbuffers/minireflect.h>
+
 #include "owf_generated.h"
 #include "sha256.hpp"
 
@@ -63,6 +65,8 @@ Bytes pattern(std::size_t n, std::uint64_t seed) {
   return out;
 }
 
+void put_u16_at(std::byte* p, std::uint16_t v) { std::memcpy(p, &v, 2); }
+
 struct TensorDef {
   std::string name;
   std::uint16_t dtype = static_cast<std::uint16_t>(DType::kF32);
@@ -84,6 +88,7 @@ struct Model {
   owf::ModelInfo info;
   std::vector<std::string> features;
   std::uint64_t manifest_gap = 0;  // extra bytes before the manifest
+  std::uint16_t minor = 0;         // format minor version in header and footer
   // Hooks, in the order they run.
   std::function<void(ManifestModel&)> edit_model;
   std::function<void(Bytes& manifest)> edit_manifest;  // the footer digest follows the edit
@@ -211,7 +216,8 @@ std::vector<Bytes> compress_chunks(const TensorDef& t, const Bytes& data) {
 
 Built build(const Model& m) {
   Built out;
-  const auto header = owf::internal::encode_header();
+  auto header = owf::internal::encode_header();
+  put_u16_at(header.data() + 10, m.minor);
   out.bytes.assign(header.begin(), header.end());
   ManifestModel mm;
   mm.alignment = m.alignment;
@@ -272,6 +278,7 @@ Built build(const Model& m) {
   footer.manifest_offset = out.bytes.size();
   footer.manifest_length = manifest->size();
   footer.manifest_sha256 = owf::internal::sha256(*manifest);
+  footer.version.minor = m.minor;
   out.bytes.insert(out.bytes.end(), manifest->begin(), manifest->end());
   const auto f = owf::internal::encode_footer(footer);
   out.bytes.insert(out.bytes.end(), f.begin(), f.end());
@@ -313,6 +320,17 @@ class Suite {
                    {"tensor_count", b.tensor_count},
                    {"weights_digest", owf::to_hex(b.weights_digest)}};
     add(id, section, "", description, b.bytes, expect, {});
+  }
+
+  /// A valid file whose manifest was written by hand (Model::edit_manifest):
+  /// the caller states its tensor count and weights digest.
+  void valid_raw(const std::string& id, const std::string& section, const std::string& description, const Model& m,
+                 std::size_t tensor_count, const owf::Sha256Digest& weights_digest) {
+    json expect = {{"open", "ok"},
+                   {"verify", "ok"},
+                   {"tensor_count", tensor_count},
+                   {"weights_digest", owf::to_hex(weights_digest)}};
+    add(id, section, "", description, build(m).bytes, expect, {});
   }
 
   /// A file that open() must refuse with `error`.
@@ -756,6 +774,149 @@ void manifest_cases(Suite& s) {
     m.tensors.push_back({"c", code(DType::kU8), {1}, Role::kOther});
     s.invalid("r14-too-many-tensors", "R14", "3 tensors with a reader limit max_tensors = 2", m, "limit_exceeded",
               {{"max_tensors", 2}});
+  }
+}
+
+// R35: manifests written with the generated code, where offsets share one
+// object or bytes hide outside every object. No tensor has data, so each
+// file is otherwise valid.
+namespace coverage {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+const owf::Sha256Digest kEmptyDigest = owf::internal::sha256({});
+const std::vector<std::uint64_t> kShape = {0, 3};
+
+// U8 [0, 3]: no bytes, so no data section is needed.
+Offset<owf::fb::Tensor> empty_tensor(FlatBufferBuilder& fbb, Offset<flatbuffers::String> name,
+                                     Offset<flatbuffers::Vector<std::uint64_t>> shape) {
+  const owf::fb::Sha256 digest(flatbuffers::span<const std::uint8_t, 32>(kEmptyDigest.data(), 32));
+  return owf::fb::CreateTensor(fbb, name, code(DType::kU8), shape, owf::fb::Role::Other, 0, 0, owf::fb::Codec::None,
+                               &digest);
+}
+
+Offset<owf::fb::Manifest> manifest_with(FlatBufferBuilder& fbb, std::vector<Offset<owf::fb::Tensor>> tensors,
+                                        std::vector<Offset<owf::fb::KeyValue>> metadata = {}) {
+  const auto t = tensors.empty() ? 0 : fbb.CreateVector(tensors);
+  const auto md = metadata.empty() ? 0 : fbb.CreateVector(metadata);
+  return owf::fb::CreateManifest(fbb, 64, 0, t, 0, md, owf::fb::CreateLicense(fbb, fbb.CreateString("MIT")));
+}
+
+Model raw(std::function<Offset<owf::fb::Manifest>(FlatBufferBuilder&)> make,
+          std::function<void(Bytes&)> after = {}) {
+  Model m = base();
+  m.tensors.clear();
+  m.edit_manifest = [make, after](Bytes& b) {
+    FlatBufferBuilder fbb;
+    b = finish_raw(fbb, make(fbb));
+    if (after) after(b);
+    b.resize(owf::internal::align_up(b.size(), 8), std::byte{0});
+  };
+  return m;
+}
+
+// The weights digest of empty tensors with these names.
+owf::Sha256Digest digest_of(std::vector<std::string> names) {
+  std::vector<owf::DigestEntry> entries;
+  for (const auto& n : names) entries.push_back({n, DType::kU8, kShape, kEmptyDigest});
+  return owf::weights_digest_of(std::move(entries));
+}
+
+}  // namespace coverage
+
+void coverage_cases(Suite& s) {
+  using namespace coverage;
+  auto shape = [](FlatBufferBuilder& fbb) { return fbb.CreateVector(kShape); };
+  s.valid_raw("valid-shared-vtables", "format.md §4.8", "three tensor tables share one vtable, as builders write them",
+          raw([&](FlatBufferBuilder& fbb) {
+            std::vector<Offset<owf::fb::Tensor>> list;
+            for (const char* name : {"a", "b", "c"}) list.push_back(empty_tensor(fbb, fbb.CreateString(name), shape(fbb)));
+            return manifest_with(fbb, list);
+          }),
+          3, digest_of({"a", "b", "c"}));
+  s.invalid("r35-shared-shape", "R35", "two tensors' shape offsets reach one vector",
+            raw([&](FlatBufferBuilder& fbb) {
+              const auto one = shape(fbb);
+              return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), one),
+                                         empty_tensor(fbb, fbb.CreateString("b"), one)});
+            }),
+            "manifest_invalid");
+  s.invalid("r35-tensor-listed-twice", "R35",
+            "the tensors vector holds one table twice (refused as shared before names are compared)",
+            raw([&](FlatBufferBuilder& fbb) {
+              const auto t = empty_tensor(fbb, fbb.CreateString("a"), shape(fbb));
+              return manifest_with(fbb, {t, t});
+            }),
+            "manifest_invalid");
+  s.invalid("r35-shared-name", "R35", "two tensors' names reach one string",
+            raw([&](FlatBufferBuilder& fbb) {
+              const auto name = fbb.CreateString("a");
+              return manifest_with(fbb, {empty_tensor(fbb, name, shape(fbb)), empty_tensor(fbb, name, shape(fbb))});
+            }),
+            "manifest_invalid");
+  s.invalid("r35-shared-metadata-value", "R35", "two metadata entries' values reach one string",
+            raw([&](FlatBufferBuilder& fbb) {
+              const auto value = fbb.CreateString(std::string(1000, 'v'));
+              return manifest_with(fbb, {},
+                                   {owf::fb::CreateKeyValue(fbb, fbb.CreateString("a"), value),
+                                    owf::fb::CreateKeyValue(fbb, fbb.CreateString("b"), value)});
+            }),
+            "manifest_invalid");
+  s.invalid("r35-hidden-bytes", "R35", "eight non-zero bytes after the last object of the manifest",
+            raw([&](FlatBufferBuilder& fbb) { return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))}); },
+                [](Bytes& b) {
+                  for (char c : std::string_view("HIDDEN!!")) b.push_back(static_cast<std::byte>(c));
+                }),
+            "manifest_invalid");
+  s.valid_raw("valid-zero-bytes-after-objects", "format.md §4.8",
+              "sixteen zero bytes after the last object of the manifest",
+              raw([&](FlatBufferBuilder& fbb) { return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))}); },
+                  [](Bytes& b) { b.resize(b.size() + 16, std::byte{0}); }),
+              1, digest_of({"a"}));
+  s.invalid("r35-table-padding", "R35", "a non-zero padding byte inside a tensor table, between its fields",
+            raw([&](FlatBufferBuilder& fbb) { return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))}); },
+                [](Bytes& b) {
+                  // The tensor table holds dtype (2 bytes) and role, codec (1 byte
+                  // each) among 8-byte fields: find a byte no field covers.
+                  const auto* t = reinterpret_cast<const std::uint8_t*>(owf::fb::GetManifest(b.data())->tensors()->Get(0));
+                  const auto* vt = t - flatbuffers::ReadScalar<std::int32_t>(t);
+                  const std::uint16_t vsize = flatbuffers::ReadScalar<std::uint16_t>(vt);
+                  const std::uint16_t object = flatbuffers::ReadScalar<std::uint16_t>(vt + 2);
+                  const auto* tt = owf::fb::TensorTypeTable();
+                  std::vector<bool> used(object, false);
+                  for (std::size_t f = 0; 4 + 2 * f < vsize; ++f) {
+                    const std::uint16_t at = flatbuffers::ReadScalar<std::uint16_t>(vt + 4 + 2 * f);
+                    if (at == 0) continue;
+                    const auto c = tt->type_codes[f];
+                    const auto* ref = c.sequence_ref >= 0 ? tt->type_refs[c.sequence_ref]() : nullptr;
+                    const std::size_t size =
+                        c.is_repeating ? 4 : flatbuffers::InlineSize(static_cast<flatbuffers::ElementaryType>(c.base_type), ref);
+                    for (std::size_t k = at; k < at + size; ++k) used[k] = true;
+                  }
+                  for (std::size_t k = 4; k < object; ++k)
+                    if (!used[k]) {
+                      b[static_cast<std::size_t>(t - reinterpret_cast<const std::uint8_t*>(b.data())) + k] = std::byte{0x5A};
+                      return;
+                    }
+                  throw std::logic_error("r35-table-padding: the tensor table has no padding byte");
+                }),
+            "manifest_invalid");
+  auto future_field = [](FlatBufferBuilder& fbb) {
+    const auto license = owf::fb::CreateLicense(fbb, fbb.CreateString("MIT"));
+    const auto extra = fbb.CreateString("a field of a later version");
+    owf::fb::ManifestBuilder mb(fbb);
+    mb.add_license(license);
+    fbb.AddOffset(4 + 2 * 7, extra);  // field 7: one past Manifest's last field (provenance, 6)
+    return mb.Finish();
+  };
+  s.invalid("r35-unknown-field", "R35", "a 1.0 manifest with a field the 1.0 schema does not have", raw(future_field),
+            "manifest_invalid");
+  {
+    Model m = raw(future_field);
+    m.minor = 1;
+    s.valid("valid-newer-minor-unknown-field", "versioning.md",
+            "version 1.1: a manifest field a 1.0 reader does not know is skipped, its bytes unchecked", m);
   }
 }
 
@@ -1341,6 +1502,7 @@ int main(int argc, char** argv) {
     valid_cases(suite);
     framing_cases(suite);
     manifest_cases(suite);
+    coverage_cases(suite);
     tensor_cases(suite);
     metadata_cases(suite);
     data_section_cases(suite);

@@ -24,6 +24,7 @@ enum class ErrorCode : std::uint16_t {
   kNotFound = 3,
   kUnsupported = 4,
   kLimitExceeded = 5,
+  kAlreadyExists = 6,
   // Framing (spec/format.md, "Header" and "Footer").
   kTruncated = 10,
   kBadMagic = 11,

@@ -22,6 +22,10 @@
 
 namespace owf {
 
+namespace internal {
+struct FileAccess;  // the library's own access to an open file (lib/src/file_access.hpp)
+}
+
 /// Reader limits. Files exceeding any of them are refused with
 /// limit_exceeded before anything is allocated from their sizes.
 struct Limits {
@@ -102,6 +106,7 @@ class OWF_API File {
   struct Impl;
 
  private:
+  friend struct internal::FileAccess;
   explicit File(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

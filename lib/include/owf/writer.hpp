@@ -32,6 +32,10 @@ struct WriteOptions {
   std::uint64_t alignment = 64;  // power of two, 1 .. 2 MiB
   CompressionOptions compression;
   bool sync = true;  // fsync the file and its directory before finish() returns
+  /// Whether finish() may replace an existing file (or symbolic link) at the
+  /// target; false: already_exists instead. Directories, devices, FIFOs and
+  /// sockets are never replaced (spec/security.md, "Writing").
+  bool overwrite = true;
 };
 
 struct TensorSpec {

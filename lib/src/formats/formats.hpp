@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "io/output_file.hpp"
 #include "owf/source.hpp"
 
 namespace owf::internal {
@@ -25,11 +26,12 @@ Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, 
 // so nothing appears under the name unless complete), keeping memory near
 // the largest tensor. Model information is mapped to the format's own
 // metadata as losslessly as the format allows (spec/interchange.md).
-Status write_safetensors(const Source& source, const std::filesystem::path& path);
+Status write_safetensors(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});
 /// alignment 0: the source's alignment where it has one, else 32 (GGUF's default).
-Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment);
-Status write_npz(const Source& source, const std::filesystem::path& path);
+Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment,
+                  const OutputOptions& output = {});
+Status write_npz(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});
 /// The source must hold exactly one tensor.
-Status write_npy(const Source& source, const std::filesystem::path& path);
+Status write_npy(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});
 
 }  // namespace owf::internal

@@ -22,7 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "atomic_file.hpp"
+#include "io/output_file.hpp"
 #include "formats/formats.hpp"
 #include "layout.hpp"
 #include "utf8.hpp"
@@ -1056,7 +1056,8 @@ Result<std::unique_ptr<Source>> open_gguf(const std::filesystem::path& path, con
   return std::unique_ptr<Source>(std::make_unique<GgufSource>(std::move(parsed).value(), mapping, size));
 }
 
-Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment) {
+Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment,
+                  const OutputOptions& output) {
   OWF_ASSIGN_OR_RETURN(const std::uint64_t align, choose_alignment(source, alignment));
 
   // Tensors in data order, each checked against what GGUF can express.
@@ -1117,7 +1118,7 @@ Status write_gguf(const Source& source, const std::filesystem::path& path, std::
     head.put<std::uint64_t>(t.relative);
   }
 
-  OWF_ASSIGN_OR_RETURN(auto out, AtomicFile::create(path));
+  OWF_ASSIGN_OR_RETURN(auto out, OutputFile::create(path, output));
   OWF_RETURN_IF_ERROR(out->write(head.bytes()));
   if (!tensors.empty()) {
     // Canonical layout (llama.cpp's and gguf-py's writers): the data section

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "atomic_file.hpp"
+#include "io/output_file.hpp"
 #include "formats/formats.hpp"
 #include "formats/zip_archive.hpp"
 
@@ -455,13 +455,13 @@ Result<std::string> npy_header(const TensorInfo& t) {
   return Error(ErrorCode::kLimitExceeded, "tensor '" + std::string(t.name) + "': .npy header too large");
 }
 
-// A stored zip archive written in one pass through AtomicFile. Sizes and
+// A stored zip archive written in one pass through OutputFile. Sizes and
 // CRC are known before each member's local header (the tensor is read
 // first), so no data descriptors are needed; ZIP64 records appear only when
 // a size, offset or count does not fit the classic fields.
 class ZipWriter {
  public:
-  explicit ZipWriter(AtomicFile& out) : out_(out) {}
+  explicit ZipWriter(OutputFile& out) : out_(out) {}
 
   Status add(const std::string& name, std::span<const std::byte> head, std::span<const std::byte> body) {
     Entry e;
@@ -581,7 +581,7 @@ class ZipWriter {
     put32(s, static_cast<std::uint32_t>(v));
     put32(s, static_cast<std::uint32_t>(v >> 32));
   }
-  AtomicFile& out_;
+  OutputFile& out_;
   std::vector<Entry> entries_;
 };
 
@@ -629,7 +629,7 @@ Result<std::unique_ptr<Source>> open_npz(const std::filesystem::path& path, cons
   return std::unique_ptr<Source>(std::make_unique<NumpySource>(Format::kNpz, nullptr, std::move(zip), std::move(members)));
 }
 
-Status write_npy(const Source& source, const std::filesystem::path& path) {
+Status write_npy(const Source& source, const std::filesystem::path& path, const OutputOptions& output) {
   if (source.tensor_count() != 1)
     return Error(ErrorCode::kInvalidArgument, "a .npy file holds exactly one array; the source has " +
                                                   std::to_string(source.tensor_count()) + " tensors (use .npz)");
@@ -637,13 +637,13 @@ Status write_npy(const Source& source, const std::filesystem::path& path) {
   OWF_ASSIGN_OR_RETURN(std::string header, npy_header(t));
   std::vector<std::byte> data(static_cast<std::size_t>(t.logical_bytes));
   OWF_RETURN_IF_ERROR(source.read(0, data));
-  OWF_ASSIGN_OR_RETURN(auto out, AtomicFile::create(path));
+  OWF_ASSIGN_OR_RETURN(auto out, OutputFile::create(path, output));
   OWF_RETURN_IF_ERROR(out->write(std::as_bytes(std::span(header))));
   OWF_RETURN_IF_ERROR(out->write(data));
   return out->finish(true);
 }
 
-Status write_npz(const Source& source, const std::filesystem::path& path) {
+Status write_npz(const Source& source, const std::filesystem::path& path, const OutputOptions& output) {
   // Check every tensor before writing anything.
   std::vector<std::string> headers;
   std::set<std::string> names;
@@ -657,7 +657,7 @@ Status write_npz(const Source& source, const std::filesystem::path& path) {
     OWF_ASSIGN_OR_RETURN(std::string h, npy_header(t));
     headers.push_back(std::move(h));
   }
-  OWF_ASSIGN_OR_RETURN(auto out, AtomicFile::create(path));
+  OWF_ASSIGN_OR_RETURN(auto out, OutputFile::create(path, output));
   ZipWriter zip(*out);
   std::vector<std::byte> data;
   for (std::size_t i = 0; i < source.tensor_count(); ++i) {

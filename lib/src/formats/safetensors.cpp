@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "atomic_file.hpp"
+#include "io/output_file.hpp"
 #include "formats/formats.hpp"
 #include "utf8.hpp"
 
@@ -850,7 +850,7 @@ Result<std::unique_ptr<Source>> open_safetensors(const std::filesystem::path& pa
       std::make_unique<SafetensorsSource>(std::move(file), data_start, std::move(header.tensors), std::move(*info)));
 }
 
-Status write_safetensors(const Source& source, const std::filesystem::path& path) {
+Status write_safetensors(const Source& source, const std::filesystem::path& path, const OutputOptions& output) {
   struct Item {
     std::size_t index;
     TensorInfo info;
@@ -916,7 +916,7 @@ Status write_safetensors(const Source& source, const std::filesystem::path& path
     return Error(ErrorCode::kLimitExceeded, "the safetensors header would be " + std::to_string(header.size()) +
                                                 " bytes, above the " + std::to_string(kMaxHeaderBytes) + "-byte limit readers enforce");
 
-  OWF_ASSIGN_OR_RETURN(auto out, AtomicFile::create(path));
+  OWF_ASSIGN_OR_RETURN(auto out, OutputFile::create(path, output));
   std::array<std::byte, 8> len;
   for (std::size_t i = 0; i < 8; ++i) len[i] = static_cast<std::byte>((header.size() >> (8 * i)) & 0xFF);
   OWF_RETURN_IF_ERROR(out->write(len));

@@ -1,0 +1,20 @@
+// What the rest of the library may see of an open OWF file beyond the
+// public API: the byte source it reads and the validated manifest.
+#pragma once
+
+#include <memory>
+
+#include "io/byte_source.hpp"
+#include "owf/reader.hpp"
+#include "validate.hpp"
+
+namespace owf::internal {
+
+struct FileAccess {
+  /// Validates the OWF file in `source` (spec/format.md §8) and opens it.
+  static Result<File> open(std::shared_ptr<const ByteSource> source, const Limits& limits);
+  static const ByteSource& source(const File& file);
+  static const ValidatedFile& validated(const File& file);
+};
+
+}  // namespace owf::internal
