@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   }
 
   // read_elements from an OWF file held in memory (no I/O): the piecewise,
-  // parallel reader over zero-copy tensor bytes.
+  // parallel reader, each piece read with File::read_range.
   for (DType dtype : {DType::kBF16, DType::kQ4_K}) {
     const auto input = dtype == DType::kBF16 ? weights(dtype, elements) : blocks(dtype, elements);
     const std::string path = "/tmp/owf-elements-bench.owf";

@@ -207,14 +207,12 @@ Status read_file_elements(const File& file, const TensorInfo& tensor, std::uint6
                           const ReadElementsOptions& options) {
   // The file's own description of the tensor, not the caller's copy.
   OWF_ASSIGN_OR_RETURN(const TensorInfo t, file.tensor(tensor.name));
+  // Through the file's reads, never its mapping: mapped bytes are for
+  // zero-copy views only, since a file that shrinks under a mapping faults.
   TensorBytes bytes;
-  if (t.codec == Codec::kNone) {
-    OWF_ASSIGN_OR_RETURN(bytes.memory, file.bytes(t));
-  } else {
-    bytes.read_range = [&](std::uint64_t offset, std::span<std::byte> piece) {
-      return file.read_range(t, offset, piece);
-    };
-  }
+  bytes.read_range = [&](std::uint64_t offset, std::span<std::byte> piece) {
+    return file.read_range(t, offset, piece);
+  };
   return read_range_elements(t, bytes, first, out, options);
 }
 

@@ -83,9 +83,9 @@ struct ReadElementsOptions {
 /// !can_decode(), tensor_size_mismatch when the tensor's byte count does not
 /// hold its element count, and whatever reading the source reports.
 ///
-/// Memory: each thread holds one piece of `piece_bytes` logical bytes.
-/// Uncompressed OWF tensors are decoded straight from the mapping;
-/// compressed ones decode only the chunks a piece touches. Sources without
+/// Memory: each thread holds one piece of `piece_bytes` logical bytes, read
+/// with the source's ranged reads (OWF: File::read_range, which decodes only
+/// the compressed chunks a piece touches). Sources without
 /// ranged reads (Source::ranged_reads() false: NumPy and PyTorch files
 /// today) deliver a tensor only whole, so such a tensor is read once into
 /// memory of its logical size (bytes its reader found in the file).
