@@ -31,12 +31,14 @@
 #include <vector>
 
 #include "codec.hpp"
+#include "harness.hpp"
 #include "owf/source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
 
 using namespace owf;
 using Clock = std::chrono::steady_clock;
+using owf::bench::cpu_model;
 
 namespace {
 
@@ -268,14 +270,6 @@ double load_average() {
   double l = 0;
   in >> l;
   return l;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
 }
 
 }  // namespace

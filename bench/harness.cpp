@@ -21,6 +21,13 @@ std::uint64_t peak_resident_bytes() {
   return 0;
 }
 
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
 std::uint64_t anon_resident_bytes() {
   // statm: size resident shared ... in pages; shared = file-backed + shmem.
   std::ifstream in("/proc/self/statm");

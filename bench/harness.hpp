@@ -48,6 +48,8 @@ struct MemoryUse {
 std::uint64_t anon_resident_bytes();
 /// The peak resident set of this process since it started (VmHWM).
 std::uint64_t peak_resident_bytes();
+/// The processor's model name from /proc/cpuinfo ("unknown" if none).
+std::string cpu_model();
 
 /// Samples anon_resident_bytes() every millisecond while alive.
 class PeakSampler {

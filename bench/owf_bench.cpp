@@ -45,6 +45,7 @@
 
 namespace fs = std::filesystem;
 using owf::bench::Clock;
+using owf::bench::cpu_model;
 using owf::bench::keep;
 using owf::bench::median_seconds;
 using owf::bench::seconds_since;
@@ -570,13 +571,6 @@ std::string load_average() {
   std::string one, five, fifteen;
   in >> one >> five >> fifteen;
   return one + " " + five + " " + fifteen;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
 }
 
 void print_machine(const Options& o) {

@@ -5,11 +5,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "owf/dtype.hpp"
+#include "owf/elements.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
 #include "owf/source.hpp"
@@ -53,6 +56,23 @@ inline void check_tensor_geometry(const TensorInfo& t, bool stored_is_logical) {
   auto size = tensor_byte_size(t.dtype, t.shape);
   FUZZ_ASSERT(size.ok() && *size == t.logical_bytes);
   if (stored_is_logical && t.codec == Codec::kNone) FUZZ_ASSERT(t.stored_bytes == t.logical_bytes);
+}
+
+/// Elements as numbers (owf/elements.hpp) of a tensor whose logical bytes
+/// read: decoding them whole succeeds, and reading a range that starts
+/// inside a block, in pieces of a few blocks, gives the same values.
+template <class ReadElements>
+void check_elements(const TensorInfo& t, std::span<const std::byte> bytes, ReadElements&& read_elements) {
+  if (!can_decode(t.dtype) || t.element_count > (1u << 20)) return;
+  std::vector<float> whole(t.element_count);
+  FUZZ_ASSERT(decode_elements(t.dtype, bytes, whole).ok());
+  const std::uint64_t first = t.element_count / 3;
+  std::vector<float> part(std::min<std::uint64_t>(t.element_count - first, 777));
+  ReadElementsOptions options;
+  options.threads = 1;
+  options.piece_bytes = 1000;
+  FUZZ_ASSERT(read_elements(first, std::span(part), options).ok());
+  FUZZ_ASSERT(part.empty() || std::memcmp(part.data(), whole.data() + first, 4 * part.size()) == 0);
 }
 
 /// Reads every field of a value so the sanitizers see every byte.
@@ -107,7 +127,7 @@ class MemoryFile {
 };
 
 /// A foreign reader, past open: every tensor's geometry, every tensor read
-/// (bounded), model information, the weights digest.
+/// (bounded) and decoded as numbers, model information, the weights digest.
 inline void exercise_source(std::span<const std::uint8_t> data, Format format) {
   MemoryFile file(data);
   auto source = open_source(file.path(), format, limits());
@@ -127,7 +147,12 @@ inline void exercise_source(std::span<const std::uint8_t> data, Format format) {
   for (std::size_t i = 0; i < s.tensor_count(); ++i) {
     const TensorInfo t = s.tensor(i);
     std::vector<std::byte> out(t.logical_bytes);
-    all_read = s.read(i, out).ok() && all_read;
+    const bool read = s.read(i, out).ok();
+    if (read)
+      check_elements(t, out, [&](std::uint64_t first, std::span<float> values, const ReadElementsOptions& o) {
+        return owf::read_elements(s, i, first, values, o);
+      });
+    all_read = read && all_read;
   }
   if (all_read) (void)compute_weights_digest(s, 1);
 }

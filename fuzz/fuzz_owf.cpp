@@ -1,7 +1,7 @@
 // OWF: open from memory, then everything a reader does after open: every
-// accessor, every tensor read, verify, the weights digest. Asserts the
-// guarantees of spec/security.md: an opened file's tensors lie inside the
-// file; a verified file's digests recompute.
+// accessor, every tensor read (and decoded as numbers), verify, the weights
+// digest. Asserts the guarantees of spec/security.md: an opened file's
+// tensors lie inside the file; a verified file's digests recompute.
 //
 // Mutated manifests almost never keep the footer's SHA-256 valid, which
 // would stop every input at step 4. So when an input fails only on that
@@ -65,6 +65,11 @@ void exercise(std::span<const std::byte> bytes) {
       FUZZ_ASSERT(status.ok());
       FUZZ_ASSERT(owf::internal::sha256(data) == t.sha256);
     }
+    if (status.ok())
+      owf::fuzz::check_elements(t, data,
+                                [&](std::uint64_t first, std::span<float> values, const owf::ReadElementsOptions& o) {
+                                  return owf::read_elements(f, t, first, values, o);
+                                });
   }
 }
 

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   const uint64_t shape[2] = {2, 3};
   const float values[6] = {1, 2, 3, 4, 5, 6};
   float back[6];
+  double as_double[2];
+  unsigned char bf16[4];
   int64_t hidden = 0;
 
   if (argc != 2) return 2;
@@ -64,6 +66,12 @@ int main(int argc, char** argv) {
   EXPECT(owf_file_read_tensor(file, 0, back, sizeof back, 1) == OWF_OK);
   EXPECT(memcmp(back, values, sizeof values) == 0);
   EXPECT(owf_file_hparam_int64(file, "model.hidden_size", &hidden) == OWF_OK && hidden == 3);
+  /* Elements as numbers: a range of the tensor, then a round trip through BF16. */
+  EXPECT(owf_file_read_elements_f64(file, 0, 4, as_double, 2, 1) == OWF_OK);
+  EXPECT(as_double[0] == 5.0 && as_double[1] == 6.0);
+  EXPECT(owf_encode_f64(as_double, 2, OWF_DTYPE_BF16, bf16, sizeof bf16, 0) == OWF_OK);
+  EXPECT(owf_decode_f32(OWF_DTYPE_BF16, bf16, sizeof bf16, back, 2) == OWF_OK);
+  EXPECT(back[0] == 5.0f && back[1] == 6.0f);
   EXPECT(owf_file_tensor_info(file, 1, &info) == OWF_INVALID_ARGUMENT);
   EXPECT(strlen(owf_file_error_message(file)) > 0);
   owf_file_free(file);

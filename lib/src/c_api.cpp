@@ -4,8 +4,6 @@
 // exception into a status code: nothing unwinds into C callers. Handles keep
 // the last error message; index tables for hyperparameters and metadata are
 // built once at open so that lookups by index are O(1).
-#include "owf/owf.h"
-
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -15,13 +13,15 @@
 #include <utility>
 #include <vector>
 
+#include "owf/elements.hpp"
+#include "owf/owf.h"
 #include "owf/owf.hpp"
 
 static_assert(OWF_VERSION_MAJOR == owf::kLibraryVersionMajor && OWF_VERSION_MINOR == owf::kLibraryVersionMinor &&
                   OWF_VERSION_PATCH == owf::kLibraryVersionPatch,
               "owf.h and version.hpp disagree on the library version");
 static_assert(static_cast<int>(owf::ErrorCode::kDigestExpectationFailed) == OWF_DIGEST_EXPECTATION_FAILED);
-static_assert(static_cast<int>(owf::DType::kMXFP4) == OWF_DTYPE_MXFP4);
+static_assert(static_cast<int>(owf::DType::kQ2_0) == OWF_DTYPE_Q2_0);
 static_assert(static_cast<int>(owf::Role::kBuffer) == OWF_ROLE_BUFFER);
 static_assert(static_cast<int>(owf::Codec::kZstdByteGroup) == OWF_CODEC_ZSTD_BYTE_GROUP);
 
@@ -321,6 +321,49 @@ owf_status set_hparam(owf_writer* writer, const char* key, owf::Value (*make)(co
   });
 }
 
+owf::DType known_dtype(uint32_t code) {
+  const auto d = owf::dtype_from_code(code);
+  if (!d) throw Failure{OWF_UNKNOWN_DTYPE, "unknown dtype code " + std::to_string(code)};
+  return *d;
+}
+
+template <class T>
+owf_status decode_values(uint32_t dtype, const void* bytes, size_t size, T* out, size_t count) {
+  return guard(static_cast<const owf_file*>(nullptr), [&]() -> owf_status {
+    if (size > 0) require(bytes, "bytes");
+    if (count > 0) require(out, "out");
+    check(owf::decode_elements(known_dtype(dtype),
+                               std::span<const std::byte>(static_cast<const std::byte*>(bytes), size),
+                               std::span<T>(out, count)));
+    return OWF_OK;
+  });
+}
+
+template <class T>
+owf_status encode_values(const T* values, size_t count, uint32_t dtype, void* out, size_t size, int saturate) {
+  return guard(static_cast<const owf_file*>(nullptr), [&]() -> owf_status {
+    if (count > 0) require(values, "values");
+    if (size > 0) require(out, "out");
+    owf::EncodeOptions options;
+    options.saturate = saturate != 0;
+    check(owf::encode_elements(std::span<const T>(values, count), known_dtype(dtype),
+                               std::span<std::byte>(static_cast<std::byte*>(out), size), options));
+    return OWF_OK;
+  });
+}
+
+template <class T>
+owf_status read_values(const owf_file* file, size_t index, uint64_t first_element, T* out, size_t count,
+                       unsigned threads) {
+  return with_file(file, [&] {
+    if (count > 0) require(out, "out");
+    const owf::TensorInfo t = tensor_at(file, index);
+    owf::ReadElementsOptions options;
+    options.threads = threads;
+    check(owf::read_elements(file->file, t, first_element, std::span<T>(out, count), options));
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -518,6 +561,44 @@ owf_status owf_file_read_tensor_range(const owf_file* file, size_t index, uint64
     const owf::TensorInfo t = tensor_at(file, index);
     check(file->file.read_range(t, offset, std::span<std::byte>(static_cast<std::byte*>(buffer), size)));
   });
+}
+
+// Element values.
+
+int owf_dtype_can_decode(uint32_t dtype) {
+  const auto d = owf::dtype_from_code(dtype);
+  return d && owf::can_decode(*d) ? 1 : 0;
+}
+
+int owf_dtype_can_encode(uint32_t dtype) {
+  const auto d = owf::dtype_from_code(dtype);
+  return d && owf::can_encode(*d) ? 1 : 0;
+}
+
+owf_status owf_decode_f32(uint32_t dtype, const void* bytes, size_t size, float* out, size_t count) {
+  return decode_values(dtype, bytes, size, out, count);
+}
+
+owf_status owf_decode_f64(uint32_t dtype, const void* bytes, size_t size, double* out, size_t count) {
+  return decode_values(dtype, bytes, size, out, count);
+}
+
+owf_status owf_encode_f32(const float* values, size_t count, uint32_t dtype, void* out, size_t size, int saturate) {
+  return encode_values(values, count, dtype, out, size, saturate);
+}
+
+owf_status owf_encode_f64(const double* values, size_t count, uint32_t dtype, void* out, size_t size, int saturate) {
+  return encode_values(values, count, dtype, out, size, saturate);
+}
+
+owf_status owf_file_read_elements_f32(const owf_file* file, size_t index, uint64_t first_element, float* out,
+                                      size_t count, unsigned threads) {
+  return read_values(file, index, first_element, out, count, threads);
+}
+
+owf_status owf_file_read_elements_f64(const owf_file* file, size_t index, uint64_t first_element, double* out,
+                                      size_t count, unsigned threads) {
+  return read_values(file, index, first_element, out, count, threads);
 }
 
 // Verifying.

@@ -59,6 +59,9 @@ constexpr std::array kDtypes = {
     DTypeInfo{D::kTQ1_0, "TQ1_0", C::kQuantized, 256, 54, true},
     DTypeInfo{D::kTQ2_0, "TQ2_0", C::kQuantized, 256, 66, true},
     DTypeInfo{D::kMXFP4, "MXFP4", C::kQuantized, 32, 17, true},
+    DTypeInfo{D::kNVFP4, "NVFP4", C::kQuantized, 64, 36, true},
+    DTypeInfo{D::kQ1_0, "Q1_0", C::kQuantized, 128, 18, true},
+    DTypeInfo{D::kQ2_0, "Q2_0", C::kQuantized, 64, 18, true},
 };
 
 }  // namespace

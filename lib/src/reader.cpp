@@ -68,9 +68,17 @@ const ValidatedFile& FileAccess::validated(const File& file) { return file.impl_
 }  // namespace internal
 
 Result<File> File::open(const std::filesystem::path& path, const Limits& limits) {
-  OWF_ASSIGN_OR_RETURN(auto source, internal::open_file_source(path, {.map = true}));
-  return internal::FileAccess::open(std::move(source), limits);
+  return open(path, OpenOptions{.limits = limits});
 }
+
+Result<File> File::open(const std::filesystem::path& path, const OpenOptions& options) {
+  OWF_ASSIGN_OR_RETURN(auto source,
+                       internal::open_file_source(path, {.map = true, .copy_on_write = options.copy_on_write_views}));
+  return internal::FileAccess::open(std::move(source), options.limits);
+}
+
+bool File::views_writable() const { return impl_->source->mapping_writable(); }
+std::span<const std::byte> File::mapping() const { return impl_->source->mapping(); }
 
 Result<File> File::open_buffer(std::span<const std::byte> bytes, const Limits& limits) {
   return internal::FileAccess::open(internal::buffer_source(bytes, "buffer"), limits);

@@ -175,7 +175,7 @@ class Reader {
     Status status;
     {
       py::gil_scoped_release release;
-      status = reader->open_owf(Mapping::copy_of({static_cast<const std::byte*>(b.ptr), size}), l);
+      status = reader->open_copy(Mapping::copy_of({static_cast<const std::byte*>(b.ptr), size}), l);
     }
     check(status);
     return reader;
@@ -343,24 +343,28 @@ class Reader {
     } else {
       OWF_ASSIGN_OR_RETURN(f, detect_format(path));
     }
-    if (f == Format::kOwf && options.select.empty()) return open_owf(Mapping::map_file(path), options.limits);
+    if (f == Format::kOwf && options.select.empty()) {
+      OWF_ASSIGN_OR_RETURN(File file,
+                           File::open(path, OpenOptions{.limits = options.limits, .copy_on_write_views = true}));
+      source_ = source_of(std::move(file));
+      mapping_ = Mapping::of_file(source_, *source_->owf_file(), path);
+      return {};
+    }
     OWF_ASSIGN_OR_RETURN(source_, open_source(path, options));
     return {};
   }
 
-  Status open_owf(Result<std::shared_ptr<Mapping>> mapping, const Limits& limits) {
+  // An OWF file held in memory: the copy outlives the source that reads it
+  // (a call still running on another thread when close() drops mapping_
+  // reads from it to the end).
+  Status open_copy(Result<std::shared_ptr<Mapping>> mapping, const Limits& limits) {
     if (!mapping.ok()) return mapping.status();
-    auto file = File::open_buffer((*mapping)->bytes(), limits);
-    if (!file.ok()) {
-      // Errors of open_buffer name the "buffer"; this one is the file at path.
-      std::string message = file.error().message();
-      constexpr std::string_view kBuffer = "buffer: ";
-      if (message.starts_with(kBuffer)) message.erase(0, kBuffer.size());
-      return Error(file.code(), (*mapping)->path() + ": " + message);
-    }
     mapping_ = std::move(mapping).value();
-    // The source keeps the mapping alive: a call still running on another
-    // thread when close() drops mapping_ reads from it to the end.
+    auto file = File::open_buffer(mapping_->bytes(), limits);
+    if (!file.ok()) {
+      mapping_.reset();
+      return file.status();
+    }
     source_ = std::shared_ptr<Source>(source_of(std::move(file).value()).release(),
                                       [keep = mapping_](Source* s) { delete s; });
     return {};

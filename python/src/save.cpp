@@ -119,7 +119,7 @@ void save(const std::string& path, const std::optional<std::string>& format, con
       options.write.sync = sync;
       options.write.alignment = alignment.value_or(0);
       options.alignment_given = alignment.has_value();
-      status = convert(source, path, to, options);
+      status = convert(source, path, to, options).status();
     }
   }
   check(status);

@@ -59,6 +59,9 @@ enum class DType : std::uint16_t {
   kTQ1_0 = 121,
   kTQ2_0 = 122,
   kMXFP4 = 123,
+  kNVFP4 = 124,
+  kQ1_0 = 125,
+  kQ2_0 = 126,
 };
 
 enum class DTypeClass : std::uint8_t { kBool, kUnsigned, kSigned, kFloat, kComplex, kQuantized };

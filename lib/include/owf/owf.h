@@ -206,7 +206,10 @@ enum owf_dtype {
   OWF_DTYPE_IQ1_M = 120,
   OWF_DTYPE_TQ1_0 = 121,
   OWF_DTYPE_TQ2_0 = 122,
-  OWF_DTYPE_MXFP4 = 123
+  OWF_DTYPE_MXFP4 = 123,
+  OWF_DTYPE_NVFP4 = 124,
+  OWF_DTYPE_Q1_0 = 125,
+  OWF_DTYPE_Q2_0 = 126
 };
 
 /** What a tensor is for; stable codes of the file format (owf::Role). */
@@ -338,6 +341,57 @@ OWF_C_API owf_status owf_file_read_tensor(const owf_file* file, size_t index, vo
 /** Reads logical bytes [offset, offset + size) of tensor `index`. */
 OWF_C_API owf_status owf_file_read_tensor_range(const owf_file* file, size_t index, uint64_t offset, void* buffer,
                                                 size_t size);
+
+/** @} */
+
+/** @defgroup owf_elements Element values
+ *
+ * Stored elements as numbers (spec/format.md §5): floating-point types
+ * exactly, integers and BOOL as their values, ggml's block types by ggml's
+ * reference dequantization (the f64 output is that binary32 value, widened).
+ * Complex dtypes (C64, C128) and the ggml IQ types built on grid tables
+ * (IQ2_XXS, IQ2_XS, IQ3_XXS, IQ1_S, IQ3_S, IQ2_S, IQ1_M) are not decoded:
+ * ::OWF_UNSUPPORTED.
+ *  @{ */
+
+/** Nonzero when this dtype decodes to numbers. */
+OWF_C_API int owf_dtype_can_decode(uint32_t dtype);
+/** Nonzero for the dtypes the encoders write: F16, BF16, F32, F64, F8_E4M3FN, F8_E5M2. */
+OWF_C_API int owf_dtype_can_encode(uint32_t dtype);
+
+/**
+ * Decodes `count` elements of `dtype` from `bytes`, which must be exactly the
+ * `size` bytes they occupy (owf_tensor_byte_size() of the shape {count}:
+ * whole blocks for block-quantized types). Fails with ::OWF_INVALID_ARGUMENT
+ * when the sizes disagree, ::OWF_UNKNOWN_DTYPE or ::OWF_UNSUPPORTED. `bytes`
+ * and `out` may be NULL only when `size` and `count` are 0.
+ */
+OWF_C_API owf_status owf_decode_f32(uint32_t dtype, const void* bytes, size_t size, float* out, size_t count);
+OWF_C_API owf_status owf_decode_f64(uint32_t dtype, const void* bytes, size_t size, double* out, size_t count);
+
+/**
+ * Encodes `count` values into `dtype` (one the encoders write) in `out` of
+ * exactly `size` bytes: round to nearest, ties to even, subnormals and signed
+ * zeros kept, NaN stays NaN. Values beyond the largest finite number become
+ * infinity (F16, BF16, F8_E5M2, F32) or NaN (F8_E4M3FN, which has no
+ * infinity); with `saturate` nonzero they, and infinities, become the
+ * largest finite number of their sign.
+ */
+OWF_C_API owf_status owf_encode_f32(const float* values, size_t count, uint32_t dtype, void* out, size_t size,
+                                    int saturate);
+OWF_C_API owf_status owf_encode_f64(const double* values, size_t count, uint32_t dtype, void* out, size_t size,
+                                    int saturate);
+
+/**
+ * Decodes elements [first_element, first_element + count) of tensor `index`
+ * (row-major order; the range may start and end inside a block) into `out`.
+ * Compressed tensors are decoded in pieces of a few MiB per thread, never
+ * whole. `threads`: 0 for one per core.
+ */
+OWF_C_API owf_status owf_file_read_elements_f32(const owf_file* file, size_t index, uint64_t first_element, float* out,
+                                                size_t count, unsigned threads);
+OWF_C_API owf_status owf_file_read_elements_f64(const owf_file* file, size_t index, uint64_t first_element, double* out,
+                                                size_t count, unsigned threads);
 
 /** @} */
 

@@ -5,6 +5,7 @@
 #include "owf/digest.hpp"
 #include "owf/dtype.hpp"
 #include "owf/edit.hpp"
+#include "owf/elements.hpp"
 #include "owf/error.hpp"
 #include "owf/limits.hpp"
 #include "owf/metadata.hpp"

@@ -36,10 +36,25 @@ struct VerifyOptions {
   ProgressCallback progress;  // called from worker threads, serialized
 };
 
+struct OpenOptions {
+  Limits limits;
+  /// Map the file privately and writable (copy-on-write) rather than
+  /// read-only, for callers that hand out views which may be written (a
+  /// PyTorch tensor has no read-only flag): a write then changes this
+  /// process's copy of the page, never the file (and no longer matches its
+  /// digest). Falls back to read-only where the system refuses;
+  /// File::views_writable() tells.
+  bool copy_on_write_views = false;
+};
+
 class OWF_API File {
  public:
-  /// Memory-maps and validates a file.
+  /// Validates a file and maps it for zero-copy views. Validation, reads
+  /// and verification read the file (pread), so a file that shrinks
+  /// meanwhile is an io_error; only views look at the mapping
+  /// (spec/security.md, "Reading and mapping").
   static Result<File> open(const std::filesystem::path& path, const Limits& limits = {});
+  static Result<File> open(const std::filesystem::path& path, const OpenOptions& options);
   /// Validates a file held in memory. The buffer is borrowed: it must
   /// outlive the File and stay unchanged.
   static Result<File> open_buffer(std::span<const std::byte> bytes, const Limits& limits = {});
@@ -60,8 +75,9 @@ class OWF_API File {
   std::optional<std::size_t> find(std::string_view name) const;
   Result<TensorInfo> tensor(std::string_view name) const;
 
-  /// Zero-copy view of a tensor's bytes. Fails (unsupported) for
-  /// compressed tensors: use read() for those.
+  /// Zero-copy view of a tensor's bytes, valid while the File lives. Fails
+  /// (unsupported) for compressed tensors and for files that are not
+  /// mapped: use read() for those.
   Result<std::span<const std::byte>> bytes(const TensorInfo& tensor) const;
   /// Typed zero-copy view; dtype_mismatch unless T matches the dtype.
   template <class T>
@@ -73,6 +89,13 @@ class OWF_API File {
   Status read(const TensorInfo& tensor, std::span<std::byte> out, bool check_digest = false) const;
   /// Reads logical bytes [offset, offset + out.size()) of a tensor.
   Status read_range(const TensorInfo& tensor, std::uint64_t offset, std::span<std::byte> out) const;
+
+  /// Whether the bytes of views may be written (OpenOptions::copy_on_write_views).
+  bool views_writable() const;
+  /// The whole file as mapped, which views point into (a caller's buffer
+  /// for open_buffer); empty when the file is not mapped. Same caveats as
+  /// views: see spec/security.md, "Reading and mapping".
+  std::span<const std::byte> mapping() const;
 
   /// Checks every tensor digest (and, for compressed tensors, every chunk),
   /// in parallel. Structural checks already happened at open.

@@ -97,19 +97,19 @@ std::optional<std::uint32_t> gguf_type_from_name(std::string_view name) {
 }
 
 // ggml_type ids (ggml.h) of the types OWF knows. Ids 4, 5, 31-33 and 36-38
-// were removed from ggml; newer ids (NVFP4, ...) have no OWF dtype yet.
+// were removed from ggml.
 struct GgmlType {
   std::uint32_t id;
   DType dtype;
 };
-constexpr std::array<GgmlType, 32> kGgmlTypes = {{
+constexpr std::array<GgmlType, 35> kGgmlTypes = {{
     {0, DType::kF32},     {1, DType::kF16},      {2, DType::kQ4_0},   {3, DType::kQ4_1},    {6, DType::kQ5_0},
     {7, DType::kQ5_1},    {8, DType::kQ8_0},     {9, DType::kQ8_1},   {10, DType::kQ2_K},   {11, DType::kQ3_K},
     {12, DType::kQ4_K},   {13, DType::kQ5_K},    {14, DType::kQ6_K},  {15, DType::kQ8_K},   {16, DType::kIQ2_XXS},
     {17, DType::kIQ2_XS}, {18, DType::kIQ3_XXS}, {19, DType::kIQ1_S}, {20, DType::kIQ4_NL}, {21, DType::kIQ3_S},
     {22, DType::kIQ2_S},  {23, DType::kIQ4_XS},  {24, DType::kI8},    {25, DType::kI16},    {26, DType::kI32},
     {27, DType::kI64},    {28, DType::kF64},     {29, DType::kIQ1_M}, {30, DType::kBF16},   {34, DType::kTQ1_0},
-    {35, DType::kTQ2_0},  {39, DType::kMXFP4},
+    {35, DType::kTQ2_0},  {39, DType::kMXFP4},   {40, DType::kNVFP4}, {41, DType::kQ1_0},   {42, DType::kQ2_0},
 }};
 
 std::optional<DType> dtype_from_ggml(std::uint32_t id) {

@@ -36,13 +36,20 @@ class FileByteSource final : public ByteSource {
     ::close(fd_);
   }
 
-  Status map() {
+  Status map(bool copy_on_write) {
     if (size_ == 0) return {};
-    void* m = ::mmap(nullptr, static_cast<std::size_t>(size_), PROT_READ, MAP_SHARED, fd_, 0);
+    void* m = MAP_FAILED;
+    if (copy_on_write) {
+      m = ::mmap(nullptr, static_cast<std::size_t>(size_), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd_, 0);
+      writable_ = m != MAP_FAILED;
+    }
+    if (m == MAP_FAILED) m = ::mmap(nullptr, static_cast<std::size_t>(size_), PROT_READ, MAP_SHARED, fd_, 0);
     if (m == MAP_FAILED) return system_error(name_, "cannot map", errno);
     mapping_ = m;
     return {};
   }
+
+  bool mapping_writable() const override { return writable_; }
 
   std::uint64_t size() const override { return size_; }
   const std::string& name() const override { return name_; }
@@ -75,6 +82,7 @@ class FileByteSource final : public ByteSource {
   std::uint64_t size_;
   std::string name_;
   void* mapping_ = nullptr;
+  bool writable_ = false;
 };
 
 class BufferByteSource final : public ByteSource {
@@ -128,12 +136,13 @@ Result<std::shared_ptr<const ByteSource>> open_file_source(const std::filesystem
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Error(ErrorCode::kIoError, name + ": is " + std::string(file_type_name(st.st_mode)) + ", not a regular file");
+    return Error(ErrorCode::kIoError,
+                 name + ": is " + std::string(file_type_name(st.st_mode)) + ", not a regular file");
   }
   // O_NONBLOCK only kept open() from hanging on a FIFO; regular files ignore it.
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   auto source = std::make_shared<FileByteSource>(fd, static_cast<std::uint64_t>(st.st_size), name);
-  if (options.map) OWF_RETURN_IF_ERROR(source->map());
+  if (options.map) OWF_RETURN_IF_ERROR(source->map(options.copy_on_write));
   return std::shared_ptr<const ByteSource>(std::move(source));
 }
 

@@ -40,6 +40,8 @@ class ByteSource {
   /// buffer; empty otherwise. Mapped bytes are not protected against the
   /// file shrinking: only zero-copy views may use them.
   virtual std::span<const std::byte> mapping() const { return {}; }
+  /// Whether the mapping may be written (a copy-on-write mapping).
+  virtual bool mapping_writable() const { return false; }
   /// True for sources that are memory (buffers): reading their mapping()
   /// is then as safe as read_at() and costs no copy.
   virtual bool in_memory() const { return false; }
@@ -51,8 +53,13 @@ class ByteSource {
 };
 
 struct FileSourceOptions {
-  /// Map the file read-only for zero-copy views (ByteSource::mapping()).
+  /// Map the file for zero-copy views (ByteSource::mapping()): read-only
+  /// and shared, or, with copy_on_write, private and writable.
   bool map = false;
+  /// Views may be written: the mapping is MAP_PRIVATE with PROT_WRITE, so a
+  /// write changes only this process's copy of a page, never the file.
+  /// Falls back to read-only when the system refuses (strict overcommit).
+  bool copy_on_write = false;
 };
 
 /// Opens a local regular file. Refuses directories, devices, FIFOs and
