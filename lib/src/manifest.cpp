@@ -444,7 +444,13 @@ Offset<fb::Hyperparameter> encode_hyperparameter(FlatBufferBuilder& fbb, const s
       return {fb::Value::IntValue, fb::CreateIntValue(fbb, i, it).Union()};
     }
     std::pair<fb::Value, Offset<void>> operator()(double d) const {
-      return {fb::Value::FloatValue, fb::CreateFloatValue(fbb, d, ft).Union()};
+      // FlatBuffers omits a field equal to its default, and -0.0 == 0.0:
+      // write negative zero explicitly so that its sign survives.
+      const bool negative_zero = d == 0 && std::signbit(d);
+      fbb.ForceDefaults(negative_zero);
+      const auto value = fb::CreateFloatValue(fbb, d, ft);
+      fbb.ForceDefaults(false);
+      return {fb::Value::FloatValue, value.Union()};
     }
     std::pair<fb::Value, Offset<void>> operator()(const std::string& s) const {
       return {fb::Value::StringValue, fb::CreateStringValue(fbb, fbb.CreateString(s)).Union()};
