@@ -1,0 +1,26 @@
+// Streaming a tensor of any Source in bounded pieces, so that no writer or
+// hash holds a whole tensor because a file declares it large.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "owf/source.hpp"
+
+namespace owf::internal {
+
+/// The size of a piece: large enough that per-read costs vanish, small
+/// enough to be negligible next to the model.
+inline constexpr std::uint64_t kPieceBytes = 8ull << 20;
+
+/// Hands the logical bytes of tensor `index` of `source` to `sink`, in
+/// order. Sources with ranged reads are read in pieces of at most
+/// kPieceBytes; others whole (their read() has no other form). `buffer` is
+/// reused across calls. Errors name the tensor.
+Status for_each_piece(const Source& source, std::size_t index, std::vector<std::byte>& buffer,
+                      const std::function<Status(std::span<const std::byte>)>& sink);
+
+}  // namespace owf::internal
