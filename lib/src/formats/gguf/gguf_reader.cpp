@@ -63,8 +63,7 @@ struct Place {
 
 struct ParsedTensor {
   RangeTensor tensor;
-  Place place;
-  std::uint64_t info_at = 0;   // where its tensor info starts
+  Place place;                 // place.at: where its tensor info starts
   std::uint64_t relative = 0;  // data offset relative to the data section
 };
 
@@ -226,15 +225,14 @@ class Parser {
     // Grown as infos are read: a count is a claim, the bytes read are not.
     for (std::uint64_t i = 0; i < tensor_count_; ++i) {
       ParsedTensor p;
-      p.info_at = c_.offset();
       p.place.what = "tensor info " + std::to_string(i);
-      p.place.at = p.info_at;
+      p.place.at = c_.offset();
       auto name = read_string(c_, limits_.max_name_bytes, "the tensor name");
       if (!name.ok()) return in_context(name.error(), p.place.where());
       if (auto s = check_tensor_name(*name, limits_); !s.ok())
-        return fault(p.place, p.info_at, "bad tensor name: " + s.error().message(), s.code());
+        return fault(p.place, p.place.at, "bad tensor name: " + s.error().message(), s.code());
       if (const auto [it, fresh] = index_of.emplace(*name, i); !fresh)
-        return fault(p.place, p.info_at,
+        return fault(p.place, p.place.at,
                      "duplicate tensor name '" + *name + "', first in tensor info " + std::to_string(it->second));
       p.place.who = "tensor '" + *name + "'";
       if (name->size() >= kGgmlMaxName)
@@ -323,11 +321,11 @@ class Parser {
     for (ParsedTensor& p : tensors_) {
       const std::uint64_t bytes = p.tensor.info.logical_bytes;
       if (p.relative % alignment_ != 0)
-        return fault(p.place, p.info_at,
+        return fault(p.place, p.place.at,
                      p.place.who + " has data offset " + std::to_string(p.relative) +
                          ", not a multiple of the alignment " + std::to_string(alignment_));
       if (p.relative > data_size || bytes > data_size - p.relative)
-        return fault(p.place, p.info_at,
+        return fault(p.place, p.place.at,
                      p.place.who + " has data [" + std::to_string(p.relative) + ", +" + std::to_string(bytes) +
                          ") outside the " + std::to_string(data_size) + "-byte data section");
       p.tensor.info.offset = data_start_ + p.relative;
@@ -342,7 +340,7 @@ class Parser {
       const ParsedTensor& t = *by_offset[k];
       const std::uint64_t prev_end = prev.relative + prev.tensor.info.logical_bytes;
       if (t.relative < prev_end)
-        return fault(t.place, t.info_at,
+        return fault(t.place, t.place.at,
                      t.place.who + " has data [" + std::to_string(t.relative) + ", " +
                          std::to_string(t.relative + t.tensor.info.logical_bytes) + ") that overlaps " +
                          prev.place.who + " [" + std::to_string(prev.relative) + ", " + std::to_string(prev_end) +
