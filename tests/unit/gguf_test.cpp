@@ -848,7 +848,7 @@ TEST_CASE("GGUF writer streams tensors in bounded pieces and checks the size of 
     CHECK(!std::filesystem::exists(out));
   }
   SUBCASE("from a source without ranged reads: a clear error, not an exception") {
-    owf::test::FakeSource src({{"huge", DType::kI8, {1ull << 62}}}, false);
+    owf::test::FakeSource src({{"huge", DType::kI8, {2, 1ull << 62}}}, false);  // 2^63 bytes
     CHECK(internal::write_gguf(src, out, 0).code() == ErrorCode::kLimitExceeded);
     CHECK(!std::filesystem::exists(out));
   }

@@ -571,7 +571,7 @@ TEST_CASE("safetensors writer streams tensors in bounded pieces and checks the s
     CHECK(src.largest_read() <= internal::kPieceBytes);
   }
   SUBCASE("from a source without ranged reads: a clear error, not an exception") {
-    owf::test::FakeSource src({{"huge", DType::kI8, {1ull << 62}}}, false);
+    owf::test::FakeSource src({{"huge", DType::kI8, {2, 1ull << 62}}}, false);  // 2^63 bytes
     CHECK(internal::write_safetensors(src, out).code() == ErrorCode::kLimitExceeded);
     CHECK(!std::filesystem::exists(out));
   }

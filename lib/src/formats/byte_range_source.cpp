@@ -38,7 +38,7 @@ Status ByteRangeSource::read_range(std::size_t index, std::uint64_t offset, std:
 
 Result<Sha256Digest> ByteRangeSource::tensor_sha256(std::size_t index) const {
   Sha256 hash;
-  std::vector<std::byte> buffer;
+  PieceBuffer buffer;
   OWF_RETURN_IF_ERROR(for_each_piece(*this, index, buffer, [&](std::span<const std::byte> piece) {
     hash.update(piece);
     return Status();

@@ -139,7 +139,7 @@ Status write_gguf(const Source& source, const std::filesystem::path& path, std::
     // and every tensor padded to the alignment. A file without tensors ends
     // after its header, as vocabulary-only files do.
     OWF_RETURN_IF_ERROR(out->pad_to(align));
-    std::vector<std::byte> buffer;
+    PieceBuffer buffer;
     for (const auto& t : tensors) {
       OWF_RETURN_IF_ERROR(
           for_each_piece(source, t.index, buffer, [&](std::span<const std::byte> piece) { return out->write(piece); }));

@@ -100,7 +100,7 @@ Status write_safetensors(const Source& source, const std::filesystem::path& path
   for (std::size_t i = 0; i < 8; ++i) len[i] = static_cast<std::byte>((header.size() >> (8 * i)) & 0xFF);
   OWF_RETURN_IF_ERROR(out->write(len));
   OWF_RETURN_IF_ERROR(out->write(std::as_bytes(std::span(header))));
-  std::vector<std::byte> buffer;
+  PieceBuffer buffer;
   for (const Item& it : items)
     OWF_RETURN_IF_ERROR(
         for_each_piece(source, it.index, buffer, [&](std::span<const std::byte> piece) { return out->write(piece); }));
