@@ -3,11 +3,19 @@
 // handcrafted broken file per class of defect.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <string>
 
+#include "fake_source.hpp"
 #include "formats/formats.hpp"
+#include "formats/gguf/gguf_format.hpp"
+#include "formats/gguf/gguf_values.hpp"
+#include "formats/tensor_pieces.hpp"
+#include "owf/convert.hpp"
 #include "test_util.hpp"
 
 using namespace owf;
@@ -482,7 +490,7 @@ TEST_CASE("GGUF reader refuses broken files, one defect at a time") {
     f.kvs.push_back(kv_str("long", std::string(100, 'x')));
     Limits limits;
     limits.max_string_bytes = 99;
-    expect_refused(dir, f, ErrorCode::kLimitExceeded, "max_string_bytes", limits);
+    expect_refused(dir, f, ErrorCode::kLimitExceeded, "over the limit of 99", limits);
   }
   SUBCASE("array length beyond the file") {
     FileDesc f = good_file();
@@ -502,7 +510,7 @@ TEST_CASE("GGUF reader refuses broken files, one defect at a time") {
   SUBCASE("duplicate key") {
     FileDesc f = good_file();
     f.kvs.push_back(kv_u32("test.block_count", 3));
-    expect_refused(dir, f, kInvalid, "duplicate key 'test.block_count'");
+    expect_refused(dir, f, kInvalid, "duplicate key 'test.block_count', first at byte");
   }
   SUBCASE("empty key") {
     FileDesc f = good_file();
@@ -526,7 +534,7 @@ TEST_CASE("GGUF reader refuses broken files, one defect at a time") {
     for (int i = 0; i < 20; ++i) deep.put<std::uint32_t>(9).put<std::uint64_t>(1);
     deep.put<std::uint32_t>(4).put<std::uint64_t>(0);
     f.kvs.push_back({"deep", deep.b});
-    expect_refused(dir, f, kUnsupported, "nests arrays");
+    expect_refused(dir, f, kUnsupported, "nested deeper than 8");
   }
   SUBCASE("duplicate tensor name") {
     FileDesc f = good_file();
@@ -686,4 +694,448 @@ TEST_CASE("GGUF ranged reads match whole reads; large tensors are written in pie
   auto big = open_ok(dir / "big.gguf");
   REQUIRE(internal::write_gguf(*big, dir / "copy.gguf", 0).ok());
   CHECK(owf::test::slurp(dir / "copy.gguf") == bytes);
+}
+
+// ---------------------------------------------------------------------------
+// Error positions, names, truncation, bounded writing.
+
+namespace {
+
+std::uint64_t kv_bytes(const Kv& kv) { return 8 + kv.key.size() + kv.typed.size(); }
+
+/// Offset of key/value pair `i` in build(f).
+std::uint64_t kv_offset(const FileDesc& f, std::size_t i) {
+  std::uint64_t at = 24;
+  for (std::size_t k = 0; k < i; ++k) at += kv_bytes(f.kvs[k]);
+  return at;
+}
+
+/// Offset of tensor info `i` in build(f).
+std::uint64_t info_offset(const FileDesc& f, std::size_t i) {
+  std::uint64_t at = kv_offset(f, f.kvs.size());
+  for (std::size_t k = 0; k < i; ++k) at += 8 + f.tensors[k].name.size() + 4 + 8 * f.tensors[k].ne.size() + 4 + 8;
+  return at;
+}
+
+std::string at_byte(std::uint64_t offset) { return "at byte " + std::to_string(offset); }
+
+}  // namespace
+
+TEST_CASE("GGUF errors name the offset of the key/value pair or tensor info at fault") {
+  TempDir dir;
+  const auto kInvalid = ErrorCode::kForeignFormatInvalid;
+  FileDesc f = good_file();
+
+  SUBCASE("a wrong-typed general.alignment") {
+    f.kvs.push_back(kv_u64("general.alignment", 64));
+    expect_refused(dir, f, kInvalid, at_byte(kv_offset(f, 2)) + ": key 'general.alignment' must have type u32");
+    expect_refused(dir, f, kInvalid, "u64 (key/value pair 2)");
+  }
+  SUBCASE("an alignment that is not a power of two") {
+    f.kvs.insert(f.kvs.begin(), kv_u32("general.alignment", 48));
+    expect_refused(dir, f, kInvalid, at_byte(kv_offset(f, 0)) + ": key 'general.alignment' 48 is not a power of two");
+  }
+  SUBCASE("a bad value inside a pair: the value's byte and the pair") {
+    f.kvs.push_back({"flag", Bytes().put<std::uint32_t>(7).put<std::uint8_t>(2).b});
+    const std::uint64_t pair = kv_offset(f, 2);
+    expect_refused(dir, f, kInvalid,
+                   at_byte(pair + 8 + 4 + 4) + ": bool value 2 is neither 0 nor 1 (in the value of key 'flag', " +
+                       "key/value pair 2 at byte " + std::to_string(pair) + ")");
+  }
+  SUBCASE("a pair cut short by the end of the file") {
+    auto bytes = build(f);
+    bytes.resize(kv_offset(f, 1) + 8 + 16 + 2);  // inside the value type of the second pair
+    auto r = open_bytes(dir, bytes);
+    REQUIRE(!r.ok());
+    CHECK(r.code() == kInvalid);
+    CHECK_MESSAGE(
+        r.error().message().find("key/value pair 1 at byte " + std::to_string(kv_offset(f, 1))) != std::string::npos,
+        r.error().message());
+  }
+  SUBCASE("tensor infos: type, offsets, overlap, duplicate name") {
+    f.tensors[1].type = 99;
+    expect_refused(dir, f, ErrorCode::kForeignFormatUnsupported,
+                   "tensor 'b.bias' has unknown or unsupported ggml type 99 (tensor info 1 at byte " +
+                       std::to_string(info_offset(f, 1)) + ")");
+    f = good_file();
+    f.tensors[1].offset = 36;
+    expect_refused(
+        dir, f, kInvalid,
+        at_byte(info_offset(f, 1)) + ": tensor 'b.bias' has data offset 36, not a multiple of the alignment");
+    f.tensors[1].offset = 1ull << 20;
+    expect_refused(dir, f, kInvalid, at_byte(info_offset(f, 1)) + ": tensor 'b.bias' has data [1048576, +16) outside");
+    f.tensors[1].offset = 0;
+    expect_refused(dir, f, kInvalid, at_byte(info_offset(f, 1)) + ": tensor 'b.bias' has data [0, 16) that overlaps");
+    f = good_file();
+    f.tensors[1].name = "a.weight";
+    expect_refused(
+        dir, f, kInvalid,
+        at_byte(info_offset(f, 1)) + ": duplicate tensor name 'a.weight', first in tensor info 0 (tensor info 1)");
+  }
+}
+
+TEST_CASE("GGUF reader applies the tensor-name rule; the writer refuses what GGUF or OWF cannot hold") {
+  TempDir dir;
+  FileDesc f = good_file();
+  SUBCASE("a NUL byte") {
+    f.tensors[1].name = std::string("b\0bias", 6);
+    expect_refused(dir, f, ErrorCode::kBadTensorName,
+                   at_byte(info_offset(f, 1)) + ": bad tensor name: the name has a NUL byte at byte 1 (tensor info 1");
+  }
+  SUBCASE("an empty name") {
+    f.tensors[0].name = "";
+    expect_refused(dir, f, ErrorCode::kBadTensorName, "the name is empty (tensor info 0");
+  }
+  SUBCASE("not UTF-8") {
+    f.tensors[0].name = "a\xff";
+    expect_refused(dir, f, ErrorCode::kBadUtf8, "not valid UTF-8");
+  }
+  SUBCASE("longer than max_name_bytes") {
+    f.tensors[0].name = std::string(300, 'a');
+    Limits limits;
+    limits.max_name_bytes = 299;
+    expect_refused(dir, f, ErrorCode::kLimitExceeded, "over the limit of 299", limits);
+  }
+  SUBCASE("the writer") {
+    const auto out = dir / "out.gguf";
+    for (const auto& [name, code] :
+         std::vector<std::pair<std::string, ErrorCode>>{{std::string("a\0b", 3), ErrorCode::kBadTensorName},
+                                                        {"", ErrorCode::kBadTensorName},
+                                                        {"\xc3", ErrorCode::kBadUtf8},
+                                                        {std::string(64, 'n'), ErrorCode::kForeignFormatUnsupported}}) {
+      owf::test::FakeSource src({{name, DType::kF32, {2}}}, true);
+      auto st = internal::write_gguf(src, out, 0);
+      CHECK(st.code() == code);
+      CHECK(!std::filesystem::exists(out));
+    }
+    owf::test::FakeSource ok({{std::string(63, 'n'), DType::kF32, {2}}}, true);
+    CHECK(internal::write_gguf(ok, out, 0).ok());
+  }
+}
+
+TEST_CASE("GGUF: a file that shrinks after it was opened is an io_error, never a signal") {
+  TempDir dir;
+  FileDesc f = good_file();
+  f.data_bytes = 4096;
+  const auto path = dir / "shrinks.gguf";
+  owf::test::spit(path, build(f));
+  auto src = open_ok(path);
+  const std::uint64_t data_start = src->tensor(0).offset;
+  std::filesystem::resize_file(path, data_start + 8);  // a.weight is 32 bytes from data_start
+
+  std::vector<std::byte> a(src->tensor(0).logical_bytes);
+  CHECK(src->read(0, a).code() == ErrorCode::kIoError);
+  std::vector<std::byte> piece(16);
+  CHECK(src->read_range(1, 0, piece).code() == ErrorCode::kIoError);
+  CHECK(compute_weights_digest(*src).code() == ErrorCode::kIoError);
+  auto st = internal::write_gguf(*src, dir / "copy.gguf", 0);
+  CHECK(st.code() == ErrorCode::kIoError);
+  CHECK(st.error().message().find("tensor 'a.weight'") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "copy.gguf"));
+  CHECK(internal::write_safetensors(*src, dir / "copy.safetensors").code() == ErrorCode::kIoError);
+  CHECK(!std::filesystem::exists(dir / "copy.safetensors"));
+}
+
+TEST_CASE("GGUF writer streams tensors in bounded pieces and checks the size of its data section") {
+  TempDir dir;
+  const auto out = dir / "out.gguf";
+  SUBCASE("a tensor declared far larger than memory, from a source that reads pieces") {
+    // 16 GiB declared; reads fail after 20 MiB, so the writer must be streaming.
+    owf::test::FakeSource src({{"huge", DType::kF32, {1ull << 32}}}, true, 20ull << 20);
+    auto st = internal::write_gguf(src, out, 0);
+    CHECK(st.code() == ErrorCode::kIoError);
+    CHECK(src.largest_read() <= internal::kPieceBytes);
+    CHECK(!std::filesystem::exists(out));
+  }
+  SUBCASE("from a source without ranged reads: a clear error, not an exception") {
+    owf::test::FakeSource src({{"huge", DType::kI8, {2, 1ull << 62}}}, false);  // 2^63 bytes
+    CHECK(internal::write_gguf(src, out, 0).code() == ErrorCode::kLimitExceeded);
+    CHECK(!std::filesystem::exists(out));
+  }
+  SUBCASE("a data section above 2^64 bytes") {
+    const std::uint64_t half = (1ull << 63) - 6;  // 2 x that many I8: 2^64 - 12 bytes
+    owf::test::FakeSource src({{"a", DType::kI8, {2, half}, 0}, {"b", DType::kI8, {1}, 1}}, true, 1u << 20);
+    CHECK(internal::write_gguf(src, out, 0).code() == ErrorCode::kShapeOverflow);
+    CHECK(!std::filesystem::exists(out));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Lossless interchange: float bits, tensor order, every ggml type.
+
+namespace {
+
+Kv kv_f32(std::string key, std::uint32_t bits) { return {std::move(key), Bytes().put<std::uint32_t>(6).put(bits).b}; }
+Kv kv_f32_array(std::string key, const std::vector<std::uint32_t>& bits) {
+  Bytes b;
+  b.put<std::uint32_t>(9).put<std::uint32_t>(6).put<std::uint64_t>(bits.size());
+  for (auto x : bits) b.put(x);
+  return {std::move(key), b.b};
+}
+
+/// GGUF -> OWF (tensors added in GGUF order) -> GGUF, returning the bytes.
+std::vector<std::byte> round_trip(const TempDir& dir, const std::vector<std::byte>& gguf) {
+  owf::test::spit(dir / "in.gguf", gguf);
+  auto src = open_ok(dir / "in.gguf");
+  write_owf(*src, dir / "mid.owf");
+  auto owf_source = open_source(dir / "mid.owf");
+  REQUIRE_MESSAGE(owf_source.ok(), owf_source.error().to_string());
+  auto st = internal::write_gguf(**owf_source, dir / "out.gguf", 0);
+  REQUIRE_MESSAGE(st.ok(), st.error().to_string());
+  return owf::test::slurp(dir / "out.gguf");
+}
+
+std::vector<std::string> names_of(const Source& s) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < s.tensor_count(); ++i) names.emplace_back(s.tensor(i).name);
+  return names;
+}
+
+/// A file with these tensors in this order, laid out canonically.
+FileDesc file_with(std::vector<TensorDesc> tensors, std::uint64_t elem_bytes = 4) {
+  FileDesc f;
+  f.kvs = {kv_str("general.architecture", "test")};
+  std::uint64_t at = 0;
+  for (auto& t : tensors) {
+    std::uint64_t n = 1;
+    for (auto ne : t.ne) n *= static_cast<std::uint64_t>(ne);
+    t.offset = at;
+    at = (at + n * elem_bytes + 31) / 32 * 32;
+  }
+  f.tensors = std::move(tensors);
+  f.data_bytes = at;
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("FLOAT32 metadata keeps every bit: all NaN payloads, both zeros") {
+  using internal::gguf::f32_from_double;
+  using internal::gguf::f32_to_double;
+  SUBCASE("the carrying double: every NaN (both signs, every payload, signalling or quiet) comes back") {
+    std::uint64_t wrong = 0;
+    for (std::uint32_t sign = 0; sign < 2; ++sign)
+      for (std::uint32_t fraction = 1; fraction < (1u << 23); ++fraction) {
+        const std::uint32_t bits = sign << 31 | 0x7F800000u | fraction;
+        const double d = f32_to_double(bits);
+        wrong += !std::isnan(d) || f32_from_double(d) != bits;
+      }
+    CHECK(wrong == 0);
+    // Numbers are carried as their own value.
+    for (std::uint32_t bits :
+         {0x00000000u, 0x80000000u, 0x00000001u, 0x807FFFFFu, 0x3F800000u, 0x7F7FFFFFu, 0x7F800000u, 0xFF800000u}) {
+      CAPTURE(bits);
+      CHECK(std::bit_cast<std::uint64_t>(f32_to_double(bits)) ==
+            std::bit_cast<std::uint64_t>(static_cast<double>(std::bit_cast<float>(bits))));
+      CHECK(f32_from_double(f32_to_double(bits)) == bits);
+    }
+    // A double NaN whose payload a float cannot hold becomes a quiet NaN.
+    CHECK(f32_from_double(std::bit_cast<double>(0x7FF0000000000001ull)) == 0x7FC00000u);
+  }
+
+  SUBCASE("GGUF -> OWF -> GGUF is byte-identical, scalars and arrays") {
+    TempDir dir;
+    const std::vector<std::uint32_t> bits = {
+        0x7F800001u, 0xFF800001u,  // smallest signalling NaNs
+        0xFF9807F3u, 0x7FBFFFFFu,  // signalling NaNs with payloads
+        0x7FC00000u, 0xFFC00000u,  // the default quiet NaNs
+        0x7FC00001u, 0xFFFFFFFFu,  // quiet NaNs with payloads
+        0x00000000u, 0x80000000u,  // both zeros
+        0x00000001u, 0x80400000u,  // subnormals
+        0x7F800000u, 0xFF800000u,  // infinities
+        0x3DCCCCCDu, 0xC2F6E979u,  // ordinary numbers
+    };
+    FileDesc f = file_with({{"w", {4}}});
+    for (std::size_t i = 0; i < bits.size(); ++i) f.kvs.push_back(kv_f32("test.f" + std::to_string(i), bits[i]));
+    f.kvs.push_back(kv_f32_array("test.all", bits));
+    // FLOAT64 values are carried as they are: negative zero and NaN payloads too.
+    f.kvs.push_back({"test.f64.neg_zero", Bytes().put<std::uint32_t>(12).put<std::uint64_t>(1ull << 63).b});
+    f.kvs.push_back({"test.f64.snan", Bytes().put<std::uint32_t>(12).put<std::uint64_t>(0x7FF0000000000001ull).b});
+    const auto original = build(f);
+    CHECK(round_trip(dir, original) == original);
+    // In OWF the value is an F32 hyperparameter whose double carries the bits.
+    auto owf_file = open_source(dir / "mid.owf");
+    REQUIRE(owf_file.ok());
+    const Value& snan = (*owf_file)->info().hyperparameters.at("test.f2");
+    CHECK(snan.float_type == FloatType::kF32);
+    CHECK(f32_from_double(std::get<double>(snan.data)) == 0xFF9807F3u);
+  }
+}
+
+TEST_CASE("GGUF tensor order survives GGUF -> OWF -> GGUF in every case") {
+  TempDir dir;
+  SUBCASE("all tensors empty") {
+    const auto original = build(file_with({{"zeta", {0}}, {"alpha", {0, 4}}, {"mid", {3, 0}}}));
+    CHECK(round_trip(dir, original) == original);
+  }
+  SUBCASE("empty and non-empty tensors interleaved, not in name order") {
+    const auto original = build(file_with({{"c", {8}}, {"empty.b", {0}}, {"a", {4, 2}}, {"empty.a", {0}}}));
+    CHECK(round_trip(dir, original) == original);
+  }
+  SUBCASE("through an OWF -> OWF conversion, which writes tensors in name order") {
+    const auto original = build(file_with({{"c", {8}}, {"b", {0}}, {"a", {4}}}));
+    owf::test::spit(dir / "in.gguf", original);
+    auto src = open_ok(dir / "in.gguf");
+    write_owf(*src, dir / "one.owf");
+    auto one = open_source(dir / "one.owf");
+    REQUIRE(one.ok());
+    REQUIRE(convert(**one, dir / "two.owf", Format::kOwf).ok());
+    auto two = open_source(dir / "two.owf");
+    REQUIRE(two.ok());
+    CHECK(names_of(**two) == std::vector<std::string>{"a", "b", "c"});
+    REQUIRE(internal::write_gguf(**two, dir / "out.gguf", 0).ok());
+    CHECK(owf::test::slurp(dir / "out.gguf") == original);
+  }
+  SUBCASE("names with line feeds and backslashes") {
+    const auto original = build(file_with({{"z\\n", {1}}, {"a\nb", {1}}, {"\\", {1}}, {"a", {1}}}));
+    CHECK(round_trip(dir, original) == original);
+    auto back = open_ok(dir / "out.gguf");
+    CHECK(names_of(*back) == std::vector<std::string>{"z\\n", "a\nb", "\\", "a"});
+  }
+  SUBCASE("the order is recorded in metadata; renamed or added tensors follow in data order") {
+    owf::test::spit(dir / "in.gguf", build(file_with({{"b", {1}}, {"a", {1}}})));
+    auto src = open_ok(dir / "in.gguf");
+    CHECK(src->info().metadata.at("gguf.tensor_order") == "b\na");
+    owf::test::FakeSource extra({{"c", DType::kF32, {1}, 0}, {"a", DType::kF32, {1}, 1}, {"b", DType::kF32, {1}, 2}},
+                                true);
+    ModelInfo info;
+    info.metadata["gguf.tensor_order"] = "b\ngone\na";
+    const internal::OutputOptions output;
+    // FakeSource has no info to set; the order comes from a wrapper.
+    struct WithInfo final : Source {
+      const Source& base;
+      ModelInfo model;
+      WithInfo(const Source& b, ModelInfo m) : base(b), model(std::move(m)) {}
+      Format format() const override { return base.format(); }
+      std::size_t tensor_count() const override { return base.tensor_count(); }
+      TensorInfo tensor(std::size_t i) const override { return base.tensor(i); }
+      Status read(std::size_t i, std::span<std::byte> out) const override { return base.read(i, out); }
+      const ModelInfo& info() const override { return model; }
+    } with_order(extra, info);
+    REQUIRE(internal::write_gguf(with_order, dir / "out.gguf", 0, output).ok());
+    CHECK(names_of(*open_ok(dir / "out.gguf")) == std::vector<std::string>{"b", "a", "c"});
+  }
+}
+
+TEST_CASE("every ggml type OWF knows round-trips GGUF -> OWF -> GGUF byte for byte") {
+  TempDir dir;
+  FileDesc f;
+  f.kvs = {kv_str("general.architecture", "test"), kv_f32("test.snan", 0xFF9807F3u),
+           kv_f32_array("test.bits", {0x7FA00000u, 0x80000000u, 0x00000000u})};
+  std::uint64_t at = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;  // tensor bytes; the padding stays zero
+  for (const auto& g : internal::gguf::ggml_types()) {
+    const auto info = dtype_info(g.dtype);
+    REQUIRE(info.has_value());
+    const auto block = static_cast<std::int64_t>(info->block_elements);
+    f.tensors.push_back({"t" + std::to_string(g.id), {2 * block, 3}, g.id, at});
+    const std::uint64_t shape[] = {3, static_cast<std::uint64_t>(2 * block)};
+    const std::uint64_t size = *tensor_byte_size(g.dtype, shape);
+    ranges.emplace_back(at, size);
+    at = (at + size + 31) / 32 * 32;
+  }
+  f.data_bytes = at;
+  auto original = build(f);
+  const auto data = owf::test::pseudo_random_bytes(static_cast<std::size_t>(at), 42);
+  const std::size_t data_start = original.size() - static_cast<std::size_t>(at);
+  for (const auto& [offset, size] : ranges)
+    std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(offset), size,
+                original.begin() + static_cast<std::ptrdiff_t>(data_start + offset));
+  CHECK(round_trip(dir, original) == original);
+  auto src = open_ok(dir / "in.gguf");
+  CHECK(src->tensor_count() == internal::gguf::ggml_types().size());
+  CHECK(src->notes().empty());
+}
+
+// ---------------------------------------------------------------------------
+// Deliberate differences from ggml's reader (spec/interchange.md, GGUF
+// "Differences from ggml").
+
+TEST_CASE("GGUF differences from ggml: refused here, or read with a compatibility note") {
+  TempDir dir;
+  const auto notes_of = [&](const FileDesc& f) {
+    auto r = open_bytes(dir, build(f));
+    REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+    return (*r)->notes();
+  };
+  const auto has_note = [](const std::vector<std::string>& notes, std::string_view needle) {
+    return std::any_of(notes.begin(), notes.end(), [&](const std::string& n) { return n.find(needle) != n.npos; });
+  };
+
+  SUBCASE("a canonical file has no notes; nor do the corpus files llama.cpp wrote") {
+    CHECK(notes_of(good_file()).empty());
+    CHECK(open_ok(kCorpus / "python-gen-worker/stories260K.gguf")->notes().empty());
+    CHECK(open_ok(kCorpus / "llama.cpp/ggml-vocab-gpt-2.gguf")->notes().empty());
+  }
+  SUBCASE("refused here, accepted by ggml: bool bytes other than 0 and 1") {
+    FileDesc f = good_file();
+    f.kvs.push_back({"flag", Bytes().put<std::uint32_t>(7).put<std::uint8_t>(255).b});
+    expect_refused(dir, f, ErrorCode::kForeignFormatInvalid, "bool value 255 is neither 0 nor 1");
+  }
+  SUBCASE("refused by both: version 1") {
+    FileDesc f = good_file();
+    f.version = 1;
+    expect_refused(dir, f, ErrorCode::kForeignFormatUnsupported, "version 1");
+  }
+  SUBCASE("names of 64 bytes or more: read with a note, refused by the writer") {
+    FileDesc f = good_file();
+    f.tensors[1].name = std::string(64, 'x');
+    auto r = open_bytes(dir, build(f));
+    REQUIRE(r.ok());
+    CHECK((*r)->tensor(1).name == f.tensors[1].name);
+    const auto notes = (*r)->notes();
+    REQUIRE(notes.size() == 1);
+    CHECK(notes[0] == "tensor '" + f.tensors[1].name + "' has a name of 64 bytes; ggml's reader refuses names of 64 " +
+                          "bytes or more (tensor info 1 at byte " + std::to_string(info_offset(f, 1)) + ")");
+    CHECK(internal::write_gguf(**r, dir / "out.gguf", 0).code() == ErrorCode::kForeignFormatUnsupported);
+    f.tensors[1].name = std::string(63, 'x');
+    CHECK(notes_of(f).empty());
+  }
+  SUBCASE("no padding after the last tensor: read with a note") {
+    FileDesc f = good_file();
+    f.data_bytes = 48;  // b.bias is [32, 48); ggml wants the file to run to 64
+    const auto notes = notes_of(f);
+    REQUIRE(notes.size() == 1);
+    CHECK(notes[0].find("before the padding of its last tensor ends") != std::string::npos);
+  }
+  SUBCASE("a data layout other than ggml's: read with a note") {
+    FileDesc f = good_file();
+    f.tensors[0].offset = 32;  // b.bias first in the data
+    f.tensors[1].offset = 0;
+    CHECK(has_note(notes_of(f), "tensor 'a.weight' has data offset 32 where ggml's reader expects 0"));
+    f = good_file();
+    f.tensors[1].offset = 64;  // a gap
+    f.data_bytes = 96;
+    CHECK(has_note(notes_of(f), "tensor 'b.bias' has data offset 64 where ggml's reader expects 32"));
+  }
+  SUBCASE("rows that are not whole blocks: read as 1-D with a note") {
+    FileDesc f;
+    f.tensors = {{"q", {16, 2}, 8, 0}};  // Q8_0: 32-element blocks, rows of 16
+    f.data_bytes = 64;
+    CHECK(has_note(notes_of(f), "tensor 'q' has rows of 16 elements, not whole Q8_0 blocks"));
+    auto q8 = open_ok(kCorpus / "llama4j/tinyllamas-stories-260k-q8_0.gguf");
+    CHECK(q8->notes().size() == 5);
+  }
+  SUBCASE("nested arrays, alignment above 1 MiB: read with a note") {
+    FileDesc f = good_file();
+    Bytes nested;
+    nested.put<std::uint32_t>(9).put<std::uint32_t>(9).put<std::uint64_t>(1);
+    nested.put<std::uint32_t>(4).put<std::uint64_t>(0);
+    f.kvs.push_back({"test.nested", nested.b});
+    CHECK(has_note(notes_of(f), "key 'test.nested' holds nested arrays"));
+    f = good_file();
+    f.kvs.push_back(kv_u32("general.alignment", 2u << 20));
+    f.alignment = 2u << 20;
+    f.tensors[1].offset = 2u << 20;
+    f.data_bytes = (2u << 20) + 16;
+    CHECK(has_note(notes_of(f), "above ggml's maximum alignment"));
+  }
+  SUBCASE("notes are bounded") {
+    FileDesc f;
+    for (int i = 0; i < 100; ++i) f.tensors.push_back({std::string(64, 'n') + std::to_string(i), {0}, 0, 0});
+    f.data_bytes = 0;
+    const auto notes = notes_of(f);
+    CHECK(notes.size() == 65);
+    CHECK(notes.back() == "36 more notes like these");
+  }
 }

@@ -2,6 +2,7 @@
 // metadata of every type, determinism and interrupted writes.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <filesystem>
 
@@ -299,4 +300,33 @@ TEST_CASE("source_of: a file opened from memory reads like one opened by path") 
   REQUIRE(digest.ok());
   REQUIRE(expected.ok());
   CHECK(*digest == *expected);
+}
+
+TEST_CASE("float hyperparameters keep every bit: negative zero and NaN payloads") {
+  TempDir dir;
+  const auto bits = [](double d) { return std::bit_cast<std::uint64_t>(d); };
+  const std::uint64_t patterns[] = {1ull << 63, 0, 0x7FF0000000000001ull, 0xFFF8000000000123ull};
+  ModelInfo info;
+  info.license = owf::test::test_license();
+  for (std::size_t i = 0; i < std::size(patterns); ++i)
+    info.hyperparameters["f.s" + std::to_string(i)] = Value(std::bit_cast<double>(patterns[i]));
+  info.hyperparameters["f.neg_zero.f32"] = Value(-0.0, FloatType::kF32);
+  std::vector<double> all;
+  for (auto p : patterns) all.push_back(std::bit_cast<double>(p));
+  info.hyperparameters["f.all"] = Value(all);
+  {
+    auto w = Writer::create(dir / "f.owf");
+    REQUIRE(w.ok());
+    REQUIRE(w->set_info(info).ok());
+    REQUIRE(w->finish().ok());
+  }
+  auto f = File::open(dir / "f.owf");
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  const auto& hp = f->info().hyperparameters;
+  for (std::size_t i = 0; i < std::size(patterns); ++i)
+    CHECK(bits(std::get<double>(hp.at("f.s" + std::to_string(i)).data)) == patterns[i]);
+  CHECK(bits(std::get<double>(hp.at("f.neg_zero.f32").data)) == 1ull << 63);
+  const auto& back = std::get<std::vector<double>>(hp.at("f.all").data);
+  REQUIRE(back.size() == all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) CHECK(bits(back[i]) == patterns[i]);
 }

@@ -4,13 +4,15 @@
 // class of malformed header is refused.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <set>
-#include <cmath>
 #include <string>
 
+#include "fake_source.hpp"
 #include "formats/formats.hpp"
+#include "formats/tensor_pieces.hpp"
 #include "test_util.hpp"
 
 using namespace owf;
@@ -127,7 +129,8 @@ TEST_CASE("safetensors corpus: tensors, shapes, dtypes and values") {
     CHECK((*jfk)->tensor(0).dtype == DType::kI64);
     CHECK(shape_of((*jfk)->tensor(0)) == std::vector<std::uint64_t>{1, 2, 828});
     auto codes = read_as<std::int64_t>(**jfk, 0);
-    CHECK(std::vector<std::int64_t>(codes.begin(), codes.begin() + 5) == std::vector<std::int64_t>{865, 62, 408, 408, 475});
+    CHECK(std::vector<std::int64_t>(codes.begin(), codes.begin() + 5) ==
+          std::vector<std::int64_t>{865, 62, 408, 408, 475});
     CHECK(codes.back() == 889);
   }
   SUBCASE("SafeTensors.jl: every common dtype, metadata") {
@@ -138,7 +141,8 @@ TEST_CASE("safetensors corpus: tensors, shapes, dtypes and values") {
     std::set<DType> dtypes;
     for (std::size_t i = 0; i < 36; ++i) dtypes.insert(src.tensor(i).dtype);
     CHECK(dtypes == std::set<DType>{DType::kBool, DType::kU8, DType::kI8, DType::kI16, DType::kI32, DType::kI64,
-                                    DType::kF8_E4M3FN, DType::kF8_E5M2, DType::kF16, DType::kBF16, DType::kF32, DType::kF64});
+                                    DType::kF8_E4M3FN, DType::kF8_E5M2, DType::kF16, DType::kBF16, DType::kF32,
+                                    DType::kF64});
     CHECK(read_as<std::int64_t>(src, *src.find("int64_3")) == std::vector<std::int64_t>{64, 64, 30});
     CHECK(read_as<std::uint8_t>(src, *src.find("uint8_3")) == std::vector<std::uint8_t>{0x13, 0x36, 0x26});
     CHECK(read_as<std::uint8_t>(src, *src.find("float8_e4m3fn_3")) == std::vector<std::uint8_t>{0xae, 0xa9, 0xb8});
@@ -176,8 +180,10 @@ TEST_CASE("safetensors writer reproduces the official layout byte for byte") {
     const auto out = dir / "out.safetensors";
     auto st = internal::write_safetensors(**s, out);
     REQUIRE_MESSAGE(st.ok(), name << ": " << st.error().to_string());
-    if (owf::test::slurp(out) == owf::test::slurp(kCorpus / name)) identical.push_back(name);
-    else different.push_back(name);
+    if (owf::test::slurp(out) == owf::test::slurp(kCorpus / name))
+      identical.push_back(name);
+    else
+      different.push_back(name);
     // Whatever the layout, the content is the same.
     auto back = internal::open_safetensors(out, {});
     REQUIRE(back.ok());
@@ -295,15 +301,18 @@ TEST_CASE("safetensors writer refuses what the format cannot hold") {
 TEST_CASE("safetensors reader accepts every dtype, empty files and zero-size tensors") {
   TempDir dir;
   const std::pair<const char*, DType> all[] = {
-      {"BOOL", DType::kBool},   {"U8", DType::kU8},           {"I8", DType::kI8},           {"U16", DType::kU16},
-      {"I16", DType::kI16},     {"U32", DType::kU32},         {"I32", DType::kI32},         {"U64", DType::kU64},
-      {"I64", DType::kI64},     {"F16", DType::kF16},         {"BF16", DType::kBF16},       {"F32", DType::kF32},
-      {"F64", DType::kF64},     {"C64", DType::kC64},         {"F8_E4M3", DType::kF8_E4M3FN}, {"F8_E5M2", DType::kF8_E5M2},
-      {"F8_E8M0", DType::kF8_E8M0}, {"F4", DType::kF4_E2M1}, {"F6_E2M3", DType::kF6_E2M3}, {"F6_E3M2", DType::kF6_E3M2},
+      {"BOOL", DType::kBool},       {"U8", DType::kU8},           {"I8", DType::kI8},
+      {"U16", DType::kU16},         {"I16", DType::kI16},         {"U32", DType::kU32},
+      {"I32", DType::kI32},         {"U64", DType::kU64},         {"I64", DType::kI64},
+      {"F16", DType::kF16},         {"BF16", DType::kBF16},       {"F32", DType::kF32},
+      {"F64", DType::kF64},         {"C64", DType::kC64},         {"F8_E4M3", DType::kF8_E4M3FN},
+      {"F8_E5M2", DType::kF8_E5M2}, {"F8_E8M0", DType::kF8_E8M0}, {"F4", DType::kF4_E2M1},
+      {"F6_E2M3", DType::kF6_E2M3}, {"F6_E3M2", DType::kF6_E3M2},
   };
   for (const auto& [name, dtype] : all) {
     const std::uint64_t bytes = *tensor_byte_size(dtype, std::vector<std::uint64_t>{4});
-    const std::string h = std::string("{\"t\":{\"dtype\":\"") + name + "\",\"shape\":[4],\"data_offsets\":[0," + std::to_string(bytes) + "]}}";
+    const std::string h = std::string("{\"t\":{\"dtype\":\"") + name + "\",\"shape\":[4],\"data_offsets\":[0," +
+                          std::to_string(bytes) + "]}}";
     auto s = open_header(dir, h, bytes);
     REQUIRE_MESSAGE(s.ok(), name << ": " << s.error().to_string());
     CHECK((*s)->tensor(0).dtype == dtype);
@@ -311,7 +320,10 @@ TEST_CASE("safetensors reader accepts every dtype, empty files and zero-size ten
   auto empty = open_header(dir, "{}", 0);
   REQUIRE(empty.ok());
   CHECK((*empty)->tensor_count() == 0);
-  auto zero = open_header(dir, R"({"b":{"dtype":"F32","shape":[0,3],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4);
+  auto zero = open_header(
+      dir,
+      R"({"b":{"dtype":"F32","shape":[0,3],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+      4);
   REQUIRE(zero.ok());
   CHECK((*zero)->tensor(0).name == "a");
   CHECK((*zero)->tensor(1).name == "b");
@@ -351,44 +363,86 @@ TEST_CASE("safetensors reader refuses malformed files") {
     auto s = open_bytes(dir, b);
     CHECK(s.code() == ErrorCode::kForeignFormatInvalid);
   }
-  SUBCASE("duplicate tensor name") { expect("{" + ok_tensor + "," + ok_tensor + "}", 8, ErrorCode::kForeignFormatInvalid, "duplicate key \"t\""); }
+  SUBCASE("duplicate tensor name") {
+    expect("{" + ok_tensor + "," + ok_tensor + "}", 8, ErrorCode::kForeignFormatInvalid, "duplicate key \"t\"");
+  }
   SUBCASE("duplicate field") {
-    expect(R"({"t":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "duplicate key \"dtype\"");
+    expect(R"({"t":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8,
+           ErrorCode::kForeignFormatInvalid, "duplicate key \"dtype\"");
   }
   SUBCASE("duplicate metadata key") {
     expect(R"({"__metadata__":{"a":"1","a":"2"}})", 0, ErrorCode::kForeignFormatInvalid, "duplicate key \"a\"");
   }
-  SUBCASE("metadata value not a string") { expect(R"({"__metadata__":{"a":1}})", 0, ErrorCode::kForeignFormatInvalid, "must be a string"); }
-  SUBCASE("metadata not an object") { expect(R"({"__metadata__":"x"})", 0, ErrorCode::kForeignFormatInvalid, "__metadata__"); }
-  SUBCASE("unknown dtype") { expect(R"({"t":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "unknown dtype"); }
+  SUBCASE("metadata value not a string") {
+    expect(R"({"__metadata__":{"a":1}})", 0, ErrorCode::kForeignFormatInvalid, "must be a string");
+  }
+  SUBCASE("metadata not an object") {
+    expect(R"({"__metadata__":"x"})", 0, ErrorCode::kForeignFormatInvalid, "__metadata__");
+  }
+  SUBCASE("unknown dtype") {
+    expect(R"({"t":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid,
+           "unknown dtype");
+  }
   SUBCASE("dtype without an OWF equivalent") {
-    expect(R"({"t":{"dtype":"F8_E4M3FNUZ","shape":[2],"data_offsets":[0,2]}})", 2, ErrorCode::kForeignFormatUnsupported, "F8_E4M3FNUZ");
+    expect(R"({"t":{"dtype":"F8_E4M3FNUZ","shape":[2],"data_offsets":[0,2]}})", 2, ErrorCode::kForeignFormatUnsupported,
+           "F8_E4M3FNUZ");
   }
-  SUBCASE("shape not a list") { expect(R"({"t":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "shape"); }
-  SUBCASE("negative dimension") { expect(R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "shape"); }
-  SUBCASE("fractional dimension") { expect(R"({"t":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "shape"); }
-  SUBCASE("nested shape") { expect(R"({"t":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "shape"); }
-  SUBCASE("data_offsets of one entry") { expect(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[8]}})", 8, ErrorCode::kForeignFormatInvalid, "[begin, end]"); }
-  SUBCASE("data_offsets of three entries") { expect(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8,8]}})", 8, ErrorCode::kForeignFormatInvalid, "more than 2"); }
-  SUBCASE("begin > end") { expect(R"({"t":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", 8, ErrorCode::kForeignFormatInvalid, "begin > end"); }
-  SUBCASE("missing field") { expect(R"({"t":{"dtype":"F32","shape":[2]}})", 8, ErrorCode::kForeignFormatInvalid, "no data_offsets"); }
+  SUBCASE("shape not a list") {
+    expect(R"({"t":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "shape");
+  }
+  SUBCASE("negative dimension") {
+    expect(R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "shape");
+  }
+  SUBCASE("fractional dimension") {
+    expect(R"({"t":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "shape");
+  }
+  SUBCASE("nested shape") {
+    expect(R"({"t":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "shape");
+  }
+  SUBCASE("data_offsets of one entry") {
+    expect(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[8]}})", 8, ErrorCode::kForeignFormatInvalid,
+           "[begin, end]");
+  }
+  SUBCASE("data_offsets of three entries") {
+    expect(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8,8]}})", 8, ErrorCode::kForeignFormatInvalid,
+           "more than 2");
+  }
+  SUBCASE("begin > end") {
+    expect(R"({"t":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", 8, ErrorCode::kForeignFormatInvalid,
+           "begin > end");
+  }
+  SUBCASE("missing field") {
+    expect(R"({"t":{"dtype":"F32","shape":[2]}})", 8, ErrorCode::kForeignFormatInvalid, "no data_offsets");
+  }
   SUBCASE("unknown field") {
-    expect(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1}})", 8, ErrorCode::kForeignFormatInvalid, "unknown field");
+    expect(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1}})", 8, ErrorCode::kForeignFormatInvalid,
+           "unknown field");
   }
-  SUBCASE("size differs from dtype x shape") { expect(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "needs 12"); }
+  SUBCASE("size differs from dtype x shape") {
+    expect(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid,
+           "needs 12");
+  }
   SUBCASE("shape overflow") {
-    expect(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid, "overflow");
+    expect(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8,
+           ErrorCode::kForeignFormatInvalid, "overflow");
   }
-  SUBCASE("F4 elements that do not fill whole bytes") { expect(R"({"t":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2, ErrorCode::kForeignFormatInvalid, "whole bytes"); }
+  SUBCASE("F4 elements that do not fill whole bytes") {
+    expect(R"({"t":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2, ErrorCode::kForeignFormatInvalid,
+           "whole bytes");
+  }
   SUBCASE("overlapping tensors") {
-    expect(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12,
-           ErrorCode::kForeignFormatInvalid, "overlaps");
+    expect(
+        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+        12, ErrorCode::kForeignFormatInvalid, "overlaps");
   }
   SUBCASE("gap between tensors") {
-    expect(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})", 12,
-           ErrorCode::kForeignFormatInvalid, "gap of 4 bytes");
+    expect(
+        R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+        12, ErrorCode::kForeignFormatInvalid, "gap of 4 bytes");
   }
-  SUBCASE("gap at the start") { expect(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8, ErrorCode::kForeignFormatInvalid, "gap"); }
+  SUBCASE("gap at the start") {
+    expect(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8, ErrorCode::kForeignFormatInvalid, "gap");
+  }
   SUBCASE("trailing bytes") { expect("{" + ok_tensor + "}", 12, ErrorCode::kForeignFormatInvalid, "trailing bytes"); }
   SUBCASE("offsets beyond the file") { expect("{" + ok_tensor + "}", 4, ErrorCode::kTruncated, "beyond the end"); }
   SUBCASE("too many tensors for the limits") {
@@ -401,7 +455,8 @@ TEST_CASE("safetensors reader refuses malformed files") {
   SUBCASE("rank above the limit") {
     std::string shape = "[";
     for (int i = 0; i < 65; ++i) shape += i ? ",1" : "1";
-    expect(R"({"t":{"dtype":"U8","shape":)" + shape + R"(],"data_offsets":[0,1]}})", 1, ErrorCode::kLimitExceeded, "dimensions");
+    expect(R"({"t":{"dtype":"U8","shape":)" + shape + R"(],"data_offsets":[0,1]}})", 1, ErrorCode::kLimitExceeded,
+           "dimensions");
   }
   SUBCASE("malformed OWF model information") {
     expect(R"({"__metadata__":{"owf.hparam.x":"{\"i8\":300}"}})", 0, ErrorCode::kBadMetadata, "owf.hparam.x");
@@ -439,4 +494,91 @@ TEST_CASE("safetensors: ranged reads return the same bytes as whole reads") {
   }
   std::vector<std::byte> past(2);
   CHECK((*src)->read_range(0, t.logical_bytes - 1, past).code() == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("safetensors reader applies the tensor-name rule; the writer refuses names it cannot hold") {
+  TempDir dir;
+  auto expect = [&](const std::string& header, std::size_t data, ErrorCode code, const char* needle) {
+    auto s = open_header(dir, header, data);
+    REQUIRE_FALSE_MESSAGE(s.ok(), header);
+    CHECK_MESSAGE(s.code() == code, s.error().to_string());
+    CHECK_MESSAGE(s.error().message().find(needle) != std::string::npos, s.error().to_string());
+  };
+  SUBCASE("a NUL byte") {
+    expect(
+        R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b\u0000c":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
+        2, ErrorCode::kBadTensorName, "the name of tensor 1 (in header order): the name has a NUL byte at byte 1");
+  }
+  SUBCASE("an empty name") {
+    expect(R"({"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", 1, ErrorCode::kBadTensorName,
+           "the name of tensor 0 (in header order): the name is empty");
+  }
+  SUBCASE("a name above max_name_bytes") {
+    const std::string name(300, 'n');
+    auto b = st_file("{\"" + name + R"(":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", 1);
+    owf::test::spit(dir / "l.safetensors", b);
+    Limits limits;
+    limits.max_name_bytes = 299;
+    auto s = internal::open_safetensors(dir / "l.safetensors", limits);
+    CHECK(s.code() == ErrorCode::kLimitExceeded);
+  }
+  SUBCASE("the writer") {
+    const auto out = dir / "out.safetensors";
+    for (const auto& [name, code] :
+         std::vector<std::pair<std::string, ErrorCode>>{{std::string("a\0b", 3), ErrorCode::kBadTensorName},
+                                                        {"", ErrorCode::kBadTensorName},
+                                                        {"\xc3", ErrorCode::kBadUtf8},
+                                                        {"__metadata__", ErrorCode::kForeignFormatUnsupported}}) {
+      owf::test::FakeSource src({{name, DType::kF32, {2}}}, true);
+      CHECK(internal::write_safetensors(src, out).code() == code);
+      CHECK(!std::filesystem::exists(out));
+    }
+  }
+}
+
+TEST_CASE("safetensors: a file that shrinks after it was opened is an io_error") {
+  TempDir dir;
+  const auto path = dir / "shrinks.safetensors";
+  owf::test::spit(path, st_file(R"({"a":{"dtype":"F32","shape":[256],"data_offsets":[0,1024]}})", 1024));
+  auto s = internal::open_safetensors(path, {});
+  REQUIRE(s.ok());
+  std::filesystem::resize_file(path, (*s)->tensor(0).offset + 100);
+  std::vector<std::byte> out(1024);
+  CHECK((*s)->read(0, out).code() == ErrorCode::kIoError);
+  CHECK(compute_weights_digest(**s).code() == ErrorCode::kIoError);
+  CHECK(internal::write_safetensors(**s, dir / "copy.safetensors").code() == ErrorCode::kIoError);
+  CHECK(!std::filesystem::exists(dir / "copy.safetensors"));
+}
+
+TEST_CASE("safetensors writer streams tensors in bounded pieces and checks the size of its data buffer") {
+  TempDir dir;
+  const auto out = dir / "out.safetensors";
+  SUBCASE("a tensor declared far larger than memory, from a source that reads pieces") {
+    owf::test::FakeSource src({{"huge", DType::kF32, {1ull << 32}}}, true, 20ull << 20);
+    CHECK(internal::write_safetensors(src, out).code() == ErrorCode::kIoError);
+    CHECK(src.largest_read() <= internal::kPieceBytes);
+    CHECK(!std::filesystem::exists(out));
+  }
+  SUBCASE("pieces are written in order") {
+    owf::test::FakeSource src({{"t", DType::kU8, {(20ull << 20) + 3}}}, true);
+    REQUIRE(internal::write_safetensors(src, out).ok());
+    auto back = internal::open_safetensors(out, {});
+    REQUIRE(back.ok());
+    const auto bytes = read_as<std::uint8_t>(**back, 0);
+    bool in_order = true;
+    for (std::size_t i = 0; i < bytes.size(); ++i) in_order = in_order && bytes[i] == (i & 0xFF);
+    CHECK(in_order);
+    CHECK(src.largest_read() <= internal::kPieceBytes);
+  }
+  SUBCASE("from a source without ranged reads: a clear error, not an exception") {
+    owf::test::FakeSource src({{"huge", DType::kI8, {2, 1ull << 62}}}, false);  // 2^63 bytes
+    CHECK(internal::write_safetensors(src, out).code() == ErrorCode::kLimitExceeded);
+    CHECK(!std::filesystem::exists(out));
+  }
+  SUBCASE("a data buffer above 2^64 bytes") {
+    const std::uint64_t half = (1ull << 63) - 6;
+    owf::test::FakeSource src({{"a", DType::kI8, {2, half}}, {"b", DType::kI8, {16}}}, true, 1u << 20);
+    CHECK(internal::write_safetensors(src, out).code() == ErrorCode::kShapeOverflow);
+    CHECK(!std::filesystem::exists(out));
+  }
 }

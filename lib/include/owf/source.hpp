@@ -57,6 +57,11 @@ class OWF_API Source {
   virtual std::uint64_t alignment() const { return 0; }
   /// Stored digest (OWF) or one computed by reading the tensor.
   virtual Result<Sha256Digest> tensor_sha256(std::size_t index) const;
+  /// Compatibility notes: what the usual readers of this file's format would
+  /// do differently with it, although this reader reads it correctly (GGUF:
+  /// what ggml's reader, and so llama.cpp, refuses). One sentence each,
+  /// naming the place in the file. Empty for most files and formats.
+  virtual std::vector<std::string> notes() const { return {}; }
   /// The OWF File behind this source, if it is one.
   virtual const File* owf_file() const { return nullptr; }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io/byte_source.hpp"
 #include "io/output_file.hpp"
 #include "owf/source.hpp"
 
@@ -17,6 +18,10 @@ namespace owf::internal {
 
 Result<std::unique_ptr<Source>> open_safetensors(const std::filesystem::path& path, const Limits& limits);
 Result<std::unique_ptr<Source>> open_gguf(const std::filesystem::path& path, const Limits& limits);
+/// The same over any byte source (a local file, a buffer, a remote file):
+/// these readers use only ByteSource::read_at(), never a mapping.
+Result<std::unique_ptr<Source>> open_safetensors(std::shared_ptr<const ByteSource> bytes, const Limits& limits);
+Result<std::unique_ptr<Source>> open_gguf(std::shared_ptr<const ByteSource> bytes, const Limits& limits);
 Result<std::unique_ptr<Source>> open_npy(const std::filesystem::path& path, const Limits& limits);
 Result<std::unique_ptr<Source>> open_npz(const std::filesystem::path& path, const Limits& limits);
 Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, const Limits& limits);

@@ -31,7 +31,8 @@ Status ByteCursor::need(std::uint64_t n, std::string_view what) const {
 
 Result<std::span<const std::byte>> ByteCursor::view(std::size_t n, std::string_view what) {
   OWF_RETURN_IF_ERROR(need(n, what));
-  if (!memory_.empty() || n == 0) {
+  if (n == 0) return std::span<const std::byte>();  // memory_ may be empty: no subspan of it
+  if (!memory_.empty()) {
     auto out = memory_.subspan(static_cast<std::size_t>(position_), n);
     position_ += n;
     return out;
