@@ -199,14 +199,14 @@ class Flattener {
       case pk::Kind::kList:
       case pk::Kind::kTuple: {
         const auto& items = p_.sequence(v);
-        OWF_RETURN_IF_ERROR(charge(items.size()));
+        OWF_RETURN_IF_ERROR(charge(sizeof(double) * items.size()));  // the bytes the value will hold
         const pk::Kind first = items.empty() ? pk::Kind::kInt : p_.kind(items[0]);
         bool any_float = false;
         for (auto item : items) any_float |= p_.kind(item) == pk::Kind::kFloat;
         if (first == pk::Kind::kString) {
           std::vector<std::string> xs;
           for (auto item : items) {
-            OWF_RETURN_IF_ERROR(charge(p_.text(item).size()));
+            OWF_RETURN_IF_ERROR(charge(sizeof(std::string) + p_.text(item).size()));
             xs.push_back(p_.text(item));
           }
           value = Value(std::move(xs));

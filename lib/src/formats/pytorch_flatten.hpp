@@ -8,8 +8,10 @@
 // through shared references: at most 4 visits per object, containers nested
 // at most kMaxNesting deep, a name is built in one buffer of at most
 // max_name_bytes (a longer path can name nothing), and every byte of name
-// built, of string copied into a value and of list examined counts towards
-// kWorkPerByte x the pickle's size plus kWorkFloor.
+// built, every byte a value will hold (strings, list items) and every list
+// item examined counts towards kWorkPerByte x the pickle's size plus
+// kWorkFloor: a list or string reached through many references is charged
+// at each.
 #pragma once
 
 #include <cstdint>

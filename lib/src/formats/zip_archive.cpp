@@ -326,6 +326,7 @@ Result<std::shared_ptr<const ZipArchive>> ZipArchive::open(std::shared_ptr<const
                                  ") overlap: entries may not share bytes (a zip bomb construction)");
   }
   archive->stored_progress_.resize(entries.size());
+  archive->rewinds_.resize(entries.size());
   return std::shared_ptr<const ZipArchive>(std::move(archive));
 }
 
@@ -496,8 +497,11 @@ Status ZipArchive::read_deflated(std::size_t index, std::uint64_t offset, std::s
     return {};
   }
   Stream& s = stream_for(index);
-  if (s.produced > offset && s.produced != UINT64_MAX && e.size <= kMaxCachedEntryBytes) {
-    // Read out of order: decode the entry once and keep it.
+  const bool backwards = s.produced > offset && s.produced != UINT64_MAX;
+  const bool again = backwards && rewinds_[index] != 0;
+  if (backwards) rewinds_[index] = 1;
+  if (again && e.size <= kMaxCachedEntryBytes) {
+    // Read out of order again: decode the entry once and keep it.
     cached_index_ = SIZE_MAX;
     cached_.resize(static_cast<std::size_t>(e.size));
     Status status = s.restart() ? inflate_into(s, cached_) : entry_error(e, "cannot be decoded (out of memory)");

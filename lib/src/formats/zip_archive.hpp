@@ -34,8 +34,9 @@
 //     than the entry's declared size, and allocates only bounded buffers;
 //   - deflated entries are decoded as a stream that continues where the
 //     previous read of that entry stopped (a few entries are kept open), so
-//     reading an entry in ascending pieces decodes it once; a read before
-//     the stream's position decodes an entry of at most
+//     reading an entry in ascending pieces decodes it once; the first read
+//     before the stream's position decodes again from the start (reading
+//     an entry twice costs twice), a second one decodes an entry of at most
 //     kMaxCachedEntryBytes whole into memory, where it stays (one entry at
 //     a time), and a larger entry again from its start: readers that read
 //     an entry out of order (strided views) refuse larger compressed
@@ -132,6 +133,7 @@ class ZipArchive : public std::enable_shared_from_this<ZipArchive> {
     std::uint32_t crc = 0;
   };
   mutable std::vector<InOrder> stored_progress_;
+  mutable std::vector<std::uint8_t> rewinds_;  // 1: a deflated entry was read out of order before
   mutable std::vector<std::byte> scratch_;
   mutable std::vector<std::byte> cached_;  // the whole content of entry cached_index_
   mutable std::size_t cached_index_ = SIZE_MAX;
