@@ -28,7 +28,7 @@ namespace owf::internal {
 
 inline constexpr std::uint32_t kMaxNesting = 1000;  // containers inside containers
 inline constexpr std::uint64_t kWorkPerByte = 8;
-inline constexpr std::uint64_t kWorkFloor = 64ull << 20;
+inline constexpr std::uint64_t kWorkFloor = 16ull << 20;
 
 struct FlatCheckpoint {
   std::vector<std::pair<std::string, pickle::ObjectId>> tensors;  // walk order
