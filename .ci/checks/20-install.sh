@@ -94,7 +94,6 @@ if ldd "$work/consumer/owf_digest" | grep -q libowf; then fail "owf_digest shoul
 ldd "$work/consumer/owf_list" | grep -q "$stage" || fail "owf_list does not use the staged libowf.so"
 
 # owf.pc names the final prefix; the sysroot maps it into the staging dir.
-# (Only here: CMake's pkg_check_modules for libzip must see the real system.)
 export PKG_CONFIG_SYSROOT_DIR=$stage
 echo "-- out-of-tree consumer (pkg-config: $(pkg-config --cflags --libs owf))"
 mkdir -p "$work/pc"

@@ -33,6 +33,15 @@ max_len() {
     *) echo 131072 ;;
   esac
 }
+# npy, npz and pytorch hold their peak memory to a budget proportional to
+# the input inside the target (fuzz_ranged.hpp: 32 MiB + 256 x input bytes,
+# 64 MiB at most for max_len); the process limit only backs that up.
+rss_limit() {
+  case $1 in
+    npy | npz | pytorch) echo 1024 ;;
+    *) echo 2048 ;;
+  esac
+}
 
 out=$root/$build/out
 rm -rf "$out"
@@ -52,7 +61,7 @@ for target in owf manifest safetensors gguf npy npz pytorch; do
     done
   fi
   echo "== fuzz $target (${seconds}s)"
-  "$build/fuzz/owf_fuzz_$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 \
+  "$build/fuzz/owf_fuzz_$target" -max_total_time="$seconds" -rss_limit_mb="$(rss_limit $target)" -timeout=20 \
     -max_len="$(max_len $target)" -dict="fuzz/dicts/$target.dict" -artifact_prefix="$dir/" \
     -print_final_stats=1 "$dir/corpus" "$dir/seeds" > "$dir/log" 2>&1 || {
       tail -n 60 "$dir/log"
@@ -61,7 +70,7 @@ for target in owf manifest safetensors gguf npy npz pytorch; do
     }
   grep -E "^stat::number_of_executed_units|^#[0-9]+ *DONE" "$dir/log" | tr '\n' ' '; echo
   if [ -d "fuzz/regressions/$target" ]; then
-    "$build/fuzz/owf_fuzz_$target" -runs=0 -rss_limit_mb=2048 "fuzz/regressions/$target" > "$dir/replay.log" 2>&1 || {
+    "$build/fuzz/owf_fuzz_$target" -runs=0 -rss_limit_mb="$(rss_limit $target)" "fuzz/regressions/$target" > "$dir/replay.log" 2>&1 || {
       tail -n 40 "$dir/replay.log"; exit 1; }
   fi
 done

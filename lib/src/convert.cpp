@@ -21,34 +21,11 @@
 
 #include "formats/formats.hpp"
 #include "sha256.hpp"
+#include "tensor_pieces.hpp"
 
 namespace owf {
 
 namespace {
-
-// Sources with ranged reads (OWF, and readers that offer them) are copied in
-// pieces of this size; others one whole tensor at a time.
-constexpr std::uint64_t kPieceBytes = 8ull << 20;
-
-// A reusable buffer that grows to the largest request and is never
-// zero-filled (every byte handed out is overwritten by a read).
-class Buffer {
- public:
-  Result<std::span<std::byte>> get(std::uint64_t size, std::string_view tensor) {
-    if (size > capacity_) {
-      if (size > SIZE_MAX / 2)
-        return Error(ErrorCode::kLimitExceeded, "tensor '" + std::string(tensor) + "' is too large for memory");
-      data_.reset();
-      data_ = std::make_unique_for_overwrite<std::byte[]>(static_cast<std::size_t>(size));
-      capacity_ = size;
-    }
-    return std::span<std::byte>(data_.get(), static_cast<std::size_t>(size));
-  }
-
- private:
-  std::unique_ptr<std::byte[]> data_;
-  std::uint64_t capacity_ = 0;
-};
 
 void override_field(std::string& field, const std::string& value) {
   if (!value.empty()) field = value;
@@ -137,14 +114,11 @@ class CheckedSource final : public Source {
   Result<Sha256Digest> hash_whole(std::size_t index) const {
     const TensorInfo t = base_.tensor(index);
     internal::Sha256 h;
-    std::vector<std::byte> piece;
-    for (std::uint64_t at = 0; at < t.logical_bytes;) {
-      const std::uint64_t n = std::min(kPieceBytes, t.logical_bytes - at);
-      piece.resize(static_cast<std::size_t>(n));
-      OWF_RETURN_IF_ERROR(base_.read_range(index, at, piece));
+    internal::PieceBuffer buffer;
+    OWF_RETURN_IF_ERROR(internal::for_each_piece(base_, index, buffer, [&](std::span<const std::byte> piece) {
       h.update(piece);
-      at += n;
-    }
+      return Status{};
+    }));
     const Sha256Digest d = h.finish();
     OWF_RETURN_IF_ERROR(compare(index, d));
     std::lock_guard lock(mutex_);
@@ -159,23 +133,14 @@ class CheckedSource final : public Source {
   mutable std::vector<State> states_;
 };
 
-Status copy_tensor(const Source& source, std::size_t index, Writer& writer, Buffer& buffer) {
+Status copy_tensor(const Source& source, std::size_t index, Writer& writer, internal::PieceBuffer& buffer) {
   const TensorInfo t = source.tensor(index);
   TensorSpec spec{std::string(t.name), t.dtype, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.role};
   if (source.owf_file() != nullptr) spec.expected_sha256 = t.sha256;
-  if (source.ranged_reads() && t.logical_bytes > kPieceBytes) {
-    OWF_ASSIGN_OR_RETURN(std::span<std::byte> space, buffer.get(kPieceBytes, spec.name));
-    OWF_RETURN_IF_ERROR(writer.begin_tensor(spec));
-    for (std::uint64_t at = 0; at < t.logical_bytes; at += kPieceBytes) {
-      const auto piece = space.first(static_cast<std::size_t>(std::min(kPieceBytes, t.logical_bytes - at)));
-      OWF_RETURN_IF_ERROR(source.read_range(index, at, piece));
-      OWF_RETURN_IF_ERROR(writer.append(piece));
-    }
-    return writer.end_tensor();
-  }
-  OWF_ASSIGN_OR_RETURN(std::span<std::byte> whole, buffer.get(t.logical_bytes, spec.name));
-  OWF_RETURN_IF_ERROR(source.read(index, whole));
-  return writer.add_tensor(spec, whole);
+  OWF_RETURN_IF_ERROR(writer.begin_tensor(spec));
+  OWF_RETURN_IF_ERROR(internal::for_each_piece(source, index, buffer,
+                                               [&](std::span<const std::byte> piece) { return writer.append(piece); }));
+  return writer.end_tensor();
 }
 
 Error output_differs(const std::filesystem::path& path, const Sha256Digest& written, const Sha256Digest& expected) {
@@ -210,7 +175,7 @@ Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, con
   };
   OWF_ASSIGN_OR_RETURN(Writer writer, Writer::create(path, write));
   OWF_RETURN_IF_ERROR(writer.set_info(info));
-  Buffer buffer;
+  internal::PieceBuffer buffer;
   for (std::size_t i = 0; i < source.tensor_count(); ++i) OWF_RETURN_IF_ERROR(copy_tensor(source, i, writer, buffer));
   OWF_RETURN_IF_ERROR(writer.finish());
   return report;

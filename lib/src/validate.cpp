@@ -18,8 +18,8 @@ std::string range(std::uint64_t begin, std::uint64_t end) {
 
 std::string tensor_label(const TensorInfo& t) { return "tensor '" + std::string(t.name.substr(0, 200)) + "'"; }
 
-// Steps 1-3: size, header, footer, manifest location; then the manifest is
-// read (step 4, the digest, is check_manifest_digest).
+// R1-R9 (format.md §8): size, header, footer, manifest location; then the
+// manifest is read (R10, its digest, is check_manifest_digest).
 Status check_framing(const ByteSource& source, const Limits& limits, ValidatedFile& out) {
   const std::uint64_t size = source.size();
   if (size < kHeaderSize + kFooterSize)
@@ -59,7 +59,7 @@ Status check_framing(const ByteSource& source, const Limits& limits, ValidatedFi
   return {};
 }
 
-// Step 4, given the SHA-256 of the manifest bytes as they are in the file.
+// R10, given the SHA-256 of the manifest bytes as they are in the file.
 Status check_manifest_digest(const Sha256Digest& digest, const Footer& f, std::string_view when = {}) {
   if (digest != f.manifest_sha256)
     return Error(ErrorCode::kManifestDigestMismatch,
@@ -113,8 +113,10 @@ class PaddingReader {
   std::vector<Gap> gaps_;
 };
 
-// Step 10: tensors inside the data section, disjoint, packed with minimal
-// zero padding, and the manifest right after the last one.
+// Steps 7 and 8 of format.md §8's check order: R29-R30 tensor by tensor in
+// manifest order (inside the data section, chunk tables), then R31-R33 in
+// offset order (disjoint, packed with minimal zero padding, the manifest
+// right after the last tensor).
 Status check_data_section(const ByteSource& source, const ValidatedFile& v, const Limits& limits) {
   const auto& tensors = v.manifest.tensors;
   const std::uint64_t data_end = v.footer.manifest_offset;
@@ -140,22 +142,30 @@ Status check_data_section(const ByteSource& source, const ValidatedFile& v, cons
   const TensorInfo* previous = nullptr;
   for (std::uint32_t index : order) {
     const TensorInfo& t = tensors[index];
-    if (t.offset < cursor)
+    // The padding before earlier tensors comes first in the check order
+    // (format.md §8 step 8), so it is checked before either error is returned.
+    if (t.offset < cursor) {
+      OWF_RETURN_IF_ERROR(padding.check());
       return Error(ErrorCode::kTensorOverlap, tensor_label(t) + " at " + range(t.offset, t.offset + t.stored_bytes) +
                                                   " overlaps " + (previous ? tensor_label(*previous) : "the header") +
                                                   " ending at " + std::to_string(cursor));
+    }
     const std::uint64_t expected = align_up(cursor, alignment);
-    if (t.offset != expected)
+    if (t.offset != expected) {
+      OWF_RETURN_IF_ERROR(padding.check());
       return Error(ErrorCode::kUncoveredBytes,
                    "bytes " + range(expected, t.offset) + " before " + tensor_label(t) + " belong to no tensor");
+    }
     padding.add(cursor, t.offset, &t);
     cursor = t.offset + t.stored_bytes;
     previous = &t;
   }
   const std::uint64_t manifest_expected = align_up(cursor, kManifestAlignment);
-  if (data_end != manifest_expected)
+  if (data_end != manifest_expected) {
+    OWF_RETURN_IF_ERROR(padding.check());
     return Error(ErrorCode::kUncoveredBytes,
                  "bytes " + range(manifest_expected, data_end) + " before the manifest belong to no tensor");
+  }
   padding.add(cursor, data_end, nullptr);
   return padding.check();
 }

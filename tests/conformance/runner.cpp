@@ -86,7 +86,7 @@ std::string read_text(const std::filesystem::path& p) {
 // Problems found, one per line; "" when the suite covers every rule.
 std::string check_table(const std::filesystem::path& spec, const json& index) {
   std::set<std::string> rules;  // "R1", ..., "C12", as the specification defines them
-  const std::regex rule_definition(R"(^- ([RC][0-9]+)\. )");
+  const std::regex rule_definition(R"(^- ([RC][0-9]+)(\.| \())");
   for (const char* doc : {"format.md", "compression.md"}) {
     std::istringstream lines(read_text(spec / doc));
     for (std::string line; std::getline(lines, line);)

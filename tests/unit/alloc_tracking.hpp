@@ -2,7 +2,7 @@
 // std::vector, std::string and container of the library), so that a test
 // can assert how much memory an operation asked for at its peak. Replaces
 // the global operator new/delete of the test binary (alloc_tracking.cpp).
-// Memory that C libraries allocate with malloc (zstd, libzip, OpenSSL) is
+// Memory that C libraries allocate with malloc (zstd, zlib, OpenSSL) is
 // not counted.
 #pragma once
 

@@ -14,7 +14,7 @@
 #include "formats/formats.hpp"
 #include "formats/gguf/gguf_format.hpp"
 #include "formats/gguf/gguf_values.hpp"
-#include "formats/tensor_pieces.hpp"
+#include "tensor_pieces.hpp"
 #include "owf/convert.hpp"
 #include "test_util.hpp"
 

@@ -148,6 +148,12 @@ std::vector<std::byte> make_zip(const std::vector<ZipMember>& members) {
   return out;
 }
 
+Result<std::shared_ptr<const internal::ZipArchive>> open_zip(const std::filesystem::path& path,
+                                                             const internal::ZipLimits& limits = {}) {
+  OWF_ASSIGN_OR_RETURN(auto source, internal::open_file_source(path));
+  return internal::ZipArchive::open(std::move(source), limits);
+}
+
 Result<std::unique_ptr<Source>> open_npy_bytes(const TempDir& dir, std::span<const std::byte> bytes) {
   owf::test::spit(dir / "a.npy", bytes);
   return internal::open_npy(dir / "a.npy", {});
@@ -159,7 +165,8 @@ Result<std::unique_ptr<Source>> open_npz_members(const TempDir& dir, const std::
   return internal::open_npz(dir / "a.npz", limits);
 }
 
-std::unique_ptr<Source> owf_source(const TempDir& dir, const std::vector<std::pair<TensorSpec, std::vector<std::byte>>>& tensors) {
+std::unique_ptr<Source> owf_source(const TempDir& dir,
+                                   const std::vector<std::pair<TensorSpec, std::vector<std::byte>>>& tensors) {
   const auto p = dir / "src.owf";
   auto w = Writer::create(p);
   REQUIRE(w.ok());
@@ -289,7 +296,9 @@ TEST_CASE("npy reader refuses malformed headers and data") {
     CHECK_MESSAGE(s.code() == code, s.error().to_string());
     CHECK_MESSAGE(s.error().message().find(needle) != std::string::npos, s.error().to_string());
   };
-  auto expect_dict = [&](const std::string& d, ErrorCode code, const char* needle) { expect(npy(d, eight), code, needle); };
+  auto expect_dict = [&](const std::string& d, ErrorCode code, const char* needle) {
+    expect(npy(d, eight), code, needle);
+  };
   SUBCASE("sanity: the well-formed base opens") { CHECK(open_npy_bytes(dir, npy(dict("<f8", "(1,)"), eight)).ok()); }
   SUBCASE("bad magic") {
     auto b = npy(dict("<f8", "(1,)"), eight);
@@ -314,38 +323,56 @@ TEST_CASE("npy reader refuses malformed headers and data") {
     expect(b, ErrorCode::kLimitExceeded, "exceeds the limit");
   }
   SUBCASE("not a dict") { expect_dict("['descr', '<f8']", ErrorCode::kForeignFormatInvalid, "not a dict"); }
-  SUBCASE("missing key") { expect_dict("{'descr': '<f8', 'shape': (1,), }", ErrorCode::kForeignFormatInvalid, "'fortran_order' is missing"); }
+  SUBCASE("missing key") {
+    expect_dict("{'descr': '<f8', 'shape': (1,), }", ErrorCode::kForeignFormatInvalid, "'fortran_order' is missing");
+  }
   SUBCASE("duplicate key") {
-    expect_dict("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", ErrorCode::kForeignFormatInvalid, "twice");
+    expect_dict("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (1,), }",
+                ErrorCode::kForeignFormatInvalid, "twice");
   }
   SUBCASE("extra key") {
-    expect_dict("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}", ErrorCode::kForeignFormatInvalid, "unexpected key 'x'");
+    expect_dict("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}", ErrorCode::kForeignFormatInvalid,
+                "unexpected key 'x'");
   }
-  SUBCASE("shape (n) is not a tuple") { expect_dict(dict("<f8", "(1)"), ErrorCode::kForeignFormatInvalid, "not a tuple"); }
+  SUBCASE("shape (n) is not a tuple") {
+    expect_dict(dict("<f8", "(1)"), ErrorCode::kForeignFormatInvalid, "not a tuple");
+  }
   SUBCASE("shape as a list") { expect_dict(dict("<f8", "[1]"), ErrorCode::kForeignFormatInvalid, "must be a tuple"); }
   SUBCASE("negative dimension") { expect_dict(dict("<f8", "(-1,)"), ErrorCode::kForeignFormatInvalid, "negative"); }
   SUBCASE("leading zero") { expect_dict(dict("<f8", "(01,)"), ErrorCode::kForeignFormatInvalid, "leading zero"); }
-  SUBCASE("dimension above 2^64") { expect_dict(dict("<f8", "(18446744073709551616,)"), ErrorCode::kForeignFormatInvalid, "2^64"); }
+  SUBCASE("dimension above 2^64") {
+    expect_dict(dict("<f8", "(18446744073709551616,)"), ErrorCode::kForeignFormatInvalid, "2^64");
+  }
   SUBCASE("element count overflow") {
     auto s = open_npy_bytes(dir, npy(dict("<f8", "(4294967296, 4294967296)"), eight));
     CHECK(s.code() == ErrorCode::kShapeOverflow);
   }
   SUBCASE("fortran_order not a bool") {
-    expect_dict("{'descr': '<f8', 'fortran_order': 0, 'shape': (1,), }", ErrorCode::kForeignFormatInvalid, "True or False");
+    expect_dict("{'descr': '<f8', 'fortran_order': 0, 'shape': (1,), }", ErrorCode::kForeignFormatInvalid,
+                "True or False");
   }
-  SUBCASE("text after the dict") { expect_dict(dict("<f8", "(1,)") + " x", ErrorCode::kForeignFormatInvalid, "after the dict"); }
+  SUBCASE("text after the dict") {
+    expect_dict(dict("<f8", "(1,)") + " x", ErrorCode::kForeignFormatInvalid, "after the dict");
+  }
   SUBCASE("escapes in strings") { expect_dict(dict("<f\\x38", "(1,)"), ErrorCode::kForeignFormatInvalid, "escapes"); }
-  SUBCASE("non-ASCII header") { expect_dict(dict("<f8", "(1,)") + "\xc3\xa9", ErrorCode::kForeignFormatInvalid, "not printable ASCII"); }
+  SUBCASE("non-ASCII header") {
+    expect_dict(dict("<f8", "(1,)") + "\xc3\xa9", ErrorCode::kForeignFormatInvalid, "not printable ASCII");
+  }
   SUBCASE("unknown descr") { expect_dict(dict("<x8", "(1,)"), ErrorCode::kForeignFormatInvalid, "not a NumPy dtype"); }
   SUBCASE("void descr") { expect_dict(dict("|V8", "(1,)"), ErrorCode::kForeignFormatUnsupported, "no OWF dtype"); }
   SUBCASE("long double") { expect_dict(dict("<f16", "(1,)"), ErrorCode::kForeignFormatUnsupported, "no OWF dtype"); }
   SUBCASE("object descr") { expect_dict(dict("|O", "(1,)"), ErrorCode::kForeignFormatUnsupported, "pickle"); }
   SUBCASE("structured descr") {
-    expect_dict("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }", ErrorCode::kForeignFormatUnsupported, "structured");
+    expect_dict("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }",
+                ErrorCode::kForeignFormatUnsupported, "structured");
   }
-  SUBCASE("multi-byte type without byte order") { expect_dict(dict("|f8", "(1,)"), ErrorCode::kForeignFormatInvalid, "byte order"); }
+  SUBCASE("multi-byte type without byte order") {
+    expect_dict(dict("|f8", "(1,)"), ErrorCode::kForeignFormatInvalid, "byte order");
+  }
   SUBCASE("truncated data") { expect(npy(dict("<f8", "(2,)"), eight), ErrorCode::kTruncated, "only 8 follow"); }
-  SUBCASE("trailing bytes") { expect(npy(dict("<f4", "(1,)"), eight), ErrorCode::kForeignFormatInvalid, "4 bytes follow"); }
+  SUBCASE("trailing bytes") {
+    expect(npy(dict("<f4", "(1,)"), eight), ErrorCode::kForeignFormatInvalid, "4 bytes follow");
+  }
   SUBCASE("rank above the limit") {
     std::string shape = "(";
     for (int i = 0; i < 65; ++i) shape += "1, ";
@@ -356,9 +383,10 @@ TEST_CASE("npy reader refuses malformed headers and data") {
 TEST_CASE("npz members: stored and deflated, Fortran order inside an archive") {
   TempDir dir;
   const std::vector<float> row = {1, 2, 3, 4, 5, 6}, col = {1, 4, 2, 5, 3, 6};
-  auto s = open_npz_members(dir, {{"a.npy", npy(dict("<f4", "(2, 3)"), bytes_of(row))},
-                                  {"dir/b.npy", npy(dict("<f4", "(2, 3)", true), bytes_of(col)), true},
-                                  {"c.npy", npy(dict(">i4", "(2,)"), to_bytes(std::string("\0\0\0\x07\0\0\x01\0", 8))), true}});
+  auto s = open_npz_members(
+      dir, {{"a.npy", npy(dict("<f4", "(2, 3)"), bytes_of(row))},
+            {"dir/b.npy", npy(dict("<f4", "(2, 3)", true), bytes_of(col)), true},
+            {"c.npy", npy(dict(">i4", "(2,)"), to_bytes(std::string("\0\0\0\x07\0\0\x01\0", 8))), true}});
   REQUIRE_MESSAGE(s.ok(), s.error().to_string());
   REQUIRE((*s)->tensor_count() == 3);
   CHECK((*s)->tensor(1).name == "dir/b");
@@ -366,6 +394,38 @@ TEST_CASE("npz members: stored and deflated, Fortran order inside an archive") {
   CHECK(read_as<float>(**s, 1) == row);
   CHECK(read_as<std::int32_t>(**s, 2) == std::vector<std::int32_t>{7, 256});
   CHECK(compute_weights_digest(**s).ok());
+}
+
+TEST_CASE("Fortran order in a deflated member: read in pieces, and refused above 64 MiB") {
+  TempDir dir;
+  SUBCASE("pieces of every size equal the whole read") {
+    // (30, 50) int32 stored column by column: element (i, j) holds 1000 i + j.
+    std::vector<std::int32_t> col(1500), row(1500);
+    for (int i = 0; i < 30; ++i)
+      for (int j = 0; j < 50; ++j) {
+        col[static_cast<std::size_t>(j * 30 + i)] = 1000 * i + j;
+        row[static_cast<std::size_t>(i * 50 + j)] = 1000 * i + j;
+      }
+    auto s = open_npz_members(dir, {{"f.npy", npy(dict("<i4", "(30, 50)", true), bytes_of(col)), true}});
+    REQUIRE_MESSAGE(s.ok(), s.error().to_string());
+    CHECK(read_as<std::int32_t>(**s, 0) == row);
+    const auto want = bytes_of(row);
+    for (std::size_t piece : {1u, 7u, 64u, 1000u}) {
+      std::vector<std::byte> got(want.size());
+      for (std::size_t at = 0; at < got.size(); at += piece) {
+        const auto part = std::span(got).subspan(at, std::min(piece, got.size() - at));
+        REQUIRE((*s)->read_range(0, at, part).ok());
+      }
+      CHECK(got == want);
+    }
+  }
+  SUBCASE("a member above 64 MiB would be decoded again for every piece: refused") {
+    const std::vector<std::byte> zeros((64u << 20) + 8);
+    auto s = open_npz_members(dir, {{"f.npy", npy(dict("|u1", "(8, 8388609)", true), zeros), true}});
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == ErrorCode::kLimitExceeded);
+    CHECK(s.error().message().find("Fortran-order") != std::string::npos);
+  }
 }
 
 TEST_CASE("npz reader refuses unsafe or inconsistent archives") {
@@ -389,9 +449,15 @@ TEST_CASE("npz reader refuses unsafe or inconsistent archives") {
     expect({{"C:x.npy", member}}, ErrorCode::kForeignFormatInvalid, "drive letter");
     expect({{"a\x01.npy", member}}, ErrorCode::kForeignFormatInvalid, "control character");
   }
-  SUBCASE("duplicate member names") { expect({{"x.npy", member}, {"x.npy", member}}, ErrorCode::kForeignFormatInvalid, "same name"); }
-  SUBCASE("member that is not an array") { expect({{"x.txt", member}}, ErrorCode::kForeignFormatUnsupported, "not a .npy"); }
-  SUBCASE("malformed member") { expect({{"x.npy", to_bytes("not numpy at all")}}, ErrorCode::kForeignFormatInvalid, "member 'x.npy'"); }
+  SUBCASE("duplicate member names") {
+    expect({{"x.npy", member}, {"x.npy", member}}, ErrorCode::kForeignFormatInvalid, "same name");
+  }
+  SUBCASE("member that is not an array") {
+    expect({{"x.txt", member}}, ErrorCode::kForeignFormatUnsupported, "not a .npy");
+  }
+  SUBCASE("malformed member") {
+    expect({{"x.npy", to_bytes("not numpy at all")}}, ErrorCode::kForeignFormatInvalid, "entry 'x.npy'");
+  }
   SUBCASE("more members than the tensor limit") {
     Limits limits;
     limits.max_tensors = 1;
@@ -399,38 +465,41 @@ TEST_CASE("npz reader refuses unsafe or inconsistent archives") {
     CHECK(s.code() == ErrorCode::kLimitExceeded);
   }
   SUBCASE("declared size beyond what deflate can produce (zip bomb)") {
-    expect({{"x.npy", member, true, std::uint64_t{1} << 31}}, ErrorCode::kForeignFormatInvalid, "more than deflate can produce");
+    expect({{"x.npy", member, true, std::uint64_t{1} << 31}}, ErrorCode::kForeignFormatInvalid,
+           "more than deflate can produce");
   }
   SUBCASE("deflated content shorter than declared") {
     // The header promises two doubles; the member holds one.
     const auto short_member = npy(dict("<f8", "(2,)"), to_bytes("12345678"));
+    // Found at open: the header is read through a window that reaches the end.
     auto s = open_npz_members(dir, {{"x.npy", short_member, true, short_member.size() + 8}});
-    REQUIRE_MESSAGE(s.ok(), s.error().to_string());
-    std::vector<std::byte> out(16);
-    auto st = (*s)->read(0, out);
-    CHECK(st.code() == ErrorCode::kForeignFormatInvalid);
-    CHECK(st.error().message().find("ends after") != std::string::npos);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == ErrorCode::kForeignFormatInvalid);
+    CHECK(s.error().message().find("ends after 136 bytes but declares 144") != std::string::npos);
   }
   SUBCASE("deflated content longer than declared") {
     const auto long_member = npy(dict("<f8", "(1,)"), to_bytes("1234567812345678"));
     auto s = open_npz_members(dir, {{"x.npy", long_member, true, long_member.size() - 8}});
-    REQUIRE_MESSAGE(s.ok(), s.error().to_string());
-    std::vector<std::byte> out(8);
-    CHECK((*s)->read(0, out).code() == ErrorCode::kForeignFormatInvalid);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == ErrorCode::kForeignFormatInvalid);
+    CHECK(s.error().message().find("holds more than its declared 136 bytes") != std::string::npos);
   }
   SUBCASE("CRC mismatch") {
+    // A small member is decoded whole while its header is read, so open finds it.
     auto s = open_npz_members(dir, {{"x.npy", member, true, std::nullopt, 0xDEADBEEF}});
-    REQUIRE(s.ok());
-    std::vector<std::byte> out(8);
-    CHECK((*s)->read(0, out).code() == ErrorCode::kForeignFormatInvalid);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == ErrorCode::kForeignFormatInvalid);
+    CHECK(s.error().message().find("CRC-32") != std::string::npos);
   }
 }
 
 TEST_CASE("ZipArchive: limits, whole reads, ranged reads") {
   TempDir dir;
   const auto data = owf::test::pseudo_random_bytes(100000, 5);
-  owf::test::spit(dir / "z.zip", make_zip({{"stored.bin", data}, {"deflated.bin", data, true}, {"bad.bin", data, false, std::nullopt, 1}}));
-  auto z = internal::ZipArchive::open(dir / "z.zip");
+  owf::test::spit(
+      dir / "z.zip",
+      make_zip({{"stored.bin", data}, {"deflated.bin", data, true}, {"bad.bin", data, false, std::nullopt, 1}}));
+  auto z = open_zip(dir / "z.zip");
   REQUIRE_MESSAGE(z.ok(), z.error().to_string());
   REQUIRE((*z)->entries().size() == 3);
   CHECK((*z)->entries()[0].stored);
@@ -453,14 +522,14 @@ TEST_CASE("ZipArchive: limits, whole reads, ranged reads") {
 
   internal::ZipLimits small;
   small.max_entry_bytes = 1000;
-  CHECK(internal::ZipArchive::open(dir / "z.zip", small).code() == ErrorCode::kLimitExceeded);
+  CHECK(open_zip(dir / "z.zip", small).code() == ErrorCode::kLimitExceeded);
   internal::ZipLimits total;
   total.max_total_bytes = 150000;
-  CHECK(internal::ZipArchive::open(dir / "z.zip", total).code() == ErrorCode::kLimitExceeded);
+  CHECK(open_zip(dir / "z.zip", total).code() == ErrorCode::kLimitExceeded);
   internal::ZipLimits names;
   names.max_name_bytes = 5;
-  CHECK(internal::ZipArchive::open(dir / "z.zip", names).code() == ErrorCode::kLimitExceeded);
-  CHECK(internal::ZipArchive::open(dir / "missing.zip").code() == ErrorCode::kIoError);
+  CHECK(open_zip(dir / "z.zip", names).code() == ErrorCode::kLimitExceeded);
+  CHECK(open_zip(dir / "missing.zip").code() == ErrorCode::kIoError);
 }
 
 TEST_CASE("npy and npz writers") {
@@ -477,7 +546,8 @@ TEST_CASE("npy and npz writers") {
     REQUIRE(internal::write_npy(*src, dir / "w.npy").ok());
     const auto bytes = owf::test::slurp(dir / "w.npy");
     REQUIRE(bytes.size() == 152);
-    std::string expected = std::string("\x93NUMPY\x01\x00v\x00", 10) + "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    std::string expected =
+        std::string("\x93NUMPY\x01\x00v\x00", 10) + "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     expected.append(127 - expected.size(), ' ');
     expected += '\n';
     CHECK(std::string(reinterpret_cast<const char*>(bytes.data()), 128) == expected);
@@ -499,7 +569,7 @@ TEST_CASE("npy and npz writers") {
     REQUIRE((*back)->tensor_count() == 4);
     CHECK(*compute_weights_digest(**back) == *compute_weights_digest(*src));
     CHECK(read_as<std::int16_t>(**back, 0) == a);
-    auto zip = internal::ZipArchive::open(dir / "o.npz");
+    auto zip = open_zip(dir / "o.npz");
     REQUIRE(zip.ok());
     for (const auto& e : (*zip)->entries()) CHECK(e.stored);
 
@@ -517,7 +587,8 @@ TEST_CASE("npy and npz writers") {
   SUBCASE("dtypes NumPy lacks are refused, naming the tensor") {
     for (DType d : {DType::kBF16, DType::kF8_E4M3FN, DType::kF4_E2M1}) {
       auto src = owf_source(dir, {{{"ok", DType::kF32, {1}, Role::kOther}, std::vector<std::byte>(4)},
-                                  {{"bad", d, {2}, Role::kOther}, std::vector<std::byte>(*tensor_byte_size(d, std::vector<std::uint64_t>{2}))}});
+                                  {{"bad", d, {2}, Role::kOther},
+                                   std::vector<std::byte>(*tensor_byte_size(d, std::vector<std::uint64_t>{2}))}});
       auto st = internal::write_npz(*src, dir / "x.npz");
       CHECK(st.code() == ErrorCode::kForeignFormatUnsupported);
       CHECK(st.error().message().find("'bad'") != std::string::npos);

@@ -90,8 +90,9 @@ std::string lit(const char (&s)[N]) {
 
 // Runs the interpreter alone on pickle bytes.
 Result<pickle::ObjectId> run_pickle(pickle::Pickle& p, std::string_view bytes) {
-  std::uint64_t consumed = 0;
-  return pickle::run(p, std::as_bytes(std::span(bytes.data(), bytes.size())), pickle::PickleLimits{}, consumed);
+  const auto source = internal::buffer_source(std::as_bytes(std::span(bytes.data(), bytes.size())), "test.pkl");
+  internal::ByteCursor cursor(*source, 0, source->size());
+  return pickle::run(p, cursor, pickle::PickleLimits{});
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 
 #include "fake_source.hpp"
 #include "formats/formats.hpp"
-#include "formats/tensor_pieces.hpp"
+#include "tensor_pieces.hpp"
 #include "test_util.hpp"
 
 using namespace owf;

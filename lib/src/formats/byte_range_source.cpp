@@ -1,6 +1,6 @@
 #include "formats/byte_range_source.hpp"
 
-#include "formats/tensor_pieces.hpp"
+#include "tensor_pieces.hpp"
 #include "sha256.hpp"
 
 namespace owf::internal {

@@ -28,6 +28,13 @@ Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, 
 /// `select`: read only the tensors under this key (dotted path) of the checkpoint.
 Result<std::unique_ptr<Source>> open_pytorch(const std::filesystem::path& path, const Limits& limits,
                                              std::string_view select);
+// The same readers over any byte source (the path versions open the file).
+/// `name`: the array's tensor name (the path version uses the file's stem).
+Result<std::unique_ptr<Source>> open_npy(std::shared_ptr<const ByteSource> source, std::string name,
+                                         const Limits& limits);
+Result<std::unique_ptr<Source>> open_npz(std::shared_ptr<const ByteSource> source, const Limits& limits);
+Result<std::unique_ptr<Source>> open_pytorch(std::shared_ptr<const ByteSource> source, const Limits& limits,
+                                             std::string_view select);
 
 // Writers: stream every tensor of `source` into `path` (through OutputFile,
 // so nothing appears under the name unless complete), keeping memory near

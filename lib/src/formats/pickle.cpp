@@ -1,14 +1,18 @@
-// The data-only pickle interpreter (see pickle.hpp). One loop over opcodes,
-// no recursion; every global is resolved against a fixed table of names.
+// The data-only pickle interpreter (see pickle.hpp): one loop over opcodes
+// (pickle_opcodes.hpp), no recursion; globals are resolved by
+// pickle_globals.cpp, text-protocol literals decoded by pickle_literals.cpp.
 #include "formats/pickle.hpp"
 
-#include <array>
 #include <bit>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <utility>
+
+#include "formats/pickle_globals.hpp"
+#include "formats/pickle_literals.hpp"
+#include "formats/pickle_opcodes.hpp"
 
 namespace owf::internal::pickle {
 
@@ -44,167 +48,168 @@ std::string_view kind_name(Kind kind) {
   return "unknown";
 }
 
+std::string_view opcode_name(std::uint8_t op) {
+  switch (static_cast<Opcode>(op)) {
+    case Opcode::kMark:
+      return "MARK";
+    case Opcode::kStop:
+      return "STOP";
+    case Opcode::kPop:
+      return "POP";
+    case Opcode::kPopMark:
+      return "POP_MARK";
+    case Opcode::kDup:
+      return "DUP";
+    case Opcode::kFloat:
+      return "FLOAT";
+    case Opcode::kInt:
+      return "INT";
+    case Opcode::kBinInt:
+      return "BININT";
+    case Opcode::kBinInt1:
+      return "BININT1";
+    case Opcode::kLong:
+      return "LONG";
+    case Opcode::kBinInt2:
+      return "BININT2";
+    case Opcode::kNone:
+      return "NONE";
+    case Opcode::kPersId:
+      return "PERSID";
+    case Opcode::kBinPersId:
+      return "BINPERSID";
+    case Opcode::kReduce:
+      return "REDUCE";
+    case Opcode::kString:
+      return "STRING";
+    case Opcode::kBinString:
+      return "BINSTRING";
+    case Opcode::kShortBinString:
+      return "SHORT_BINSTRING";
+    case Opcode::kUnicode:
+      return "UNICODE";
+    case Opcode::kBinUnicode:
+      return "BINUNICODE";
+    case Opcode::kAppend:
+      return "APPEND";
+    case Opcode::kBuild:
+      return "BUILD";
+    case Opcode::kGlobal:
+      return "GLOBAL";
+    case Opcode::kDict:
+      return "DICT";
+    case Opcode::kEmptyDict:
+      return "EMPTY_DICT";
+    case Opcode::kAppends:
+      return "APPENDS";
+    case Opcode::kGet:
+      return "GET";
+    case Opcode::kBinGet:
+      return "BINGET";
+    case Opcode::kInst:
+      return "INST";
+    case Opcode::kLongBinGet:
+      return "LONG_BINGET";
+    case Opcode::kList:
+      return "LIST";
+    case Opcode::kEmptyList:
+      return "EMPTY_LIST";
+    case Opcode::kObj:
+      return "OBJ";
+    case Opcode::kPut:
+      return "PUT";
+    case Opcode::kBinPut:
+      return "BINPUT";
+    case Opcode::kLongBinPut:
+      return "LONG_BINPUT";
+    case Opcode::kSetItem:
+      return "SETITEM";
+    case Opcode::kTuple:
+      return "TUPLE";
+    case Opcode::kEmptyTuple:
+      return "EMPTY_TUPLE";
+    case Opcode::kSetItems:
+      return "SETITEMS";
+    case Opcode::kBinFloat:
+      return "BINFLOAT";
+    case Opcode::kProto:
+      return "PROTO";
+    case Opcode::kNewObj:
+      return "NEWOBJ";
+    case Opcode::kExt1:
+      return "EXT1";
+    case Opcode::kExt2:
+      return "EXT2";
+    case Opcode::kExt4:
+      return "EXT4";
+    case Opcode::kTuple1:
+      return "TUPLE1";
+    case Opcode::kTuple2:
+      return "TUPLE2";
+    case Opcode::kTuple3:
+      return "TUPLE3";
+    case Opcode::kNewTrue:
+      return "NEWTRUE";
+    case Opcode::kNewFalse:
+      return "NEWFALSE";
+    case Opcode::kLong1:
+      return "LONG1";
+    case Opcode::kLong4:
+      return "LONG4";
+    case Opcode::kBinBytes:
+      return "BINBYTES";
+    case Opcode::kShortBinBytes:
+      return "SHORT_BINBYTES";
+    case Opcode::kShortBinUnicode:
+      return "SHORT_BINUNICODE";
+    case Opcode::kBinUnicode8:
+      return "BINUNICODE8";
+    case Opcode::kBinBytes8:
+      return "BINBYTES8";
+    case Opcode::kEmptySet:
+      return "EMPTY_SET";
+    case Opcode::kAddItems:
+      return "ADDITEMS";
+    case Opcode::kFrozenSet:
+      return "FROZENSET";
+    case Opcode::kNewObjEx:
+      return "NEWOBJ_EX";
+    case Opcode::kStackGlobal:
+      return "STACK_GLOBAL";
+    case Opcode::kMemoize:
+      return "MEMOIZE";
+    case Opcode::kFrame:
+      return "FRAME";
+    case Opcode::kByteArray8:
+      return "BYTEARRAY8";
+    case Opcode::kNextBuffer:
+      return "NEXT_BUFFER";
+    case Opcode::kReadOnlyBuffer:
+      return "READONLY_BUFFER";
+  }
+  return {};
+}
+
 namespace {
 
-struct StorageName {
-  std::string_view name;
-  DType dtype;
-};
-constexpr std::array<StorageName, 12> kStorageTypes{{
-    {"FloatStorage", DType::kF32},
-    {"DoubleStorage", DType::kF64},
-    {"HalfStorage", DType::kF16},
-    {"BFloat16Storage", DType::kBF16},
-    {"LongStorage", DType::kI64},
-    {"IntStorage", DType::kI32},
-    {"ShortStorage", DType::kI16},
-    {"CharStorage", DType::kI8},
-    {"ByteStorage", DType::kU8},
-    {"BoolStorage", DType::kBool},
-    {"ComplexFloatStorage", DType::kC64},
-    {"ComplexDoubleStorage", DType::kC128},
-}};
-
-struct DtypeName {
-  std::string_view name;
-  DType dtype;
-};
-constexpr std::array<DtypeName, 27> kDtypes{{
-    {"float32", DType::kF32},
-    {"float", DType::kF32},
-    {"float64", DType::kF64},
-    {"double", DType::kF64},
-    {"float16", DType::kF16},
-    {"half", DType::kF16},
-    {"bfloat16", DType::kBF16},
-    {"int64", DType::kI64},
-    {"long", DType::kI64},
-    {"int32", DType::kI32},
-    {"int", DType::kI32},
-    {"int16", DType::kI16},
-    {"short", DType::kI16},
-    {"int8", DType::kI8},
-    {"uint8", DType::kU8},
-    {"uint16", DType::kU16},
-    {"uint32", DType::kU32},
-    {"uint64", DType::kU64},
-    {"bool", DType::kBool},
-    {"complex64", DType::kC64},
-    {"cfloat", DType::kC64},
-    {"complex128", DType::kC128},
-    {"cdouble", DType::kC128},
-    {"float8_e4m3fn", DType::kF8_E4M3FN},
-    {"float8_e5m2", DType::kF8_E5M2},
-    {"float8_e8m0fnu", DType::kF8_E8M0},
-    {"float8_e8m0", DType::kF8_E8M0},
-}};
-
-// Real torch dtypes that OWF has no type for: accepted as values, refused
-// as tensor element types.
-constexpr std::array<std::string_view, 17> kOtherDtypes{
-    "complex32", "chalf",    "float8_e4m3fnuz", "float8_e5m2fnuz", "float4_e2m1fn_x2", "qint8",   "quint8",
-    "qint32",    "quint4x2", "quint2x4",        "bits8",           "bits16",           "bits1x8", "bits2x4",
-    "bits4x2",   "cint",     "float8_e3m4"};
-
-constexpr std::array<std::string_view, 5> kQuantizedStorages{"QInt8Storage", "QUInt8Storage", "QInt32Storage",
-                                                             "QUInt4x2Storage", "QUInt2x4Storage"};
-
-Error refused(std::string_view module, std::string_view name, std::uint64_t at) {
-  return Error(ErrorCode::kForeignFormatUnsupported,
-               "pickle global '" + std::string(module) + "." + std::string(name) + "' at byte " + std::to_string(at) +
-                   " is not allowed: only state-dict types are read, nothing is imported or called");
-}
-
-Result<Global> resolve_global(std::string_view module, std::string_view name, std::uint64_t at) {
-  Global g;
-  g.name = std::string(module) + "." + std::string(name);
-  if (module == "collections" && name == "OrderedDict") {
-    g.id = GlobalId::kOrderedDict;
-    return g;
-  }
-  if (module == "torch._utils") {
-    if (name == "_rebuild_tensor")
-      g.id = GlobalId::kRebuildTensor;
-    else if (name == "_rebuild_tensor_v2")
-      g.id = GlobalId::kRebuildTensorV2;
-    else if (name == "_rebuild_tensor_v3")
-      g.id = GlobalId::kRebuildTensorV3;
-    else if (name == "_rebuild_parameter")
-      g.id = GlobalId::kRebuildParameter;
-    else if (name == "_rebuild_parameter_with_state")
-      g.id = GlobalId::kRebuildParameterWithState;
-    else
-      return refused(module, name, at);
-    return g;
-  }
-  if (module == "torch._tensor" && name == "_rebuild_from_type_v2") {
-    g.id = GlobalId::kRebuildFromTypeV2;
-    return g;
-  }
-  if ((module == "torch" && name == "Tensor") || (module == "torch.nn.parameter" && name == "Parameter")) {
-    g.id = GlobalId::kTensorType;
-    return g;
-  }
-  if (module == "torch" && name == "Size") {
-    g.id = GlobalId::kTorchSize;
-    return g;
-  }
-  if ((module == "torch" || module == "torch.storage") && name == "UntypedStorage") {
-    g.id = GlobalId::kStorageType;
-    g.untyped = true;
-    return g;
-  }
-  if (module == "torch" || module == "torch.cuda") {
-    for (const auto& s : kStorageTypes)
-      if (s.name == name) {
-        g.id = GlobalId::kStorageType;
-        g.dtype = s.dtype;
-        return g;
-      }
-    for (auto q : kQuantizedStorages)
-      if (q == name)
-        return Error(
-            ErrorCode::kForeignFormatUnsupported,
-            "pickle global '" + g.name + "' at byte " + std::to_string(at) + ": quantized storages are not supported");
-  }
-  if (module == "torch") {
-    for (const auto& d : kDtypes)
-      if (d.name == name) {
-        g.id = GlobalId::kDtype;
-        g.dtype = d.dtype;
-        return g;
-      }
-    for (auto o : kOtherDtypes)
-      if (o == name || (name.starts_with("int") && name.size() == 4 && name[3] >= '1' && name[3] <= '7') ||
-          (name.starts_with("uint") && name.size() == 5 && name[4] >= '1' && name[4] <= '7')) {
-        g.id = GlobalId::kUnsupportedDtype;
-        return g;
-      }
-  }
-  return refused(module, name, at);
-}
-
 constexpr std::uint64_t kMaxLine = 1u << 16;  // text-protocol lines (GLOBAL, INT, PUT, ...)
+constexpr std::size_t kMaxArguments = 8;      // of any callable the interpreter knows
 
 class Interpreter {
  public:
-  Interpreter(Pickle& p, std::span<const std::byte> in, const PickleLimits& limits, std::uint64_t base)
-      : p_(p), in_(in), limits_(limits), base_(base) {}
+  Interpreter(Pickle& p, ByteCursor& in, const PickleLimits& limits)
+      : p_(p), in_(in), limits_(limits), start_(in.offset()) {}
 
-  Result<ObjectId> run(std::uint64_t& consumed);
+  Result<ObjectId> run();
 
  private:
   // --- errors -----------------------------------------------------------
   std::string where() const {
-    char op[8];
-    const unsigned char c = op_;
-    if (c >= 0x20 && c < 0x7f)
-      std::snprintf(op, sizeof op, " '%c'", c);
-    else
-      op[0] = '\0';
     char hex[8];
-    std::snprintf(hex, sizeof hex, "0x%02x", c);
-    return " (opcode " + std::string(hex) + op + " at byte " + std::to_string(base_ + op_pos_) + ")";
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(op_));
+    const std::string_view name = opcode_name(op_);
+    return " (opcode " + std::string(hex) + (name.empty() ? "" : " " + std::string(name)) + " at byte " +
+           std::to_string(op_pos_) + ")";
   }
   Error invalid(const std::string& what) const {
     return Error(ErrorCode::kForeignFormatInvalid, "pickle: " + what + where());
@@ -213,44 +218,67 @@ class Interpreter {
     return Error(ErrorCode::kForeignFormatUnsupported, "pickle: " + what + where());
   }
   Error limit(const std::string& what) const { return Error(ErrorCode::kLimitExceeded, "pickle: " + what + where()); }
+  // Errors of the cursor (its own message names the offset) and of the source.
+  Error input_error(const Error& e) const {
+    if (e.code() == ErrorCode::kIoError) return e;
+    return invalid("truncated: " + e.message());
+  }
 
   // --- input ------------------------------------------------------------
-  std::uint64_t remaining() const { return in_.size() - pos_; }
-  Status need(std::uint64_t n) const {
-    if (n > remaining())
-      return invalid("truncated: needs " + std::to_string(n) + " bytes, " + std::to_string(remaining()) + " left");
-    return {};
-  }
   template <class T>
   Result<T> le() {
-    OWF_RETURN_IF_ERROR(need(sizeof(T)));
-    T v{};
-    for (std::size_t i = 0; i < sizeof(T); ++i)
-      v |= static_cast<T>(static_cast<T>(std::to_integer<unsigned char>(in_[pos_ + i])) << (8 * i));
-    pos_ += sizeof(T);
-    return v;
+    auto v = in_.read<T>("the argument");
+    if (!v.ok()) return input_error(v.error());
+    return *v;
   }
-  Result<std::string_view> bytes(std::uint64_t n) {
+  Status need(std::uint64_t n) const {
+    if (n > in_.remaining())
+      return invalid("truncated: needs " + std::to_string(n) + " bytes, " + std::to_string(in_.remaining()) + " left");
+    return {};
+  }
+  Result<std::string> bytes(std::uint64_t n) {
     OWF_RETURN_IF_ERROR(need(n));
     if (n > limits_.max_string_bytes)
       return limit("string of " + std::to_string(n) + " bytes exceeds the limit of " +
                    std::to_string(limits_.max_string_bytes));
-    std::string_view s(reinterpret_cast<const char*>(in_.data()) + pos_, static_cast<std::size_t>(n));
-    pos_ += n;
-    return s;
+    auto s = in_.read_string(n, limits_.max_string_bytes, "the string");
+    if (!s.ok()) return input_error(s.error());
+    return std::move(*s);
   }
-  Result<std::string_view> line(std::uint64_t max = kMaxLine) {
-    const auto* begin = reinterpret_cast<const char*>(in_.data()) + pos_;
-    const std::uint64_t avail = remaining();
-    const auto* nl =
-        static_cast<const char*>(std::memchr(begin, '\n', static_cast<std::size_t>(std::min(avail, max + 1))));
-    if (!nl) {
-      if (avail <= max) return invalid("truncated: line without its newline");
-      return limit("text line longer than " + std::to_string(max) + " bytes");
+  // A text-protocol argument: the bytes up to the next newline.
+  Result<std::string> line(std::uint64_t max = kMaxLine) {
+    std::string s;
+    for (;;) {
+      if (in_.remaining() == 0) return invalid("truncated: line without its newline");
+      auto b = in_.view(1, "a line");
+      if (!b.ok()) return input_error(b.error());
+      const char c = static_cast<char>((*b)[0]);
+      if (c == '\n') return s;
+      if (s.size() == max) return limit("text line longer than " + std::to_string(max) + " bytes");
+      s.push_back(c);
     }
-    std::string_view s(begin, static_cast<std::size_t>(nl - begin));
-    pos_ += s.size() + 1;
-    return s;
+  }
+
+  // --- budgets ------------------------------------------------------------
+  std::uint64_t entry_budget() const { return kEntriesFloor + kEntriesPerByte * (in_.offset() - start_); }
+  // Container entries stored.
+  Status store(std::uint64_t n) {
+    stored_ += n;
+    if (stored_ > entry_budget())
+      return limit("containers hold more than " + std::to_string(entry_budget()) + " entries after " +
+                   std::to_string(in_.offset() - start_) + " bytes of pickle (the limit is " +
+                   std::to_string(kEntriesPerByte) + " per byte plus " + std::to_string(kEntriesFloor) + ")");
+    return {};
+  }
+  // Container entries examined by a check.
+  Status examine(std::uint64_t n) {
+    examined_ += n;
+    if (examined_ > entry_budget())
+      return limit("checks looked into more than " + std::to_string(entry_budget()) + " container entries after " +
+                   std::to_string(in_.offset() - start_) + " bytes of pickle (the limit is " +
+                   std::to_string(kEntriesPerByte) + " per byte plus " + std::to_string(kEntriesFloor) +
+                   "): a memo reference replays a large container");
+    return {};
   }
 
   // --- arena ------------------------------------------------------------
@@ -265,25 +293,32 @@ class Interpreter {
     return make(kind, static_cast<std::uint32_t>(p_.texts.size() - 1));
   }
   Result<ObjectId> make_sequence(Kind kind, std::vector<ObjectId> items) {
+    OWF_RETURN_IF_ERROR(store(items.size()));
     p_.sequences.push_back(std::move(items));
     return make(kind, static_cast<std::uint32_t>(p_.sequences.size() - 1));
+  }
+  Result<ObjectId> make_dict() {
+    p_.dicts.emplace_back();
+    return make(Kind::kDict, static_cast<std::uint32_t>(p_.dicts.size() - 1));
+  }
+  Status add_pairs(ObjectId dict, const std::vector<ObjectId>& items) {
+    OWF_RETURN_IF_ERROR(store(items.size()));
+    auto& pairs = p_.dicts[p_.at(dict).aux];
+    for (std::size_t i = 0; i + 1 < items.size(); i += 2) pairs.emplace_back(items[i], items[i + 1]);
+    return {};
   }
   // A length-prefixed string or bytes opcode: the length is a little-endian Len.
   template <class Len>
   Status sized_text(Kind kind) {
     OWF_ASSIGN_OR_RETURN(Len n, le<Len>());
-    OWF_ASSIGN_OR_RETURN(std::string_view s, bytes(n));
-    return push(make_text(kind, std::string(s)));
+    OWF_ASSIGN_OR_RETURN(std::string s, bytes(n));
+    return push(make_text(kind, std::move(s)));
   }
   // BINPUT/LONG_BINPUT/BINGET/LONG_BINGET: the index is a little-endian Index.
   template <class Index>
   Status memo_op(bool put) {
     OWF_ASSIGN_OR_RETURN(Index i, le<Index>());
     return put ? memo_put(i) : memo_get(i);
-  }
-  Result<ObjectId> make_dict() {
-    p_.dicts.emplace_back();
-    return make(Kind::kDict, static_cast<std::uint32_t>(p_.dicts.size() - 1));
   }
 
   // --- stack ------------------------------------------------------------
@@ -317,6 +352,19 @@ class Interpreter {
     stack_.resize(m);
     return items;
   }
+  // The list on top of the stack, for APPEND/APPENDS.
+  Result<std::vector<ObjectId>*> top_list(const char* op) {
+    OWF_ASSIGN_OR_RETURN(ObjectId list, top());
+    if (p_.kind(list) != Kind::kList)
+      return unsupported(std::string(op) + " to a " + std::string(kind_name(p_.kind(list))));
+    return &p_.sequences[p_.at(list).aux];
+  }
+  // The dict on top of the stack, for SETITEM/SETITEMS.
+  Result<ObjectId> top_dict(const char* op) {
+    OWF_ASSIGN_OR_RETURN(ObjectId d, top());
+    if (p_.kind(d) != Kind::kDict) return unsupported(std::string(op) + " on a " + std::string(kind_name(p_.kind(d))));
+    return d;
+  }
 
   // --- memo -------------------------------------------------------------
   Status memo_put(std::uint64_t index) {
@@ -332,6 +380,13 @@ class Interpreter {
       return invalid("memo index " + std::to_string(index) + " out of range (" + std::to_string(memo_.size()) +
                      " entries)");
     return push(it->second);
+  }
+  Result<std::uint64_t> memo_index_line() {
+    OWF_ASSIGN_OR_RETURN(const std::string s, line());
+    std::uint64_t i = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+    if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) return invalid("bad memo index");
+    return i;
   }
 
   // --- values -----------------------------------------------------------
@@ -369,30 +424,32 @@ class Interpreter {
   }
 
   // --- opcode bodies ----------------------------------------------------
+  Status step(Opcode op);
   Result<ObjectId> persistent_load(ObjectId pid);
   Result<ObjectId> reduce(ObjectId callable, ObjectId args, int depth = 0);
   Result<ObjectId> rebuild_tensor(GlobalId which, const std::vector<ObjectId>& args);
-  Status check_state_has_no_tensor(ObjectId state, std::string_view what) const;
+  Status check_state_has_no_tensor(ObjectId state, std::string_view what);
   Result<ObjectId> global(std::string_view module, std::string_view name) {
-    OWF_ASSIGN_OR_RETURN(Global g, resolve_global(module, name, base_ + op_pos_));
+    OWF_ASSIGN_OR_RETURN(Global g, resolve_global(module, name, op_pos_));
     p_.globals.push_back(std::move(g));
     return make(Kind::kGlobal, static_cast<std::uint32_t>(p_.globals.size() - 1));
   }
   Result<ObjectId> text_int(std::string_view s, bool is_long);
   Result<ObjectId> long_bytes(std::string_view s);
-  Result<std::string> unescape_string(std::string_view quoted) const;
-  Result<std::string> raw_unicode_escape(std::string_view s) const;
 
   Pickle& p_;
-  std::span<const std::byte> in_;
+  ByteCursor& in_;
   const PickleLimits& limits_;
-  std::uint64_t base_;
-  std::uint64_t pos_ = 0;
+  const std::uint64_t start_;
   std::uint64_t op_pos_ = 0;
   std::uint8_t op_ = 0;
+  std::uint64_t stored_ = 0;
+  std::uint64_t examined_ = 0;
   std::vector<ObjectId> stack_;
   std::vector<std::size_t> marks_;
   std::unordered_map<std::uint64_t, ObjectId> memo_;
+  bool stopped_ = false;
+  ObjectId root_ = 0;
 };
 
 Result<ObjectId> Interpreter::text_int(std::string_view s, bool is_long) {
@@ -421,108 +478,13 @@ Result<ObjectId> Interpreter::long_bytes(std::string_view s) {
   return make_text(Kind::kBigInt, std::string(s));
 }
 
-Result<std::string> Interpreter::unescape_string(std::string_view q) const {
-  if (q.size() < 2 || (q.front() != '\'' && q.front() != '"') || q.back() != q.front())
-    return invalid("STRING argument is not a quoted literal");
-  q = q.substr(1, q.size() - 2);
-  std::string out;
-  out.reserve(q.size());
-  for (std::size_t i = 0; i < q.size(); ++i) {
-    if (q[i] != '\\') {
-      out.push_back(q[i]);
-      continue;
-    }
-    if (++i >= q.size()) return invalid("STRING literal ends in a backslash");
-    const char c = q[i];
-    switch (c) {
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case '\\':
-        out.push_back('\\');
-        break;
-      case '\'':
-        out.push_back('\'');
-        break;
-      case '"':
-        out.push_back('"');
-        break;
-      case 'x': {
-        if (i + 2 >= q.size()) return invalid("bad \\x escape in STRING");
-        unsigned v = 0;
-        auto [ptr, ec] = std::from_chars(q.data() + i + 1, q.data() + std::min(q.size(), i + 3), v, 16);
-        if (ec != std::errc() || ptr != q.data() + i + 3) return invalid("bad \\x escape in STRING");
-        out.push_back(static_cast<char>(v));
-        i += 2;
-        break;
-      }
-      default:
-        if (c >= '0' && c <= '7') {
-          unsigned v = 0;
-          std::size_t n = 0;
-          while (n < 3 && i + n < q.size() && q[i + n] >= '0' && q[i + n] <= '7') v = v * 8 + (q[i + n++] - '0');
-          out.push_back(static_cast<char>(v & 0xFF));
-          i += n - 1;
-        } else {
-          out.push_back('\\');
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-Result<std::string> Interpreter::raw_unicode_escape(std::string_view s) const {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
-      const std::size_t n = s[i + 1] == 'u' ? 4 : 8;
-      if (i + 2 + n > s.size()) return invalid("bad \\u escape in UNICODE");
-      std::uint32_t cp = 0;
-      auto [ptr, ec] = std::from_chars(s.data() + i + 2, s.data() + i + 2 + n, cp, 16);
-      if (ec != std::errc() || ptr != s.data() + i + 2 + n || cp > 0x10FFFF)
-        return invalid("bad \\u escape in UNICODE");
-      append_utf8(out, cp);
-      i += 1 + n;
-    } else {
-      append_utf8(out, static_cast<unsigned char>(s[i]));  // latin-1
-    }
-  }
-  return out;
-}
-
 Result<ObjectId> Interpreter::persistent_load(ObjectId pid) {
   if (p_.kind(pid) != Kind::kTuple)
     return unsupported("persistent id is a " + std::string(kind_name(p_.kind(pid))) +
                        ", not a ('storage', type, key, location, numel) tuple");
-  const auto items = p_.sequence(pid);
-  if (items.size() != 5 && items.size() != 6)
-    return unsupported("persistent id tuple has " + std::to_string(items.size()) + " items, not 5 or 6");
+  if (p_.sequence(pid).size() != 5 && p_.sequence(pid).size() != 6)
+    return unsupported("persistent id tuple has " + std::to_string(p_.sequence(pid).size()) + " items, not 5 or 6");
+  const std::vector<ObjectId> items = p_.sequence(pid);  // 5 or 6: the arena may grow below
   if (p_.kind(items[0]) != Kind::kString || p_.text(items[0]) != "storage")
     return unsupported("persistent id does not name a storage");
   if (p_.kind(items[1]) != Kind::kGlobal || p_.global(items[1]).id != GlobalId::kStorageType)
@@ -566,20 +528,26 @@ Result<ObjectId> Interpreter::persistent_load(ObjectId pid) {
   return make(Kind::kStorage, static_cast<std::uint32_t>(p_.views.size() - 1));
 }
 
-Status Interpreter::check_state_has_no_tensor(ObjectId state, std::string_view what) const {
-  const Kind k = p_.kind(state);
+// A parameter's or tensor's Python state may not hold tensors (they would be
+// lost). Its entries are examined, and charged to the budget, at each call.
+Status Interpreter::check_state_has_no_tensor(ObjectId state, std::string_view what) {
   auto check = [&](ObjectId v) -> Status {
     if (p_.kind(v) == Kind::kTensor || p_.kind(v) == Kind::kStorage)
       return unsupported(std::string(what) + " carries tensors in its Python state");
     return {};
   };
+  const Kind k = p_.kind(state);
   if (k == Kind::kDict) {
+    OWF_RETURN_IF_ERROR(examine(p_.dict(state).size()));
     for (const auto& [key, v] : p_.dict(state)) OWF_RETURN_IF_ERROR(check(v));
   } else if (k == Kind::kTuple || k == Kind::kList) {
+    OWF_RETURN_IF_ERROR(examine(p_.sequence(state).size()));
     for (ObjectId v : p_.sequence(state)) {
       OWF_RETURN_IF_ERROR(check(v));
-      if (p_.kind(v) == Kind::kDict)
+      if (p_.kind(v) == Kind::kDict) {
+        OWF_RETURN_IF_ERROR(examine(p_.dict(v).size()));
         for (const auto& [key, w] : p_.dict(v)) OWF_RETURN_IF_ERROR(check(w));
+      }
     }
   } else {
     OWF_RETURN_IF_ERROR(check(state));
@@ -671,14 +639,19 @@ Result<ObjectId> Interpreter::reduce(ObjectId callable, ObjectId args_id, int de
   if (p_.kind(args_id) != Kind::kTuple)
     return invalid("REDUCE arguments are a " + std::string(kind_name(p_.kind(args_id))) + ", not a tuple");
   const Global g = p_.global(callable);
-  const std::vector<ObjectId> args = p_.sequence(args_id);
+  if (p_.sequence(args_id).size() > kMaxArguments)
+    return invalid(g.name + " called with " + std::to_string(p_.sequence(args_id).size()) + " arguments");
+  const std::vector<ObjectId> args = p_.sequence(args_id);  // a few: the arena may grow below
   switch (g.id) {
     case GlobalId::kOrderedDict: {
       OWF_ASSIGN_OR_RETURN(ObjectId d, make_dict());
       if (args.empty()) return d;
       if (args.size() == 1 && (p_.kind(args[0]) == Kind::kList || p_.kind(args[0]) == Kind::kTuple)) {
+        // The pairs are copied: charged to the entry budget.
+        const auto& items = p_.sequence(args[0]);
+        OWF_RETURN_IF_ERROR(store(2 * items.size()));
         auto& pairs = p_.dicts[p_.at(d).aux];
-        for (ObjectId item : p_.sequence(args[0])) {
+        for (ObjectId item : items) {
           const Kind k = p_.kind(item);
           if ((k != Kind::kTuple && k != Kind::kList) || p_.sequence(item).size() != 2)
             return invalid("OrderedDict argument is not a sequence of pairs");
@@ -691,7 +664,7 @@ Result<ObjectId> Interpreter::reduce(ObjectId callable, ObjectId args_id, int de
     case GlobalId::kTorchSize: {
       if (args.size() != 1) return invalid("torch.Size called with " + std::to_string(args.size()) + " arguments");
       OWF_RETURN_IF_ERROR(as_sizes(args[0], "torch.Size argument").status());
-      std::vector<ObjectId> items = p_.sequence(args[0]);
+      std::vector<ObjectId> items = p_.sequence(args[0]);  // at most max_rank
       return make_sequence(Kind::kTuple, std::move(items));
     }
     case GlobalId::kRebuildTensor:
@@ -728,326 +701,278 @@ Result<ObjectId> Interpreter::reduce(ObjectId callable, ObjectId args_id, int de
   return unsupported("calling " + g.name + " is not supported");
 }
 
-Result<ObjectId> Interpreter::run(std::uint64_t& consumed) {
-  for (;;) {
-    if (pos_ >= in_.size()) {
-      op_pos_ = pos_;
+Result<ObjectId> Interpreter::run() {
+  while (!stopped_) {
+    op_pos_ = in_.offset();
+    if (in_.remaining() == 0) {
       op_ = 0;
       return invalid("truncated: pickle ends before its STOP opcode");
     }
-    op_pos_ = pos_;
-    op_ = std::to_integer<std::uint8_t>(in_[pos_++]);
-    switch (op_) {
-      case 0x80: {  // PROTO
-        OWF_ASSIGN_OR_RETURN(std::uint8_t v, le<std::uint8_t>());
-        if (v > 5) return unsupported("pickle protocol " + std::to_string(v));
-        break;
-      }
-      case 0x95: {  // FRAME: a length prefix only
-        OWF_ASSIGN_OR_RETURN(std::uint64_t n, le<std::uint64_t>());
-        if (n > remaining()) return invalid("truncated: frame of " + std::to_string(n) + " bytes");
-        break;
-      }
-      case '.': {  // STOP
-        OWF_ASSIGN_OR_RETURN(ObjectId root, pop());
-        consumed = pos_;
-        return root;
-      }
-      case '(':  // MARK
-        if (marks_.size() >= limits_.max_mark_depth)
-          return limit("nesting deeper than " + std::to_string(limits_.max_mark_depth) + " MARKs");
-        marks_.push_back(stack_.size());
-        break;
-      case '0':
-        OWF_RETURN_IF_ERROR(pop().status());
-        break;  // POP
-      case '1':
-        OWF_RETURN_IF_ERROR(pop_mark().status());
-        break;     // POP_MARK
-      case '2': {  // DUP
-        OWF_ASSIGN_OR_RETURN(ObjectId v, top());
-        OWF_RETURN_IF_ERROR(push(v));
-        break;
-      }
-      // --- constants and numbers ---
-      case 'N':
-        OWF_RETURN_IF_ERROR(push(make(Kind::kNone)));
-        break;
-      case 0x88:
-        OWF_RETURN_IF_ERROR(push(make(Kind::kBool, 0, 1)));
-        break;  // NEWTRUE
-      case 0x89:
-        OWF_RETURN_IF_ERROR(push(make(Kind::kBool, 0, 0)));
-        break;     // NEWFALSE
-      case 'J': {  // BININT
-        OWF_ASSIGN_OR_RETURN(std::uint32_t v, le<std::uint32_t>());
-        OWF_RETURN_IF_ERROR(push(make(Kind::kInt, 0, static_cast<std::int32_t>(v))));
-        break;
-      }
-      case 'K': {  // BININT1
-        OWF_ASSIGN_OR_RETURN(std::uint8_t v, le<std::uint8_t>());
-        OWF_RETURN_IF_ERROR(push(make(Kind::kInt, 0, v)));
-        break;
-      }
-      case 'M': {  // BININT2
-        OWF_ASSIGN_OR_RETURN(std::uint16_t v, le<std::uint16_t>());
-        OWF_RETURN_IF_ERROR(push(make(Kind::kInt, 0, v)));
-        break;
-      }
-      case 0x8a: {  // LONG1
-        OWF_ASSIGN_OR_RETURN(std::uint8_t n, le<std::uint8_t>());
-        OWF_ASSIGN_OR_RETURN(std::string_view s, bytes(n));
-        OWF_RETURN_IF_ERROR(push(long_bytes(s)));
-        break;
-      }
-      case 0x8b: {  // LONG4
-        OWF_ASSIGN_OR_RETURN(std::uint32_t n, le<std::uint32_t>());
-        if (n > 0x7fffffffu) return invalid("LONG4 with a negative length");
-        OWF_ASSIGN_OR_RETURN(std::string_view s, bytes(n));
-        OWF_RETURN_IF_ERROR(push(long_bytes(s)));
-        break;
-      }
-      case 'I':    // INT
-      case 'L': {  // LONG
-        OWF_ASSIGN_OR_RETURN(std::string_view s, line());
-        OWF_RETURN_IF_ERROR(push(text_int(s, op_ == 'L')));
-        break;
-      }
-      case 'G': {  // BINFLOAT: big-endian IEEE double
-        OWF_RETURN_IF_ERROR(need(8));
-        std::uint64_t bits = 0;
-        for (int i = 0; i < 8; ++i) bits = (bits << 8) | std::to_integer<std::uint8_t>(in_[pos_ + i]);
-        pos_ += 8;
-        OWF_RETURN_IF_ERROR(push(make(Kind::kFloat, 0, 0, std::bit_cast<double>(bits))));
-        break;
-      }
-      case 'F': {  // FLOAT
-        OWF_ASSIGN_OR_RETURN(std::string_view s, line());
-        double v = 0;
-        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (ec != std::errc() || ptr != s.data() + s.size()) return invalid("bad float literal");
-        OWF_RETURN_IF_ERROR(push(make(Kind::kFloat, 0, 0, v)));
-        break;
-      }
-      // --- strings and bytes ---
-      case 'X':
-        OWF_RETURN_IF_ERROR(sized_text<std::uint32_t>(Kind::kString));
-        break;  // BINUNICODE
-      case 0x8c:
-        OWF_RETURN_IF_ERROR(sized_text<std::uint8_t>(Kind::kString));
-        break;  // SHORT_BINUNICODE
-      case 0x8d:
-        OWF_RETURN_IF_ERROR(sized_text<std::uint64_t>(Kind::kString));
-        break;  // BINUNICODE8
-      case 'T':
-        OWF_RETURN_IF_ERROR(sized_text<std::uint32_t>(Kind::kString));
-        break;  // BINSTRING (Python 2 str; torch.load decodes it as UTF-8)
-      case 'U':
-        OWF_RETURN_IF_ERROR(sized_text<std::uint8_t>(Kind::kString));
-        break;     // SHORT_BINSTRING
-      case 'S': {  // STRING
-        OWF_ASSIGN_OR_RETURN(std::string_view s, line(limits_.max_string_bytes));
-        OWF_ASSIGN_OR_RETURN(std::string v, unescape_string(s));
-        OWF_RETURN_IF_ERROR(push(make_text(Kind::kString, std::move(v))));
-        break;
-      }
-      case 'V': {  // UNICODE (raw-unicode-escape)
-        OWF_ASSIGN_OR_RETURN(std::string_view s, line(limits_.max_string_bytes));
-        OWF_ASSIGN_OR_RETURN(std::string v, raw_unicode_escape(s));
-        OWF_RETURN_IF_ERROR(push(make_text(Kind::kString, std::move(v))));
-        break;
-      }
-      case 'B':
-        OWF_RETURN_IF_ERROR(sized_text<std::uint32_t>(Kind::kBytes));
-        break;  // BINBYTES
-      case 'C':
-        OWF_RETURN_IF_ERROR(sized_text<std::uint8_t>(Kind::kBytes));
-        break;    // SHORT_BINBYTES
-      case 0x8e:  // BINBYTES8
-      case 0x96:
-        OWF_RETURN_IF_ERROR(sized_text<std::uint64_t>(Kind::kBytes));
-        break;  // BYTEARRAY8
-      // --- containers ---
-      case ')':
-        OWF_RETURN_IF_ERROR(push(make_sequence(Kind::kTuple, {})));
-        break;  // EMPTY_TUPLE
-      case ']':
-        OWF_RETURN_IF_ERROR(push(make_sequence(Kind::kList, {})));
-        break;  // EMPTY_LIST
-      case 0x8f:
-        OWF_RETURN_IF_ERROR(push(make_sequence(Kind::kList, {})));
-        break;  // EMPTY_SET
-      case '}':
-        OWF_RETURN_IF_ERROR(push(make_dict()));
-        break;      // EMPTY_DICT
-      case 0x85:    // TUPLE1
-      case 0x86:    // TUPLE2
-      case 0x87: {  // TUPLE3
-        const std::size_t n = op_ - 0x84u;
-        std::vector<ObjectId> items(n);
-        for (std::size_t i = n; i-- > 0;) {
-          OWF_ASSIGN_OR_RETURN(items[i], pop());
-        }
-        OWF_RETURN_IF_ERROR(push(make_sequence(Kind::kTuple, std::move(items))));
-        break;
-      }
-      case 't': {  // TUPLE
-        OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
-        OWF_RETURN_IF_ERROR(push(make_sequence(Kind::kTuple, std::move(items))));
-        break;
-      }
-      case 'l':     // LIST
-      case 0x91: {  // FROZENSET
-        OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
-        OWF_RETURN_IF_ERROR(push(make_sequence(Kind::kList, std::move(items))));
-        break;
-      }
-      case 'd': {  // DICT
-        OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
-        if (items.size() % 2 != 0) return invalid("DICT with an odd number of items");
-        OWF_ASSIGN_OR_RETURN(ObjectId d, make_dict());
-        auto& pairs = p_.dicts[p_.at(d).aux];
-        for (std::size_t i = 0; i < items.size(); i += 2) pairs.emplace_back(items[i], items[i + 1]);
-        OWF_RETURN_IF_ERROR(push(d));
-        break;
-      }
-      case 'a': {  // APPEND
-        OWF_ASSIGN_OR_RETURN(ObjectId v, pop());
-        OWF_ASSIGN_OR_RETURN(ObjectId list, top());
-        if (p_.kind(list) != Kind::kList) return unsupported("APPEND to a " + std::string(kind_name(p_.kind(list))));
-        p_.sequences[p_.at(list).aux].push_back(v);
-        break;
-      }
-      case 'e':     // APPENDS
-      case 0x90: {  // ADDITEMS
-        OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
-        OWF_ASSIGN_OR_RETURN(ObjectId list, top());
-        if (p_.kind(list) != Kind::kList) return unsupported("APPENDS to a " + std::string(kind_name(p_.kind(list))));
-        auto& seq = p_.sequences[p_.at(list).aux];
-        seq.insert(seq.end(), items.begin(), items.end());
-        break;
-      }
-      case 's': {  // SETITEM
-        OWF_ASSIGN_OR_RETURN(ObjectId v, pop());
-        OWF_ASSIGN_OR_RETURN(ObjectId k, pop());
-        OWF_ASSIGN_OR_RETURN(ObjectId d, top());
-        if (p_.kind(d) != Kind::kDict) return unsupported("SETITEM on a " + std::string(kind_name(p_.kind(d))));
-        p_.dicts[p_.at(d).aux].emplace_back(k, v);
-        break;
-      }
-      case 'u': {  // SETITEMS
-        OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
-        if (items.size() % 2 != 0) return invalid("SETITEMS with an odd number of items");
-        OWF_ASSIGN_OR_RETURN(ObjectId d, top());
-        if (p_.kind(d) != Kind::kDict) return unsupported("SETITEMS on a " + std::string(kind_name(p_.kind(d))));
-        auto& pairs = p_.dicts[p_.at(d).aux];
-        for (std::size_t i = 0; i < items.size(); i += 2) pairs.emplace_back(items[i], items[i + 1]);
-        break;
-      }
-      // --- memo ---
-      case 'q':
-        OWF_RETURN_IF_ERROR(memo_op<std::uint8_t>(true));
-        break;  // BINPUT
-      case 'r':
-        OWF_RETURN_IF_ERROR(memo_op<std::uint32_t>(true));
-        break;  // LONG_BINPUT
-      case 0x94:
-        OWF_RETURN_IF_ERROR(memo_put(memo_.size()));
-        break;     // MEMOIZE
-      case 'p':    // PUT
-      case 'g': {  // GET
-        OWF_ASSIGN_OR_RETURN(std::string_view s, line());
-        std::uint64_t i = 0;
-        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
-        if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) return invalid("bad memo index");
-        OWF_RETURN_IF_ERROR(op_ == 'p' ? memo_put(i) : memo_get(i));
-        break;
-      }
-      case 'h':
-        OWF_RETURN_IF_ERROR(memo_op<std::uint8_t>(false));
-        break;  // BINGET
-      case 'j':
-        OWF_RETURN_IF_ERROR(memo_op<std::uint32_t>(false));
-        break;  // LONG_BINGET
-      // --- globals and calls ---
-      case 'c': {  // GLOBAL
-        OWF_ASSIGN_OR_RETURN(std::string_view module, line());
-        OWF_ASSIGN_OR_RETURN(std::string_view name, line());
-        OWF_RETURN_IF_ERROR(push(global(module, name)));
-        break;
-      }
-      case 0x93: {  // STACK_GLOBAL
-        OWF_ASSIGN_OR_RETURN(ObjectId name, pop());
-        OWF_ASSIGN_OR_RETURN(ObjectId module, pop());
-        if (p_.kind(name) != Kind::kString || p_.kind(module) != Kind::kString)
-          return invalid("STACK_GLOBAL operands are not strings");
-        OWF_RETURN_IF_ERROR(push(global(p_.text(module), p_.text(name))));
-        break;
-      }
-      case 'R': {  // REDUCE
-        OWF_ASSIGN_OR_RETURN(ObjectId args, pop());
-        OWF_ASSIGN_OR_RETURN(ObjectId callable, pop());
-        OWF_RETURN_IF_ERROR(push(reduce(callable, args)));
-        break;
-      }
-      case 0x81:                                               // NEWOBJ
-      case 0x92: {                                             // NEWOBJ_EX
-        if (op_ == 0x92) OWF_RETURN_IF_ERROR(pop().status());  // kwargs
-        OWF_ASSIGN_OR_RETURN(ObjectId args, pop());
-        OWF_ASSIGN_OR_RETURN(ObjectId cls, pop());
-        (void)args;
-        if (p_.kind(cls) == Kind::kGlobal && p_.global(cls).id == GlobalId::kOrderedDict) {
-          OWF_RETURN_IF_ERROR(push(make_dict()));
-          break;
-        }
-        return unsupported(
-            "instantiating " +
-            (p_.kind(cls) == Kind::kGlobal ? p_.global(cls).name : std::string(kind_name(p_.kind(cls)))) +
-            " is not allowed");
-      }
-      case 'b': {  // BUILD: only the attribute state of an (Ordered)dict, which is dropped
-        OWF_ASSIGN_OR_RETURN(ObjectId state, pop());
-        OWF_ASSIGN_OR_RETURN(ObjectId obj, top());
-        if (p_.kind(obj) != Kind::kDict)
-          return unsupported("BUILD (setting object state) on a " + std::string(kind_name(p_.kind(obj))));
-        const Kind sk = p_.kind(state);
-        if (sk != Kind::kDict && sk != Kind::kNone && sk != Kind::kTuple)
-          return unsupported("BUILD with a " + std::string(kind_name(sk)) + " state");
-        break;
-      }
-      case 'Q': {  // BINPERSID
-        OWF_ASSIGN_OR_RETURN(ObjectId pid, pop());
-        OWF_RETURN_IF_ERROR(push(persistent_load(pid)));
-        break;
-      }
-      case 'P':
-        return unsupported("text persistent ids (PERSID) are not used by torch.save");
-      case 'i': {  // INST
-        OWF_ASSIGN_OR_RETURN(std::string_view module, line());
-        OWF_ASSIGN_OR_RETURN(std::string_view name, line());
-        return refused(module, name, base_ + op_pos_);
-      }
-      case 'o':
-        return unsupported("OBJ (instantiating a class) is not allowed");
-      case 0x82:
-      case 0x83:
-      case 0x84:
-        return unsupported("extension-registry globals (EXT1/2/4) are not allowed");
-      case 0x97:
-      case 0x98:
-        return unsupported("out-of-band buffers are not supported");
-      default:
-        return invalid("unknown opcode");
-    }
+    auto b = in_.view(1, "an opcode");
+    if (!b.ok()) return input_error(b.error());
+    op_ = std::to_integer<std::uint8_t>((*b)[0]);
+    OWF_RETURN_IF_ERROR(step(static_cast<Opcode>(op_)));
   }
+  return root_;
+}
+
+Status Interpreter::step(Opcode op) {
+  using enum Opcode;
+  switch (op) {
+    // --- framing and the stack ---
+    case kProto: {
+      OWF_ASSIGN_OR_RETURN(std::uint8_t v, le<std::uint8_t>());
+      if (v > 5) return unsupported("pickle protocol " + std::to_string(v));
+      return {};
+    }
+    case kFrame: {  // a length prefix only
+      OWF_ASSIGN_OR_RETURN(std::uint64_t n, le<std::uint64_t>());
+      if (n > in_.remaining()) return invalid("truncated: frame of " + std::to_string(n) + " bytes");
+      return {};
+    }
+    case kStop: {
+      OWF_ASSIGN_OR_RETURN(root_, pop());
+      stopped_ = true;
+      return {};
+    }
+    case kMark:
+      if (marks_.size() >= limits_.max_mark_depth)
+        return limit("nesting deeper than " + std::to_string(limits_.max_mark_depth) + " MARKs");
+      marks_.push_back(stack_.size());
+      return {};
+    case kPop:
+      return pop().status();
+    case kPopMark:
+      return pop_mark().status();
+    case kDup: {
+      OWF_ASSIGN_OR_RETURN(ObjectId v, top());
+      return push(v);
+    }
+    // --- constants and numbers ---
+    case kNone:
+      return push(make(Kind::kNone));
+    case kNewTrue:
+      return push(make(Kind::kBool, 0, 1));
+    case kNewFalse:
+      return push(make(Kind::kBool, 0, 0));
+    case kBinInt: {
+      OWF_ASSIGN_OR_RETURN(std::uint32_t v, le<std::uint32_t>());
+      return push(make(Kind::kInt, 0, static_cast<std::int32_t>(v)));
+    }
+    case kBinInt1: {
+      OWF_ASSIGN_OR_RETURN(std::uint8_t v, le<std::uint8_t>());
+      return push(make(Kind::kInt, 0, v));
+    }
+    case kBinInt2: {
+      OWF_ASSIGN_OR_RETURN(std::uint16_t v, le<std::uint16_t>());
+      return push(make(Kind::kInt, 0, v));
+    }
+    case kLong1: {
+      OWF_ASSIGN_OR_RETURN(std::uint8_t n, le<std::uint8_t>());
+      OWF_ASSIGN_OR_RETURN(const std::string s, bytes(n));
+      return push(long_bytes(s));
+    }
+    case kLong4: {
+      OWF_ASSIGN_OR_RETURN(std::uint32_t n, le<std::uint32_t>());
+      if (n > 0x7fffffffu) return invalid("LONG4 with a negative length");
+      OWF_ASSIGN_OR_RETURN(const std::string s, bytes(n));
+      return push(long_bytes(s));
+    }
+    case kInt:
+    case kLong: {
+      OWF_ASSIGN_OR_RETURN(const std::string s, line());
+      return push(text_int(s, op == kLong));
+    }
+    case kBinFloat: {  // big-endian IEEE double
+      OWF_ASSIGN_OR_RETURN(std::uint64_t little, le<std::uint64_t>());
+      return push(make(Kind::kFloat, 0, 0, std::bit_cast<double>(__builtin_bswap64(little))));
+    }
+    case kFloat: {
+      OWF_ASSIGN_OR_RETURN(const std::string s, line());
+      double v = 0;
+      auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || ptr != s.data() + s.size()) return invalid("bad float literal");
+      return push(make(Kind::kFloat, 0, 0, v));
+    }
+    // --- strings and bytes ---
+    case kBinUnicode:
+      return sized_text<std::uint32_t>(Kind::kString);
+    case kShortBinUnicode:
+      return sized_text<std::uint8_t>(Kind::kString);
+    case kBinUnicode8:
+      return sized_text<std::uint64_t>(Kind::kString);
+    case kBinString:  // Python 2 str; torch.load decodes it as UTF-8
+      return sized_text<std::uint32_t>(Kind::kString);
+    case kShortBinString:
+      return sized_text<std::uint8_t>(Kind::kString);
+    case kString: {
+      OWF_ASSIGN_OR_RETURN(const std::string s, line(limits_.max_string_bytes));
+      auto v = decode_string_literal(s);
+      if (!v.ok()) return invalid(v.error().message());
+      return push(make_text(Kind::kString, std::move(*v)));
+    }
+    case kUnicode: {  // raw-unicode-escape
+      OWF_ASSIGN_OR_RETURN(const std::string s, line(limits_.max_string_bytes));
+      auto v = decode_raw_unicode_escape(s);
+      if (!v.ok()) return invalid(v.error().message());
+      return push(make_text(Kind::kString, std::move(*v)));
+    }
+    case kBinBytes:
+      return sized_text<std::uint32_t>(Kind::kBytes);
+    case kShortBinBytes:
+      return sized_text<std::uint8_t>(Kind::kBytes);
+    case kBinBytes8:
+    case kByteArray8:
+      return sized_text<std::uint64_t>(Kind::kBytes);
+    // --- containers ---
+    case kEmptyTuple:
+      return push(make_sequence(Kind::kTuple, {}));
+    case kEmptyList:
+    case kEmptySet:  // sets read as lists
+      return push(make_sequence(Kind::kList, {}));
+    case kEmptyDict:
+      return push(make_dict());
+    case kTuple1:
+    case kTuple2:
+    case kTuple3: {
+      const std::size_t n = op_ - static_cast<std::uint8_t>(kTuple1) + 1;
+      std::vector<ObjectId> items(n);
+      for (std::size_t i = n; i-- > 0;) {
+        OWF_ASSIGN_OR_RETURN(items[i], pop());
+      }
+      return push(make_sequence(Kind::kTuple, std::move(items)));
+    }
+    case kTuple: {
+      OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
+      return push(make_sequence(Kind::kTuple, std::move(items)));
+    }
+    case kList:
+    case kFrozenSet: {
+      OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
+      return push(make_sequence(Kind::kList, std::move(items)));
+    }
+    case kDict: {
+      OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
+      if (items.size() % 2 != 0) return invalid("DICT with an odd number of items");
+      OWF_ASSIGN_OR_RETURN(ObjectId d, make_dict());
+      OWF_RETURN_IF_ERROR(add_pairs(d, items));
+      return push(d);
+    }
+    case kAppend: {
+      OWF_ASSIGN_OR_RETURN(ObjectId v, pop());
+      OWF_ASSIGN_OR_RETURN(auto* list, top_list("APPEND"));
+      OWF_RETURN_IF_ERROR(store(1));
+      list->push_back(v);
+      return {};
+    }
+    case kAppends:
+    case kAddItems: {
+      OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
+      OWF_ASSIGN_OR_RETURN(auto* list, top_list("APPENDS"));
+      OWF_RETURN_IF_ERROR(store(items.size()));
+      list->insert(list->end(), items.begin(), items.end());
+      return {};
+    }
+    case kSetItem: {
+      OWF_ASSIGN_OR_RETURN(ObjectId v, pop());
+      OWF_ASSIGN_OR_RETURN(ObjectId k, pop());
+      OWF_ASSIGN_OR_RETURN(ObjectId d, top_dict("SETITEM"));
+      return add_pairs(d, {k, v});
+    }
+    case kSetItems: {
+      OWF_ASSIGN_OR_RETURN(auto items, pop_mark());
+      if (items.size() % 2 != 0) return invalid("SETITEMS with an odd number of items");
+      OWF_ASSIGN_OR_RETURN(ObjectId d, top_dict("SETITEMS"));
+      return add_pairs(d, items);
+    }
+    // --- memo ---
+    case kBinPut:
+      return memo_op<std::uint8_t>(true);
+    case kLongBinPut:
+      return memo_op<std::uint32_t>(true);
+    case kMemoize:
+      return memo_put(memo_.size());
+    case kPut: {
+      OWF_ASSIGN_OR_RETURN(std::uint64_t i, memo_index_line());
+      return memo_put(i);
+    }
+    case kGet: {
+      OWF_ASSIGN_OR_RETURN(std::uint64_t i, memo_index_line());
+      return memo_get(i);
+    }
+    case kBinGet:
+      return memo_op<std::uint8_t>(false);
+    case kLongBinGet:
+      return memo_op<std::uint32_t>(false);
+    // --- globals and calls ---
+    case kGlobal: {
+      OWF_ASSIGN_OR_RETURN(const std::string module, line());
+      OWF_ASSIGN_OR_RETURN(const std::string name, line());
+      return push(global(module, name));
+    }
+    case kStackGlobal: {
+      OWF_ASSIGN_OR_RETURN(ObjectId name, pop());
+      OWF_ASSIGN_OR_RETURN(ObjectId module, pop());
+      if (p_.kind(name) != Kind::kString || p_.kind(module) != Kind::kString)
+        return invalid("STACK_GLOBAL operands are not strings");
+      return push(global(p_.text(module), p_.text(name)));
+    }
+    case kReduce: {
+      OWF_ASSIGN_OR_RETURN(ObjectId args, pop());
+      OWF_ASSIGN_OR_RETURN(ObjectId callable, pop());
+      return push(reduce(callable, args));
+    }
+    case kNewObj:
+    case kNewObjEx: {
+      if (op == kNewObjEx) OWF_RETURN_IF_ERROR(pop().status());  // kwargs
+      OWF_ASSIGN_OR_RETURN(ObjectId args, pop());
+      OWF_ASSIGN_OR_RETURN(ObjectId cls, pop());
+      (void)args;
+      if (p_.kind(cls) == Kind::kGlobal && p_.global(cls).id == GlobalId::kOrderedDict) return push(make_dict());
+      return unsupported("instantiating " +
+                         (p_.kind(cls) == Kind::kGlobal ? p_.global(cls).name : std::string(kind_name(p_.kind(cls)))) +
+                         " is not allowed");
+    }
+    case kBuild: {  // only the attribute state of an (Ordered)dict, which is dropped
+      OWF_ASSIGN_OR_RETURN(ObjectId state, pop());
+      OWF_ASSIGN_OR_RETURN(ObjectId obj, top());
+      if (p_.kind(obj) != Kind::kDict)
+        return unsupported("BUILD (setting object state) on a " + std::string(kind_name(p_.kind(obj))));
+      const Kind sk = p_.kind(state);
+      if (sk != Kind::kDict && sk != Kind::kNone && sk != Kind::kTuple)
+        return unsupported("BUILD with a " + std::string(kind_name(sk)) + " state");
+      return {};
+    }
+    case kBinPersId: {
+      OWF_ASSIGN_OR_RETURN(ObjectId pid, pop());
+      return push(persistent_load(pid));
+    }
+    case kPersId:
+      return unsupported("text persistent ids (PERSID) are not used by torch.save");
+    case kInst: {
+      OWF_ASSIGN_OR_RETURN(const std::string module, line());
+      OWF_ASSIGN_OR_RETURN(const std::string name, line());
+      OWF_RETURN_IF_ERROR(resolve_global(module, name, op_pos_).status());
+      return unsupported("INST (instantiating a class) is not allowed");
+    }
+    case kObj:
+      return unsupported("OBJ (instantiating a class) is not allowed");
+    case kExt1:
+    case kExt2:
+    case kExt4:
+      return unsupported("extension-registry globals (EXT1/2/4) are not allowed");
+    case kNextBuffer:
+    case kReadOnlyBuffer:
+      return unsupported("out-of-band buffers are not supported");
+  }
+  return invalid("unknown opcode");
 }
 
 }  // namespace
 
-Result<ObjectId> run(Pickle& pickle, std::span<const std::byte> input, const PickleLimits& limits,
-                     std::uint64_t& consumed, std::uint64_t base_offset) {
-  Interpreter interpreter(pickle, input, limits, base_offset);
-  return interpreter.run(consumed);
+Result<ObjectId> run(Pickle& pickle, ByteCursor& input, const PickleLimits& limits) {
+  Interpreter interpreter(pickle, input, limits);
+  return interpreter.run();
 }
 
 }  // namespace owf::internal::pickle

@@ -11,22 +11,27 @@
 // refused with an error that names it (module.name).
 //
 // Robustness: the interpreter is iterative (no recursion, so nesting cannot
-// overflow the C++ stack) and enforces hard limits on stack size, MARK
-// nesting, memo size, object count and string lengths; every length is
-// checked against the remaining input before anything is allocated.
-// Objects refer to each other by index into the arena, so freeing a deeply
-// nested structure does not recurse either.
+// overflow the C++ stack) and every cost is bounded by the input it has
+// read (spec/interchange.md, "The pickle interpreter", lists the limits):
+// hard limits on stack size, MARK nesting, memo size, object count and
+// string lengths; container entries stored, and entries examined by checks
+// that look into containers (a memo lets one small opcode reach a large
+// container again and again), are each at most kEntriesPerByte per pickle
+// byte read so far plus kEntriesFloor. Every length is checked against the
+// remaining input before anything is allocated. Objects refer to each
+// other by index into the arena, so freeing a deeply nested structure does
+// not recurse either.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "io/byte_cursor.hpp"
 #include "owf/dtype.hpp"
 #include "owf/error.hpp"
 
@@ -40,6 +45,13 @@ struct PickleLimits {
   std::uint64_t max_string_bytes = 64ull << 20;
   std::uint32_t max_rank = 64;  // tensor dimensions
 };
+
+/// Container entries (list and tuple items, dict keys and values) stored,
+/// and entries examined, per byte of pickle read, beyond kEntriesFloor. A
+/// pickle stores at most one entry per byte on its own; more can only come
+/// from copying containers it reaches through the memo.
+inline constexpr std::uint64_t kEntriesPerByte = 4;
+inline constexpr std::uint64_t kEntriesFloor = 1ull << 20;
 
 enum class Kind : std::uint8_t {
   kNone,
@@ -138,14 +150,13 @@ struct Pickle {
   const Tensor& tensor(ObjectId id) const { return tensors[objects[id].aux]; }
 };
 
-/// Runs one pickle starting at the beginning of `input`, up to and
-/// including its STOP opcode, adding what it builds to `pickle`. Returns the
-/// root object and sets `consumed` to the pickle's length in bytes (pickles
-/// can follow one another, as in legacy torch.save streams). Errors are
-/// foreign_format_invalid (malformed, truncated), foreign_format_unsupported
-/// (a global or opcode that is not data) or limit_exceeded, with the byte
-/// offset (relative to `base_offset`) of the opcode at fault.
-Result<ObjectId> run(Pickle& pickle, std::span<const std::byte> input, const PickleLimits& limits,
-                     std::uint64_t& consumed, std::uint64_t base_offset = 0);
+/// Runs one pickle from the cursor's position up to and including its STOP
+/// opcode, adding what it builds to `pickle`, and leaves the cursor after
+/// the STOP (pickles can follow one another, as in legacy torch.save
+/// streams). Errors are foreign_format_invalid (malformed, truncated),
+/// foreign_format_unsupported (a global or opcode that is not data),
+/// limit_exceeded, or the source's io_error, with the byte offset in the
+/// cursor's source of the opcode at fault.
+Result<ObjectId> run(Pickle& pickle, ByteCursor& input, const PickleLimits& limits);
 
 }  // namespace owf::internal::pickle

@@ -1,35 +1,55 @@
-// Reading untrusted zip archives (.npz, PyTorch zip checkpoints) through
-// libzip, with the checks a weights reader needs before it trusts a size.
+// Reading untrusted zip archives (.npz, PyTorch zip checkpoints) from a
+// ByteSource, with the checks a weights reader needs before it trusts a
+// size. The archive is parsed here (zip_format.hpp names the records) and
+// deflated entries are decoded with zlib; every byte comes through
+// ByteSource::read_at, so an archive on any kind of source (a local file, a
+// buffer, a remote file) is read the same way.
+//
+// Why not libzip: refusing entries whose bytes overlap (the trick behind
+// the "better zip bomb", where many entries decode one shared stream)
+// needs each entry's local-header offset, which libzip does not expose; a
+// second parser of the central directory beside libzip's could disagree
+// with it, so there is one parser, this one.
 //
 // What ZipArchive::open guarantees once it succeeds:
-//   - the archive parsed with libzip's consistency checks (ZIP_CHECKCONS:
-//     every local header agrees with its central-directory entry);
-//   - entry count <= ZipLimits::max_entries, every name is non-empty UTF-8 of
-//     at most max_name_bytes bytes, names are unique;
+//   - one end-of-central-directory record, found where its comment length
+//     says (ZIP64 records where the classic fields defer to them), the
+//     central directory ending exactly where the end records begin, no
+//     split archives;
+//   - entry count <= ZipLimits::max_entries, every name is non-empty UTF-8
+//     of at most max_name_bytes bytes, names are unique;
 //   - no name is a path trick: no leading '/', no drive letter, no '\\',
 //     no NUL or other control character, no empty, "." or ".." segment;
 //   - every entry is stored or deflated and not encrypted; a stored entry's
-//     compressed size equals its size; a deflated entry does not declare more
-//     than deflate's maximum ratio (1032:1) allows, so a small entry cannot
-//     claim a huge size;
-//   - every declared size <= max_entry_bytes and their sum <= max_total_bytes.
+//     compressed size equals its size; a deflated entry does not declare
+//     more than deflate's maximum ratio (1032:1) allows;
+//   - every declared size <= max_entry_bytes and their sum <= max_total_bytes;
+//   - every local header agrees with its central-directory entry (name,
+//     method, flags; CRC and sizes unless a data descriptor follows), and
+//     the entries' bytes (local header and data) lie before the central
+//     directory and do not overlap one another, so that decoding every
+//     entry costs at most kMaxDeflateRatio x the archive's size.
 // What reading guarantees:
-//   - a read never writes more than the caller's buffer and never allocates
-//     from a size read out of the archive (only bounded scratch space);
+//   - a read never writes more than the caller's buffer, never decodes more
+//     than the entry's declared size, and allocates only bounded buffers;
+//   - deflated entries are decoded as a stream that continues where the
+//     previous read of that entry stopped (a few entries are kept open), so
+//     reading an entry in ascending pieces decodes it once; the first read
+//     before the stream's position decodes again from the start (reading
+//     an entry twice costs twice), a second one decodes an entry of at most
+//     kMaxCachedEntryBytes whole into memory, where it stays (one entry at
+//     a time), and a larger entry again from its start: readers that read
+//     an entry out of order (strided views) refuse larger compressed
+//     entries, so that no file makes decoding quadratic;
 //   - a read that reaches the end of an entry checks that the content has
-//     exactly the declared size (no more, no fewer bytes) and, when the whole
-//     entry was decoded, its CRC-32.
-// Not checked: entries whose data overlap one another (libzip does not
-// expose local-header offsets); every read is still bounded by the declared
-// sizes above.
+//     exactly the declared size and, when every byte since the start was
+//     seen in order (always so for deflated entries), its CRC-32.
 //
-// A ZipArchive is safe to read from several threads at once (reads are
-// serialized internally).
+// A ZipArchive is safe to read from several threads at once.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,6 +58,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/byte_source.hpp"
 #include "owf/error.hpp"
 
 namespace owf::internal {
@@ -50,20 +71,27 @@ struct ZipLimits {
 };
 
 struct ZipEntry {
-  std::string name;  // UTF-8
+  std::string name;                   // UTF-8
   std::uint64_t size = 0;             // declared uncompressed size
   std::uint64_t compressed_size = 0;  // bytes in the archive
   bool stored = true;                 // false: deflated
   std::uint32_t crc32 = 0;
+  std::uint64_t header_offset = 0;  // local header
+  std::uint64_t data_offset = 0;    // first byte of the (compressed) data
 };
 
-class ZipArchive {
+class ZipArchive : public std::enable_shared_from_this<ZipArchive> {
  public:
+  /// Largest deflated entry that reads out of order keep decoded in memory.
+  static constexpr std::uint64_t kMaxCachedEntryBytes = 64ull << 20;
+
   /// Opens and checks the archive (see the guarantees above). Errors are
-  /// foreign_format_invalid (bad archive, path tricks, size inconsistencies),
-  /// foreign_format_unsupported (encryption, other compression methods) or
-  /// limit_exceeded.
-  static Result<std::unique_ptr<ZipArchive>> open(const std::filesystem::path& path, const ZipLimits& limits = {});
+  /// foreign_format_invalid (bad archive, path tricks, size
+  /// inconsistencies, overlapping entries), foreign_format_unsupported
+  /// (encryption, other compression methods, split archives),
+  /// limit_exceeded, or the source's io_error.
+  static Result<std::shared_ptr<const ZipArchive>> open(std::shared_ptr<const ByteSource> source,
+                                                        const ZipLimits& limits = {});
   ~ZipArchive();
   ZipArchive(const ZipArchive&) = delete;
   ZipArchive& operator=(const ZipArchive&) = delete;
@@ -71,23 +99,44 @@ class ZipArchive {
   /// Entries in central-directory (archive) order.
   const std::vector<ZipEntry>& entries() const { return entries_; }
   std::optional<std::size_t> find(std::string_view name) const;
+  const ByteSource& source() const { return *source_; }
 
-  /// The whole entry; out.size() must equal its size. Checks size and CRC-32.
+  /// The whole entry; out.size() must equal its size.
   Status read(std::size_t index, std::span<std::byte> out) const;
-  /// Bytes [offset, offset + out.size()) of an entry. Stored entries are read
-  /// directly; deflated ones are decoded from their start (the skipped bytes
-  /// go through a small scratch buffer). A range that ends at the entry's end
-  /// checks the exact size, and for deflated entries the CRC-32.
+  /// Bytes [offset, offset + out.size()) of an entry's content.
   Status read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const;
-
-  const std::filesystem::path& path() const { return path_; }
+  /// An entry's content as a ByteSource (reads go through read_range); it
+  /// keeps this archive alive.
+  std::shared_ptr<const ByteSource> entry_source(std::size_t index) const;
 
  private:
+  struct Stream;
   ZipArchive() = default;
-  std::filesystem::path path_;
-  void* zip_ = nullptr;  // zip_t*
+  Error entry_error(const ZipEntry& e, const std::string& what) const;
+  Status read_stored(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const;
+  Status read_deflated(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const;
+  Stream& stream_for(std::size_t index) const;
+  Status inflate_step(Stream& s, std::span<std::byte> out, std::size_t& got) const;
+  Status inflate_into(Stream& s, std::span<std::byte> out) const;
+  Status finish_stream(Stream& s) const;
+
+  std::shared_ptr<const ByteSource> source_;
   std::vector<ZipEntry> entries_;
   mutable std::mutex mutex_;
+  // Guarded by mutex_: decoding streams of recently read deflated entries,
+  // and for stored entries how far they were read in order (with the CRC
+  // of those bytes).
+  mutable std::vector<std::unique_ptr<Stream>> streams_;
+  mutable std::uint64_t clock_ = 0;
+  struct InOrder {
+    std::uint64_t position = 0;
+    std::uint32_t crc = 0;
+  };
+  mutable std::vector<InOrder> stored_progress_;
+  mutable std::vector<std::uint8_t> rewinds_;  // 1: a deflated entry was read out of order before
+  mutable std::vector<std::byte> scratch_;
+  mutable std::vector<std::byte> cached_;  // the whole content of entry cached_index_
+  mutable std::size_t cached_index_ = SIZE_MAX;
 };
 
 /// Why `name` is not a safe archive member name, or nullopt when it is.

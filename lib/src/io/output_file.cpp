@@ -178,6 +178,22 @@ Status OutputFile::write(std::span<const std::byte> data) {
   return {};
 }
 
+Status OutputFile::overwrite(std::uint64_t offset, std::span<const std::byte> data) {
+  if (failed_ || finished_)
+    return Error(ErrorCode::kIoError, "write after a failed or finished write to " + target_.string());
+  if (offset > position_ || data.size() > position_ - offset)
+    return Error(ErrorCode::kInvalidArgument, "overwrite of bytes not yet written to " + target_.string());
+  OWF_RETURN_IF_ERROR(flush());
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(system_error(temp_.string(), "write", errno));
+    data = data.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
 Status OutputFile::write_zeros(std::uint64_t count) {
   static constexpr std::byte kZeros[4096] = {};
   while (count > 0) {

@@ -57,6 +57,9 @@ class OutputFile {
   Status write_zeros(std::uint64_t count);
   /// Zero padding up to the next multiple of `alignment` (a power of two).
   Status pad_to(std::uint64_t alignment);
+  /// Replaces bytes already written, [offset, offset + data.size()) below
+  /// position(): a checksum known only after the data it covers.
+  Status overwrite(std::uint64_t offset, std::span<const std::byte> data);
   /// Bytes written so far (including buffered ones).
   std::uint64_t position() const { return position_; }
   /// Flushes, optionally fsyncs file and directory, renames into place.

@@ -9,7 +9,7 @@
 #include "formats/gguf/gguf_format.hpp"
 #include "formats/gguf/gguf_metadata.hpp"
 #include "formats/gguf/gguf_values.hpp"
-#include "formats/tensor_pieces.hpp"
+#include "tensor_pieces.hpp"
 #include "layout.hpp"
 #include "rules.hpp"
 

@@ -10,7 +10,7 @@
 #include "formats/safetensors/safetensors_format.hpp"
 #include "formats/safetensors/safetensors_json.hpp"
 #include "formats/safetensors/safetensors_metadata.hpp"
-#include "formats/tensor_pieces.hpp"
+#include "tensor_pieces.hpp"
 #include "rules.hpp"
 #include "utf8.hpp"
 

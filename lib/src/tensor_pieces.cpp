@@ -1,4 +1,4 @@
-#include "formats/tensor_pieces.hpp"
+#include "tensor_pieces.hpp"
 
 #include <algorithm>
 #include <exception>
