@@ -24,6 +24,14 @@ Result<EditReport> rewrite_info(const std::filesystem::path& path, const ModelIn
   if (!info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
   OWF_ASSIGN_OR_RETURN(File file, File::open(path, options.limits));
+  // The new manifest is encoded with this implementation's schema: fields of
+  // a newer minor version would be dropped while the header still claims it.
+  if (file.version().minor > internal::kFormatMinor)
+    return Error(ErrorCode::kUnsupported, path.string() + " is version " + std::to_string(file.version().major) + "." +
+                                              std::to_string(file.version().minor) +
+                                              ", newer than this implementation (1." +
+                                              std::to_string(internal::kFormatMinor) +
+                                              "): rewriting its manifest would drop what it does not know");
   const auto old_manifest = file.manifest_bytes();
   const internal::DecodedManifest& old = internal::FileAccess::validated(file).manifest;
   // The manifest ends right before the footer and starts right after the data section.
@@ -59,6 +67,7 @@ Result<EditReport> rewrite_info(const std::filesystem::path& path, const ModelIn
     if (!check.ok()) return check.error();
   }
   internal::Footer footer;
+  footer.version = file.version();  // the header, copied with the data, keeps it too
   footer.manifest_offset = data_end;
   footer.manifest_length = manifest.size();
   footer.manifest_sha256 = internal::sha256(manifest);

@@ -28,11 +28,11 @@ bool all_zero(std::span<const std::byte> s) {
 
 }  // namespace
 
-std::array<std::byte, kHeaderSize> encode_header() {
+std::array<std::byte, kHeaderSize> encode_header(std::uint16_t minor) {
   std::array<std::byte, kHeaderSize> h{};
   std::memcpy(h.data(), kMagic.data(), kMagic.size());
   store_u16(h.data() + 8, kFormatMajor);
-  store_u16(h.data() + 10, kFormatMinor);
+  store_u16(h.data() + 10, minor);
   return h;
 }
 

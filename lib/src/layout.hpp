@@ -23,7 +23,9 @@ inline constexpr std::array<std::uint8_t, 8> kMagic = {0x89, 'O', 'W', 'F', '\r'
 inline constexpr std::uint64_t kHeaderSize = 64;
 inline constexpr std::uint64_t kFooterSize = 64;
 inline constexpr std::uint16_t kFormatMajor = 1;
-inline constexpr std::uint16_t kFormatMinor = 0;
+/// The newest minor version this implementation reads and writes. Writers
+/// write the oldest minor version whose content a file uses (its features).
+inline constexpr std::uint16_t kFormatMinor = 1;
 /// The manifest starts at a multiple of 8 so FlatBuffers scalars in a
 /// memory-mapped file are naturally aligned.
 inline constexpr std::uint64_t kManifestAlignment = 8;
@@ -33,10 +35,10 @@ struct Footer {
   std::uint64_t manifest_offset = 0;
   std::uint64_t manifest_length = 0;
   Sha256Digest manifest_sha256{};
-  Version version{kFormatMajor, kFormatMinor};
+  Version version{kFormatMajor, 0};
 };
 
-std::array<std::byte, kHeaderSize> encode_header();
+std::array<std::byte, kHeaderSize> encode_header(std::uint16_t minor = 0);
 std::array<std::byte, kFooterSize> encode_footer(const Footer& footer);
 /// Checks magic, version and reserved bytes of the first 64 bytes.
 Result<Version> decode_header(std::span<const std::byte, kHeaderSize> bytes);

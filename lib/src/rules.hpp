@@ -4,6 +4,9 @@
 // no component accepts what another refuses.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <span>
 #include <string_view>
 
 #include "owf/error.hpp"
@@ -16,5 +19,24 @@ namespace owf::internal {
 /// valid UTF-8 (bad_utf8). The message names the problem, not the tensor:
 /// callers say where.
 Status check_tensor_name(std::string_view name, const Limits& limits);
+
+/// A feature a file may list in required_features (spec/versioning.md),
+/// and the format minor version that introduced it.
+struct Feature {
+  std::string_view name;
+  std::uint16_t since_minor;
+};
+
+/// Every feature this implementation reads (R12).
+std::span<const Feature> known_features();
+std::optional<Feature> find_feature(std::string_view name);
+
+/// The feature a file must list to hold tensors of `dtype` (dtypes added
+/// after version 1.0; R16), or nullopt.
+std::optional<Feature> feature_of(DType dtype);
+
+/// R16's second condition: a dtype that needs a feature is used only by a
+/// file that lists it. unknown_dtype naming the feature; callers say where.
+Status check_dtype_feature(DType dtype, std::span<const std::string_view> listed);
 
 }  // namespace owf::internal

@@ -422,6 +422,18 @@ Status Writer::finish() {
   if (!w.model.info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
   if (w.uses_compression) w.model.required_features.push_back("zstd");
+  // Dtypes newer than version 1.0 are listed as features (R16), so that
+  // older readers refuse the file up front; the file takes the oldest minor
+  // version that has every feature it lists.
+  internal::Footer footer;
+  for (const auto& t : w.model.tensors)
+    if (const auto feature = internal::feature_of(t.dtype);
+        feature && std::ranges::find(w.model.required_features, feature->name) == w.model.required_features.end())
+      w.model.required_features.emplace_back(feature->name);
+  for (const auto& name : w.model.required_features)
+    footer.version.minor = std::max(footer.version.minor, internal::find_feature(name)->since_minor);
+  if (footer.version.minor > 0)
+    if (auto s = w.out->overwrite(0, internal::encode_header(footer.version.minor)); !s.ok()) return w.fail(s.error());
   // The model is moved, not copied: the writer is done with it either way,
   // and a copy would double the memory of a large manifest.
   auto encoded = internal::encode_manifest(std::move(w.model));
@@ -430,7 +442,6 @@ Status Writer::finish() {
 
   auto step = [&](Status s) -> Status { return s.ok() ? s : w.fail(s.error()); };
   OWF_RETURN_IF_ERROR(step(w.out->pad_to(internal::kManifestAlignment)));
-  internal::Footer footer;
   footer.manifest_offset = w.out->position();
   footer.manifest_length = manifest.size();
   footer.manifest_sha256 = internal::sha256(manifest);

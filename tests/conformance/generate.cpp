@@ -29,6 +29,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "codec.hpp"
@@ -515,7 +516,12 @@ void valid_cases(Suite& s) {
       m.tensors.push_back({"dtype." + std::string(info.name), code(info.dtype), shape, Role::kWeight});
     }
     std::sort(m.tensors.begin(), m.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-    s.valid("valid-every-dtype", "format.md §5", "one tensor of every dtype in §5, including packed and block-quantized", m);
+    m.features = {"nvfp4", "q1_0", "q2_0"};  // the dtypes of version 1.1
+    m.minor = 1;
+    s.valid("valid-every-dtype", "format.md §5",
+            "version 1.1: one tensor of every dtype in §5, including packed and block-quantized, and the features "
+            "the 1.1 dtypes need",
+            m);
   }
   {
     Model m = base();
@@ -1082,9 +1088,9 @@ void coverage_cases(Suite& s) {
             "manifest_invalid");
   {
     Model m = raw(future_field);
-    m.minor = 1;
+    m.minor = 2;
     s.valid("valid-newer-minor-unknown-field", "versioning.md",
-            "version 1.1: a manifest field a 1.0 reader does not know is skipped, its bytes unchecked", m);
+            "version 1.2: a manifest field a 1.1 reader does not know is skipped, its bytes unchecked", m);
   }
 }
 
@@ -1112,6 +1118,18 @@ void tensor_cases(Suite& s) {
     const int v = value;
     m.edit_model = [v](ManifestModel& mm) { mm.tensors[0].dtype = static_cast<DType>(v); };
     s.invalid(id, "R16", "dtype code " + std::to_string(v) + " is not in §5", m, "unknown_dtype");
+  }
+  for (const auto& [id, dtype, feature] : {std::tuple{"r16-nvfp4-feature-unlisted", DType::kNVFP4, "nvfp4"},
+                                           std::tuple{"r16-q1-0-feature-unlisted", DType::kQ1_0, "q1_0"},
+                                           std::tuple{"r16-q2-0-feature-unlisted", DType::kQ2_0, "q2_0"}}) {
+    Model m = base();
+    m.minor = 1;
+    m.features = {"zstd"};  // listed but not the one the dtype needs
+    m.tensors = {{"w", code(dtype), {1, owf::dtype_info(dtype)->block_elements}, Role::kWeight}};
+    s.invalid(id, "R16",
+              std::string("version 1.1: a ") + std::string(owf::dtype_name(dtype)) +
+                  " tensor in a file whose required_features does not list " + feature,
+              m, "unknown_dtype");
   }
   {
     Model m = base();

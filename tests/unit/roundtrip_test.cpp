@@ -330,3 +330,60 @@ TEST_CASE("float hyperparameters keep every bit: negative zero and NaN payloads"
   REQUIRE(back.size() == all.size());
   for (std::size_t i = 0; i < all.size(); ++i) CHECK(bits(back[i]) == patterns[i]);
 }
+
+TEST_CASE("dtypes of version 1.1 are written with their feature, and only they make a file 1.1") {
+  TempDir dir;
+  auto write = [&](const std::filesystem::path& path, std::vector<DType> dtypes) {
+    auto w = Writer::create(path);
+    REQUIRE(w.ok());
+    for (std::size_t i = 0; i < dtypes.size(); ++i) {
+      TensorSpec spec{"t" + std::to_string(i), dtypes[i], {2, dtype_info(dtypes[i])->block_elements}, Role::kWeight};
+      REQUIRE(w->add_tensor(spec, bytes_for(dtypes[i], spec.shape, static_cast<std::uint32_t>(i))).ok());
+    }
+    REQUIRE(w->set_license(owf::test::test_license()).ok());
+    REQUIRE(w->finish().ok());
+  };
+  auto features_of = [](const File& f) {
+    return std::vector<std::string>(f.required_features().begin(), f.required_features().end());
+  };
+
+  write(dir / "old.owf", {DType::kQ8_0, DType::kF16});
+  auto old = File::open(dir / "old.owf");
+  REQUIRE(old.ok());
+  CHECK(old->version().minor == 0);
+  CHECK(old->required_features().empty());
+
+  write(dir / "new.owf", {DType::kQ2_0, DType::kNVFP4, DType::kQ8_0, DType::kNVFP4});
+  auto f = File::open(dir / "new.owf");
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  CHECK(f->version().major == 1);
+  CHECK(f->version().minor == 1);
+  CHECK(features_of(*f) == std::vector<std::string>{"nvfp4", "q2_0"});  // each once, sorted
+  CHECK(f->verify().ok());
+
+  // Editing keeps the version and the features (the header is copied, the
+  // footer must agree with it).
+  ModelInfo info = f->info();
+  info.metadata["note"] = "edited";
+  REQUIRE(rewrite_info(dir / "new.owf", info).ok());
+  auto edited = File::open(dir / "new.owf");
+  REQUIRE_MESSAGE(edited.ok(), edited.error().to_string());
+  CHECK(edited->version().minor == 1);
+  CHECK(features_of(*edited) == std::vector<std::string>{"nvfp4", "q2_0"});
+}
+
+TEST_CASE("a file of a newer minor version is read but not rewritten") {
+  const std::filesystem::path path =
+      std::filesystem::path(OWF_SOURCE_DIR) / "tests/conformance/files/valid-newer-minor-unknown-field.owf";
+  auto f = File::open(path);
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  CHECK(f->version().minor == 2);
+  TempDir dir;
+  std::filesystem::copy_file(path, dir / "copy.owf");
+  const auto before = owf::test::slurp(dir / "copy.owf");
+  auto edited = rewrite_info(dir / "copy.owf", f->info());
+  REQUIRE(!edited.ok());
+  CHECK(edited.error().code() == ErrorCode::kUnsupported);
+  CHECK(edited.error().message().find("newer than this implementation") != std::string::npos);
+  CHECK(owf::test::slurp(dir / "copy.owf") == before);
+}
