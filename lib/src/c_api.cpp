@@ -16,6 +16,7 @@
 #include "owf/elements.hpp"
 #include "owf/owf.h"
 #include "owf/owf.hpp"
+#include "rules.hpp"
 
 static_assert(OWF_VERSION_MAJOR == owf::kLibraryVersionMajor && OWF_VERSION_MINOR == owf::kLibraryVersionMinor &&
                   OWF_VERSION_PATCH == owf::kLibraryVersionPatch,
@@ -271,9 +272,9 @@ owf::TensorSpec to_spec(const owf_tensor_desc* t) {
   if (!owf::dtype_from_code(t->dtype))
     throw Failure{OWF_UNKNOWN_DTYPE, std::string("tensor '") + t->name + "': unknown dtype code " +
                                          std::to_string(t->dtype)};
-  if (t->role > static_cast<uint32_t>(owf::Role::kBuffer))
-    throw Failure{OWF_UNKNOWN_ROLE,
-                  std::string("tensor '") + t->name + "': unknown role code " + std::to_string(t->role)};
+  // Checked before the cast: a code above the enum's range would wrap to a valid one.
+  if (const owf::Status s = owf::internal::check_role(t->role); !s.ok())
+    throw Failure{static_cast<owf_status>(s.code()), std::string("tensor '") + t->name + "': " + s.error().message()};
   owf::TensorSpec spec;
   spec.name = t->name;
   spec.dtype = static_cast<owf::DType>(t->dtype);

@@ -8,7 +8,6 @@
 // POSIX offers; reflinks make the copy in front of it free.
 #include "owf/edit.hpp"
 
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -59,13 +58,7 @@ Result<EditReport> rewrite_info(const std::filesystem::path& path, const ModelIn
   OWF_ASSIGN_OR_RETURN(std::vector<std::byte> manifest, internal::encode_manifest(std::move(model)));
   // Decoding checks the new information exactly as a reader will (SPDX,
   // UTF-8, keys, limits) before anything is written.
-  {
-    std::vector<std::uint64_t> aligned((manifest.size() + 7) / 8);
-    std::memcpy(aligned.data(), manifest.data(), manifest.size());
-    auto check = internal::decode_manifest(
-        std::span(reinterpret_cast<const std::byte*>(aligned.data()), manifest.size()), options.limits);
-    if (!check.ok()) return check.error();
-  }
+  OWF_RETURN_IF_ERROR(internal::check_manifest(manifest, options.limits));
   internal::Footer footer;
   footer.version = file.version();  // the header, copied with the data, keeps it too
   footer.manifest_offset = data_end;

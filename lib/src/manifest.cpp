@@ -209,9 +209,8 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
   out.dtype = *dtype;
 
   if (t->shape() != nullptr) {
-    if (t->shape()->size() > limits.max_rank)
-      return Error(ErrorCode::kLimitExceeded, where + ": rank " + std::to_string(t->shape()->size()) +
-                                                  " is over the limit of " + std::to_string(limits.max_rank));
+    if (auto s = check_rank(t->shape()->size(), limits); !s.ok())
+      return Error(s.code(), where + ": " + s.error().message());
     out.shape = std::span<const std::uint64_t>(t->shape()->data(), t->shape()->size());
   }
   auto count = element_count(out.shape);
@@ -221,9 +220,8 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
   if (!logical.ok()) return Error(logical.code(), where + ": " + logical.error().message());
   out.logical_bytes = *logical;
 
-  if (static_cast<unsigned>(t->role()) > static_cast<unsigned>(fb::Role::Buffer))
-    return Error(ErrorCode::kUnknownRole,
-                 where + ": unknown role code " + std::to_string(static_cast<unsigned>(t->role())));
+  if (auto s = check_role(static_cast<std::uint64_t>(t->role())); !s.ok())
+    return Error(s.code(), where + ": " + s.error().message());
   out.role = static_cast<Role>(t->role());
 
   out.offset = t->offset();
@@ -345,9 +343,7 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
 
   const auto* tensors = m->tensors();
   const std::size_t n = tensors == nullptr ? 0 : tensors->size();
-  if (n > limits.max_tensors)
-    return Error(ErrorCode::kLimitExceeded,
-                 std::to_string(n) + " tensors, over the limit of " + std::to_string(limits.max_tensors));
+  OWF_RETURN_IF_ERROR(check_tensor_count(n, limits));
   out.tensors.resize(n);
   out.chunk_tables.resize(n);
   std::vector<std::pair<std::size_t, std::size_t>> chunk_slices;  // (tensor, first chunk)
@@ -385,10 +381,7 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
 
   const std::size_t n_hparams = m->hyperparameters() == nullptr ? 0 : m->hyperparameters()->size();
   const std::size_t n_meta = m->metadata() == nullptr ? 0 : m->metadata()->size();
-  if (n_hparams + n_meta > limits.max_metadata_entries)
-    return Error(ErrorCode::kLimitExceeded, std::to_string(n_hparams + n_meta) +
-                                                " hyperparameter and metadata entries, over the limit of " +
-                                                std::to_string(limits.max_metadata_entries));
+  OWF_RETURN_IF_ERROR(check_entry_count(n_hparams + n_meta, limits));
   std::string_view previous;
   for (std::size_t i = 0; i < n_hparams; ++i) {
     const auto* h = m->hyperparameters()->Get(static_cast<flatbuffers::uoffset_t>(i));
@@ -573,6 +566,20 @@ Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
   fb::FinishManifestBuffer(fbb, root);
   const auto* begin = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
   return std::vector<std::byte>(begin, begin + fbb.GetSize());
+}
+
+Status check_manifest(std::span<const std::byte> bytes, const Limits& limits) {
+  std::vector<std::uint64_t> aligned((bytes.size() + 7) / 8);
+  if (!bytes.empty()) std::memcpy(aligned.data(), bytes.data(), bytes.size());
+  return decode_manifest(std::span(reinterpret_cast<const std::byte*>(aligned.data()), bytes.size()), limits).status();
+}
+
+Status check_info(ModelInfo info) {
+  ManifestModel model;
+  if (!info.license) info.license = License{.spdx = "NOASSERTION"};
+  model.info = std::move(info);
+  OWF_ASSIGN_OR_RETURN(const std::vector<std::byte> bytes, encode_manifest(std::move(model)));
+  return check_manifest(bytes, Limits{});
 }
 
 }  // namespace owf::internal

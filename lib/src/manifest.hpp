@@ -52,6 +52,10 @@ bool is_known_feature(std::string_view feature);
 Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits,
                                         std::uint16_t file_minor = kFormatMinor);
 
+/// decode_manifest on a copy of `bytes` (which need not be aligned), for
+/// its verdict alone.
+Status check_manifest(std::span<const std::byte> bytes, const Limits& limits);
+
 /// What the writer knows about a tensor it wrote.
 struct TensorRecord {
   std::string name;
@@ -75,5 +79,12 @@ struct ManifestModel {
 
 /// Serializes deterministically: equal models give equal bytes.
 Result<std::vector<std::byte>> encode_manifest(ManifestModel model);
+
+/// The reader's rules on model information (format.md §4.4-4.7, R24-R28),
+/// for what a writer is about to write: `info` is encoded as a manifest
+/// without tensors and decoded as a reader with default limits decodes it,
+/// so that no file the writer writes is refused for its information. A
+/// missing license is not an error here (the writer checks it at finish).
+Status check_info(ModelInfo info);
 
 }  // namespace owf::internal

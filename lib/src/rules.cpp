@@ -19,6 +19,41 @@ Status check_tensor_name(std::string_view name, const Limits& limits) {
   return {};
 }
 
+Status check_manifest_size(std::uint64_t bytes, const Limits& limits) {
+  if (bytes > limits.max_manifest_bytes)
+    return Error(ErrorCode::kLimitExceeded, "manifest is " + std::to_string(bytes) + " bytes, over the limit of " +
+                                                std::to_string(limits.max_manifest_bytes));
+  return {};
+}
+
+Status check_tensor_count(std::uint64_t count, const Limits& limits) {
+  if (count > limits.max_tensors)
+    return Error(ErrorCode::kLimitExceeded,
+                 std::to_string(count) + " tensors, over the limit of " + std::to_string(limits.max_tensors));
+  return {};
+}
+
+Status check_entry_count(std::uint64_t count, const Limits& limits) {
+  if (count > limits.max_metadata_entries)
+    return Error(ErrorCode::kLimitExceeded, std::to_string(count) +
+                                                " hyperparameter and metadata entries, over the limit of " +
+                                                std::to_string(limits.max_metadata_entries));
+  return {};
+}
+
+Status check_rank(std::uint64_t rank, const Limits& limits) {
+  if (rank > limits.max_rank)
+    return Error(ErrorCode::kLimitExceeded,
+                 "rank " + std::to_string(rank) + " is over the limit of " + std::to_string(limits.max_rank));
+  return {};
+}
+
+Status check_role(std::uint64_t code) {
+  if (code > static_cast<std::uint64_t>(Role::kBuffer))
+    return Error(ErrorCode::kUnknownRole, "unknown role code " + std::to_string(code));
+  return {};
+}
+
 namespace {
 
 // spec/versioning.md, "Known features".
@@ -41,10 +76,14 @@ std::optional<Feature> find_feature(std::string_view name) {
 
 std::optional<Feature> feature_of(DType dtype) {
   switch (dtype) {
-    case DType::kNVFP4: return find_feature("nvfp4");
-    case DType::kQ1_0: return find_feature("q1_0");
-    case DType::kQ2_0: return find_feature("q2_0");
-    default: return std::nullopt;
+    case DType::kNVFP4:
+      return find_feature("nvfp4");
+    case DType::kQ1_0:
+      return find_feature("q1_0");
+    case DType::kQ2_0:
+      return find_feature("q2_0");
+    default:
+      return std::nullopt;
   }
 }
 

@@ -20,6 +20,22 @@ namespace owf::internal {
 /// callers say where.
 Status check_tensor_name(std::string_view name, const Limits& limits);
 
+/// R8: a manifest of at most limits.max_manifest_bytes (limit_exceeded).
+Status check_manifest_size(std::uint64_t bytes, const Limits& limits);
+
+/// R14: at most limits.max_tensors tensors (limit_exceeded).
+Status check_tensor_count(std::uint64_t count, const Limits& limits);
+
+/// R24: at most limits.max_metadata_entries hyperparameters and metadata
+/// entries together (limit_exceeded).
+Status check_entry_count(std::uint64_t count, const Limits& limits);
+
+/// R17: at most limits.max_rank dimensions (limit_exceeded).
+Status check_rank(std::uint64_t rank, const Limits& limits);
+
+/// R20: a role code of format.md §4.3 (unknown_role).
+Status check_role(std::uint64_t code);
+
 /// A feature a file may list in required_features (spec/versioning.md),
 /// and the format minor version that introduced it.
 struct Feature {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "codec.hpp"
+#include "rules.hpp"
 #include "sha256.hpp"
 
 namespace owf::internal {
@@ -37,10 +38,7 @@ Status check_framing(const ByteSource& source, const Limits& limits, ValidatedFi
     return Error(ErrorCode::kVersionMismatch,
                  "header says version " + std::to_string(out.version.major) + "." + std::to_string(out.version.minor) +
                      ", footer says " + std::to_string(f.version.major) + "." + std::to_string(f.version.minor));
-  if (f.manifest_length > limits.max_manifest_bytes)
-    return Error(ErrorCode::kLimitExceeded, "manifest is " + std::to_string(f.manifest_length) +
-                                                " bytes, over the limit of " +
-                                                std::to_string(limits.max_manifest_bytes));
+  OWF_RETURN_IF_ERROR(check_manifest_size(f.manifest_length, limits));
   // The manifest must end exactly where the footer begins, so no byte after
   // the data section is unaccounted for.
   if (f.manifest_offset < kHeaderSize || f.manifest_offset % kManifestAlignment != 0 || f.manifest_length > footer_at ||

@@ -25,51 +25,6 @@ namespace owf {
 
 namespace {
 
-Status check_utf8(std::string_view s, const std::string& field) {
-  if (!internal::is_valid_utf8(s)) return Error(ErrorCode::kBadUtf8, field + " is not valid UTF-8");
-  return {};
-}
-
-Status validate_license(const License& l) {
-  if (auto s = validate_spdx_expression(l.spdx); !s.ok()) return s;
-  if (!l.concluded.empty())
-    if (auto s = validate_spdx_expression(l.concluded); !s.ok())
-      return Error(ErrorCode::kBadLicense, "license.concluded: " + s.error().message());
-  for (const auto* s : {&l.name, &l.url, &l.text, &l.attribution, &l.restrictions})
-    OWF_RETURN_IF_ERROR(check_utf8(*s, "license field"));
-  for (const auto& c : l.copyright) OWF_RETURN_IF_ERROR(check_utf8(c, "license.copyright"));
-  return {};
-}
-
-Status validate_provenance(const Provenance& p) {
-  for (const auto* s :
-       {&p.name, &p.version, &p.architecture, &p.description, &p.source_url, &p.training_data, &p.software, &p.created})
-    OWF_RETURN_IF_ERROR(check_utf8(*s, "provenance field"));
-  for (const auto& a : p.authors) OWF_RETURN_IF_ERROR(check_utf8(a, "provenance.authors"));
-  for (const auto& b : p.base_models) OWF_RETURN_IF_ERROR(check_utf8(b.name, "provenance.base_models.name"));
-  return {};
-}
-
-Status validate_value(const std::string& key, const Value& v) {
-  auto bad = [&](const std::string& why) {
-    return Error(ErrorCode::kBadHyperparameter, "hyperparameter '" + key + "': " + why);
-  };
-  auto int_ok = [&](std::int64_t x) { return fits_int_type(x, v.int_type); };
-  auto float_ok = [&](double x) { return fits_float_type(x, v.float_type); };
-  if (auto* i = std::get_if<std::int64_t>(&v.data); i && !int_ok(*i)) return bad("value does not fit its integer type");
-  if (auto* a = std::get_if<std::vector<std::int64_t>>(&v.data))
-    for (auto x : *a)
-      if (!int_ok(x)) return bad("an element does not fit its integer type");
-  if (auto* d = std::get_if<double>(&v.data); d && !float_ok(*d)) return bad("value is not exactly an F32");
-  if (auto* a = std::get_if<std::vector<double>>(&v.data))
-    for (auto x : *a)
-      if (!float_ok(x)) return bad("an element is not exactly an F32");
-  if (auto* s = std::get_if<std::string>(&v.data)) return check_utf8(*s, "hyperparameter '" + key + "'");
-  if (auto* a = std::get_if<std::vector<std::string>>(&v.data))
-    for (const auto& s : *a) OWF_RETURN_IF_ERROR(check_utf8(s, "hyperparameter '" + key + "'"));
-  return {};
-}
-
 // The codec decision looks at this many leading chunks of a tensor (or the
 // whole tensor, if smaller): a fixed count, so the choice, and with it the
 // file, does not depend on the number of threads.
@@ -267,38 +222,38 @@ Writer::Writer(Writer&&) noexcept = default;
 Writer& Writer::operator=(Writer&&) noexcept = default;
 Writer::~Writer() = default;
 
+// Each setter checks what it is given by the reader's rules (check_info):
+// a value alone, so that many calls cost linear time.
 Status Writer::set_license(License license) {
-  OWF_RETURN_IF_ERROR(validate_license(license));
+  OWF_RETURN_IF_ERROR(internal::check_info(ModelInfo{.license = license}));
   impl_->model.info.license = std::move(license);
   return {};
 }
 
 Status Writer::set_provenance(Provenance provenance) {
-  OWF_RETURN_IF_ERROR(validate_provenance(provenance));
+  OWF_RETURN_IF_ERROR(internal::check_info(ModelInfo{.provenance = provenance}));
   impl_->model.info.provenance = std::move(provenance);
   return {};
 }
 
 Status Writer::set_hyperparameter(const std::string& key, Value value) {
-  OWF_RETURN_IF_ERROR(validate_hyperparameter_key(key));
-  OWF_RETURN_IF_ERROR(validate_value(key, value));
+  OWF_RETURN_IF_ERROR(internal::check_info(ModelInfo{.hyperparameters = {{key, value}}}));
   impl_->model.info.hyperparameters[key] = std::move(value);
   return {};
 }
 
 Status Writer::set_metadata(const std::string& key, std::string value) {
-  if (key.empty()) return Error(ErrorCode::kBadMetadata, "metadata key is empty");
-  OWF_RETURN_IF_ERROR(check_utf8(key, "metadata key"));
-  OWF_RETURN_IF_ERROR(check_utf8(value, "metadata value for '" + key + "'"));
+  OWF_RETURN_IF_ERROR(internal::check_info(ModelInfo{.metadata = {{key, value}}}));
   impl_->model.info.metadata[key] = std::move(value);
   return {};
 }
 
 Status Writer::set_info(const ModelInfo& info) {
-  if (info.license) OWF_RETURN_IF_ERROR(set_license(*info.license));
-  OWF_RETURN_IF_ERROR(set_provenance(info.provenance));
-  for (const auto& [k, v] : info.hyperparameters) OWF_RETURN_IF_ERROR(set_hyperparameter(k, v));
-  for (const auto& [k, v] : info.metadata) OWF_RETURN_IF_ERROR(set_metadata(k, v));
+  OWF_RETURN_IF_ERROR(internal::check_info(info));
+  if (info.license) impl_->model.info.license = *info.license;
+  impl_->model.info.provenance = info.provenance;
+  for (const auto& [k, v] : info.hyperparameters) impl_->model.info.hyperparameters[k] = v;
+  for (const auto& [k, v] : info.metadata) impl_->model.info.metadata[k] = v;
   return {};
 }
 
@@ -314,6 +269,9 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
   if (!dtype_info(spec.dtype))
     return Error(ErrorCode::kUnknownDtype,
                  "tensor '" + spec.name + "': unknown dtype code " + std::to_string(static_cast<unsigned>(spec.dtype)));
+  for (const Status& s : {internal::check_rank(spec.shape.size(), Limits{}),
+                          internal::check_role(static_cast<std::uint64_t>(spec.role))})
+    if (!s.ok()) return Error(s.code(), "tensor '" + spec.name + "': " + s.error().message());
   auto size = tensor_byte_size(spec.dtype, spec.shape);
   if (!size.ok()) return Error(size.code(), "tensor '" + spec.name + "': " + size.error().message());
   auto count = element_count(spec.shape);
@@ -428,17 +386,25 @@ Status Writer::finish() {
   internal::Footer footer;
   for (const auto& t : w.model.tensors)
     if (const auto feature = internal::feature_of(t.dtype);
-        feature && std::ranges::find(w.model.required_features, feature->name) == w.model.required_features.end())
+        feature && std::find(w.model.required_features.begin(), w.model.required_features.end(), feature->name) ==
+                       w.model.required_features.end())
       w.model.required_features.emplace_back(feature->name);
   for (const auto& name : w.model.required_features)
     footer.version.minor = std::max(footer.version.minor, internal::find_feature(name)->since_minor);
   if (footer.version.minor > 0)
     if (auto s = w.out->overwrite(0, internal::encode_header(footer.version.minor)); !s.ok()) return w.fail(s.error());
+  // The limits a reader applies by default (format.md §9), so that every
+  // file written opens with them.
+  for (const Status& s :
+       {internal::check_tensor_count(w.model.tensors.size(), Limits{}),
+        internal::check_entry_count(w.model.info.hyperparameters.size() + w.model.info.metadata.size(), Limits{})})
+    if (!s.ok()) return w.fail(s.error());
   // The model is moved, not copied: the writer is done with it either way,
   // and a copy would double the memory of a large manifest.
   auto encoded = internal::encode_manifest(std::move(w.model));
   if (!encoded.ok()) return w.fail(encoded.error());
   const std::vector<std::byte>& manifest = *encoded;
+  if (auto s = internal::check_manifest_size(manifest.size(), Limits{}); !s.ok()) return w.fail(s.error());
 
   auto step = [&](Status s) -> Status { return s.ok() ? s : w.fail(s.error()); };
   OWF_RETURN_IF_ERROR(step(w.out->pad_to(internal::kManifestAlignment)));

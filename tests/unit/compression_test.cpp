@@ -221,7 +221,8 @@ TEST_CASE("every dtype round-trips compressed, bit-exact, with the uncompressed 
   CHECK(z->verify().ok());
   CHECK(z->weights_digest() == p->weights_digest());
   CHECK(z->file_size() < p->file_size());
-  for (const auto& [name, w] : tensors) {
+  for (const auto& [tensor_name, w] : tensors) {
+    const std::string& name = tensor_name;  // clang 14 lambdas (CAPTURE) cannot capture a structured binding
     CAPTURE(name);
     auto t = z->tensor(name);
     REQUIRE(t.ok());
@@ -337,9 +338,12 @@ TEST_CASE("read_range across chunk boundaries, in byte-group and plain zstd tens
                                                                          {3, 5},
                                                                          {2 * kChunk + 1, 13},
                                                                          {n, 0}};
-    for (const auto& [at, len] : ranges) {
+    for (const auto& range : ranges) {
+      // Plain variables: clang 14 lambdas (CAPTURE) cannot capture structured bindings.
+      const std::uint64_t at = range.first, len = range.second;
+      const char* const tensor = name;
       if (at > n || len > n - at) continue;
-      CAPTURE(name);
+      CAPTURE(tensor);
       CAPTURE(at);
       CAPTURE(len);
       std::vector<std::byte> out(len);
