@@ -21,9 +21,111 @@
 static_assert(OWF_VERSION_MAJOR == owf::kLibraryVersionMajor && OWF_VERSION_MINOR == owf::kLibraryVersionMinor &&
                   OWF_VERSION_PATCH == owf::kLibraryVersionPatch,
               "owf.h and version.hpp disagree on the library version");
+// Every code of owf.h equals its C++ counterpart (error, dtype, role, codec):
+// the compiler checks each pair, so neither list can drift. (OWF_OUT_OF_MEMORY
+// is the C API's own.)
+static_assert(static_cast<int>(owf::ErrorCode::kOk) == OWF_OK);
+static_assert(static_cast<int>(owf::ErrorCode::kIoError) == OWF_IO_ERROR);
+static_assert(static_cast<int>(owf::ErrorCode::kInvalidArgument) == OWF_INVALID_ARGUMENT);
+static_assert(static_cast<int>(owf::ErrorCode::kNotFound) == OWF_NOT_FOUND);
+static_assert(static_cast<int>(owf::ErrorCode::kUnsupported) == OWF_UNSUPPORTED);
+static_assert(static_cast<int>(owf::ErrorCode::kLimitExceeded) == OWF_LIMIT_EXCEEDED);
+static_assert(static_cast<int>(owf::ErrorCode::kAlreadyExists) == OWF_ALREADY_EXISTS);
+static_assert(static_cast<int>(owf::ErrorCode::kTruncated) == OWF_TRUNCATED);
+static_assert(static_cast<int>(owf::ErrorCode::kBadMagic) == OWF_BAD_MAGIC);
+static_assert(static_cast<int>(owf::ErrorCode::kBadFooterMagic) == OWF_BAD_FOOTER_MAGIC);
+static_assert(static_cast<int>(owf::ErrorCode::kUnsupportedVersion) == OWF_UNSUPPORTED_VERSION);
+static_assert(static_cast<int>(owf::ErrorCode::kVersionMismatch) == OWF_VERSION_MISMATCH);
+static_assert(static_cast<int>(owf::ErrorCode::kBadHeader) == OWF_BAD_HEADER);
+static_assert(static_cast<int>(owf::ErrorCode::kBadFooter) == OWF_BAD_FOOTER);
+static_assert(static_cast<int>(owf::ErrorCode::kManifestOutOfRange) == OWF_MANIFEST_OUT_OF_RANGE);
+static_assert(static_cast<int>(owf::ErrorCode::kManifestDigestMismatch) == OWF_MANIFEST_DIGEST_MISMATCH);
+static_assert(static_cast<int>(owf::ErrorCode::kManifestInvalid) == OWF_MANIFEST_INVALID);
+static_assert(static_cast<int>(owf::ErrorCode::kUnknownRequiredFeature) == OWF_UNKNOWN_REQUIRED_FEATURE);
+static_assert(static_cast<int>(owf::ErrorCode::kBadAlignment) == OWF_BAD_ALIGNMENT);
+static_assert(static_cast<int>(owf::ErrorCode::kBadTensorName) == OWF_BAD_TENSOR_NAME);
+static_assert(static_cast<int>(owf::ErrorCode::kTensorNamesUnsorted) == OWF_TENSOR_NAMES_UNSORTED);
+static_assert(static_cast<int>(owf::ErrorCode::kDuplicateTensorName) == OWF_DUPLICATE_TENSOR_NAME);
+static_assert(static_cast<int>(owf::ErrorCode::kUnknownDtype) == OWF_UNKNOWN_DTYPE);
+static_assert(static_cast<int>(owf::ErrorCode::kShapeOverflow) == OWF_SHAPE_OVERFLOW);
+static_assert(static_cast<int>(owf::ErrorCode::kTensorSizeMismatch) == OWF_TENSOR_SIZE_MISMATCH);
+static_assert(static_cast<int>(owf::ErrorCode::kUnknownCodec) == OWF_UNKNOWN_CODEC);
+static_assert(static_cast<int>(owf::ErrorCode::kMisalignedTensor) == OWF_MISALIGNED_TENSOR);
+static_assert(static_cast<int>(owf::ErrorCode::kTensorOutOfRange) == OWF_TENSOR_OUT_OF_RANGE);
+static_assert(static_cast<int>(owf::ErrorCode::kTensorOverlap) == OWF_TENSOR_OVERLAP);
+static_assert(static_cast<int>(owf::ErrorCode::kUncoveredBytes) == OWF_UNCOVERED_BYTES);
+static_assert(static_cast<int>(owf::ErrorCode::kNonZeroPadding) == OWF_NON_ZERO_PADDING);
+static_assert(static_cast<int>(owf::ErrorCode::kTensorDigestMismatch) == OWF_TENSOR_DIGEST_MISMATCH);
+static_assert(static_cast<int>(owf::ErrorCode::kUnknownRole) == OWF_UNKNOWN_ROLE);
+static_assert(static_cast<int>(owf::ErrorCode::kDtypeMismatch) == OWF_DTYPE_MISMATCH);
+static_assert(static_cast<int>(owf::ErrorCode::kNonCanonicalTensorData) == OWF_NONCANONICAL_TENSOR_DATA);
+static_assert(static_cast<int>(owf::ErrorCode::kBadUtf8) == OWF_BAD_UTF8);
+static_assert(static_cast<int>(owf::ErrorCode::kBadHyperparameter) == OWF_BAD_HYPERPARAMETER);
+static_assert(static_cast<int>(owf::ErrorCode::kBadMetadata) == OWF_BAD_METADATA);
+static_assert(static_cast<int>(owf::ErrorCode::kMissingLicense) == OWF_MISSING_LICENSE);
+static_assert(static_cast<int>(owf::ErrorCode::kBadLicense) == OWF_BAD_LICENSE);
+static_assert(static_cast<int>(owf::ErrorCode::kBadProvenance) == OWF_BAD_PROVENANCE);
+static_assert(static_cast<int>(owf::ErrorCode::kBadChunkTable) == OWF_BAD_CHUNK_TABLE);
+static_assert(static_cast<int>(owf::ErrorCode::kCorruptCompressedData) == OWF_CORRUPT_COMPRESSED_DATA);
+static_assert(static_cast<int>(owf::ErrorCode::kForeignFormatInvalid) == OWF_FOREIGN_FORMAT_INVALID);
+static_assert(static_cast<int>(owf::ErrorCode::kForeignFormatUnsupported) == OWF_FOREIGN_FORMAT_UNSUPPORTED);
 static_assert(static_cast<int>(owf::ErrorCode::kDigestExpectationFailed) == OWF_DIGEST_EXPECTATION_FAILED);
+static_assert(static_cast<int>(owf::DType::kBool) == OWF_DTYPE_BOOL);
+static_assert(static_cast<int>(owf::DType::kU8) == OWF_DTYPE_U8);
+static_assert(static_cast<int>(owf::DType::kI8) == OWF_DTYPE_I8);
+static_assert(static_cast<int>(owf::DType::kU16) == OWF_DTYPE_U16);
+static_assert(static_cast<int>(owf::DType::kI16) == OWF_DTYPE_I16);
+static_assert(static_cast<int>(owf::DType::kU32) == OWF_DTYPE_U32);
+static_assert(static_cast<int>(owf::DType::kI32) == OWF_DTYPE_I32);
+static_assert(static_cast<int>(owf::DType::kU64) == OWF_DTYPE_U64);
+static_assert(static_cast<int>(owf::DType::kI64) == OWF_DTYPE_I64);
+static_assert(static_cast<int>(owf::DType::kF16) == OWF_DTYPE_F16);
+static_assert(static_cast<int>(owf::DType::kBF16) == OWF_DTYPE_BF16);
+static_assert(static_cast<int>(owf::DType::kF32) == OWF_DTYPE_F32);
+static_assert(static_cast<int>(owf::DType::kF64) == OWF_DTYPE_F64);
+static_assert(static_cast<int>(owf::DType::kC64) == OWF_DTYPE_C64);
+static_assert(static_cast<int>(owf::DType::kC128) == OWF_DTYPE_C128);
+static_assert(static_cast<int>(owf::DType::kF8_E4M3FN) == OWF_DTYPE_F8_E4M3FN);
+static_assert(static_cast<int>(owf::DType::kF8_E5M2) == OWF_DTYPE_F8_E5M2);
+static_assert(static_cast<int>(owf::DType::kF8_E8M0) == OWF_DTYPE_F8_E8M0);
+static_assert(static_cast<int>(owf::DType::kF4_E2M1) == OWF_DTYPE_F4_E2M1);
+static_assert(static_cast<int>(owf::DType::kF6_E2M3) == OWF_DTYPE_F6_E2M3);
+static_assert(static_cast<int>(owf::DType::kF6_E3M2) == OWF_DTYPE_F6_E3M2);
+static_assert(static_cast<int>(owf::DType::kQ4_0) == OWF_DTYPE_Q4_0);
+static_assert(static_cast<int>(owf::DType::kQ4_1) == OWF_DTYPE_Q4_1);
+static_assert(static_cast<int>(owf::DType::kQ5_0) == OWF_DTYPE_Q5_0);
+static_assert(static_cast<int>(owf::DType::kQ5_1) == OWF_DTYPE_Q5_1);
+static_assert(static_cast<int>(owf::DType::kQ8_0) == OWF_DTYPE_Q8_0);
+static_assert(static_cast<int>(owf::DType::kQ8_1) == OWF_DTYPE_Q8_1);
+static_assert(static_cast<int>(owf::DType::kQ2_K) == OWF_DTYPE_Q2_K);
+static_assert(static_cast<int>(owf::DType::kQ3_K) == OWF_DTYPE_Q3_K);
+static_assert(static_cast<int>(owf::DType::kQ4_K) == OWF_DTYPE_Q4_K);
+static_assert(static_cast<int>(owf::DType::kQ5_K) == OWF_DTYPE_Q5_K);
+static_assert(static_cast<int>(owf::DType::kQ6_K) == OWF_DTYPE_Q6_K);
+static_assert(static_cast<int>(owf::DType::kQ8_K) == OWF_DTYPE_Q8_K);
+static_assert(static_cast<int>(owf::DType::kIQ2_XXS) == OWF_DTYPE_IQ2_XXS);
+static_assert(static_cast<int>(owf::DType::kIQ2_XS) == OWF_DTYPE_IQ2_XS);
+static_assert(static_cast<int>(owf::DType::kIQ3_XXS) == OWF_DTYPE_IQ3_XXS);
+static_assert(static_cast<int>(owf::DType::kIQ1_S) == OWF_DTYPE_IQ1_S);
+static_assert(static_cast<int>(owf::DType::kIQ4_NL) == OWF_DTYPE_IQ4_NL);
+static_assert(static_cast<int>(owf::DType::kIQ3_S) == OWF_DTYPE_IQ3_S);
+static_assert(static_cast<int>(owf::DType::kIQ2_S) == OWF_DTYPE_IQ2_S);
+static_assert(static_cast<int>(owf::DType::kIQ4_XS) == OWF_DTYPE_IQ4_XS);
+static_assert(static_cast<int>(owf::DType::kIQ1_M) == OWF_DTYPE_IQ1_M);
+static_assert(static_cast<int>(owf::DType::kTQ1_0) == OWF_DTYPE_TQ1_0);
+static_assert(static_cast<int>(owf::DType::kTQ2_0) == OWF_DTYPE_TQ2_0);
+static_assert(static_cast<int>(owf::DType::kMXFP4) == OWF_DTYPE_MXFP4);
+static_assert(static_cast<int>(owf::DType::kNVFP4) == OWF_DTYPE_NVFP4);
+static_assert(static_cast<int>(owf::DType::kQ1_0) == OWF_DTYPE_Q1_0);
 static_assert(static_cast<int>(owf::DType::kQ2_0) == OWF_DTYPE_Q2_0);
+static_assert(static_cast<int>(owf::Role::kOther) == OWF_ROLE_OTHER);
+static_assert(static_cast<int>(owf::Role::kWeight) == OWF_ROLE_WEIGHT);
+static_assert(static_cast<int>(owf::Role::kBias) == OWF_ROLE_BIAS);
+static_assert(static_cast<int>(owf::Role::kEmbedding) == OWF_ROLE_EMBEDDING);
+static_assert(static_cast<int>(owf::Role::kNormalization) == OWF_ROLE_NORMALIZATION);
 static_assert(static_cast<int>(owf::Role::kBuffer) == OWF_ROLE_BUFFER);
+static_assert(static_cast<int>(owf::Codec::kNone) == OWF_CODEC_NONE);
+static_assert(static_cast<int>(owf::Codec::kZstd) == OWF_CODEC_ZSTD);
 static_assert(static_cast<int>(owf::Codec::kZstdByteGroup) == OWF_CODEC_ZSTD_BYTE_GROUP);
 
 struct owf_error {
@@ -237,7 +339,7 @@ const owf::Value& hparam(const owf_file* file, const char* key) {
 }
 
 const char* value_type_name(const owf::Value& v) {
-  static const char* const kNames[] = {"bool",       "integer",       "float",         "string",
+  static const char* const kNames[] = {"bool",       "integer",       "float",       "string",
                                        "bool array", "integer array", "float array", "string array"};
   return kNames[v.data.index()];
 }
@@ -247,8 +349,10 @@ size_t element_count(const owf::Value& v) {
   return std::visit(
       [](const auto& x) -> size_t {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (requires { x.size(); } && !std::is_same_v<T, std::string>) return x.size();
-        else return 1;
+        if constexpr (requires { x.size(); } && !std::is_same_v<T, std::string>)
+          return x.size();
+        else
+          return 1;
       },
       v.data);
 }
@@ -270,8 +374,8 @@ owf::TensorSpec to_spec(const owf_tensor_desc* t) {
   require(t->name, "tensor name");
   if (t->rank > 0) require(t->shape, "tensor shape");
   if (!owf::dtype_from_code(t->dtype))
-    throw Failure{OWF_UNKNOWN_DTYPE, std::string("tensor '") + t->name + "': unknown dtype code " +
-                                         std::to_string(t->dtype)};
+    throw Failure{OWF_UNKNOWN_DTYPE,
+                  std::string("tensor '") + t->name + "': unknown dtype code " + std::to_string(t->dtype)};
   // Checked before the cast: a code above the enum's range would wrap to a valid one.
   if (const owf::Status s = owf::internal::check_role(t->role); !s.ok())
     throw Failure{static_cast<owf_status>(s.code()), std::string("tensor '") + t->name + "': " + s.error().message()};
@@ -313,8 +417,8 @@ owf_status with_writer(owf_writer* writer, Body&& body) noexcept {
   });
 }
 
-owf_status set_hparam(owf_writer* writer, const char* key, owf::Value (*make)(const void*, size_t),
-                      const void* values, size_t count) {
+owf_status set_hparam(owf_writer* writer, const char* key, owf::Value (*make)(const void*, size_t), const void* values,
+                      size_t count) {
   return with_writer(writer, [&](owf::Writer& w) {
     require(key, "key");
     if (count > 0) require(values, "values");
@@ -475,9 +579,7 @@ owf_status owf_file_open_memory(const void* data, size_t size, const owf_limits*
 
 void owf_file_free(owf_file* file) { delete file; }
 
-const char* owf_file_error_message(const owf_file* file) {
-  return file == nullptr ? "" : file->error_message.c_str();
-}
+const char* owf_file_error_message(const owf_file* file) { return file == nullptr ? "" : file->error_message.c_str(); }
 
 owf_status owf_file_error_code(const owf_file* file) { return file == nullptr ? OWF_OK : file->error_code; }
 
@@ -555,8 +657,7 @@ owf_status owf_file_read_tensor(const owf_file* file, size_t index, void* buffer
   });
 }
 
-owf_status owf_file_read_tensor_range(const owf_file* file, size_t index, uint64_t offset, void* buffer,
-                                      size_t size) {
+owf_status owf_file_read_tensor_range(const owf_file* file, size_t index, uint64_t offset, void* buffer, size_t size) {
   return with_file(file, [&] {
     if (size > 0) require(buffer, "buffer");
     const owf::TensorInfo t = tensor_at(file, index);
@@ -631,14 +732,29 @@ owf_status owf_file_license(const owf_file* file, int field, const char** value,
     const owf::License& l = license_of(file);
     const std::string* s = nullptr;
     switch (field) {
-      case OWF_LICENSE_SPDX: s = &l.spdx; break;
-      case OWF_LICENSE_CONCLUDED: s = &l.concluded; break;
-      case OWF_LICENSE_NAME: s = &l.name; break;
-      case OWF_LICENSE_URL: s = &l.url; break;
-      case OWF_LICENSE_TEXT: s = &l.text; break;
-      case OWF_LICENSE_ATTRIBUTION: s = &l.attribution; break;
-      case OWF_LICENSE_RESTRICTIONS: s = &l.restrictions; break;
-      default: fail_invalid("unknown license field " + std::to_string(field));
+      case OWF_LICENSE_SPDX:
+        s = &l.spdx;
+        break;
+      case OWF_LICENSE_CONCLUDED:
+        s = &l.concluded;
+        break;
+      case OWF_LICENSE_NAME:
+        s = &l.name;
+        break;
+      case OWF_LICENSE_URL:
+        s = &l.url;
+        break;
+      case OWF_LICENSE_TEXT:
+        s = &l.text;
+        break;
+      case OWF_LICENSE_ATTRIBUTION:
+        s = &l.attribution;
+        break;
+      case OWF_LICENSE_RESTRICTIONS:
+        s = &l.restrictions;
+        break;
+      default:
+        fail_invalid("unknown license field " + std::to_string(field));
     }
     put_string(*s, value, length);
   });
@@ -665,15 +781,32 @@ owf_status owf_file_provenance(const owf_file* file, int field, const char** val
     const owf::Provenance& p = file->file.info().provenance;
     const std::string* s = nullptr;
     switch (field) {
-      case OWF_PROVENANCE_NAME: s = &p.name; break;
-      case OWF_PROVENANCE_VERSION: s = &p.version; break;
-      case OWF_PROVENANCE_ARCHITECTURE: s = &p.architecture; break;
-      case OWF_PROVENANCE_DESCRIPTION: s = &p.description; break;
-      case OWF_PROVENANCE_SOURCE_URL: s = &p.source_url; break;
-      case OWF_PROVENANCE_TRAINING_DATA: s = &p.training_data; break;
-      case OWF_PROVENANCE_SOFTWARE: s = &p.software; break;
-      case OWF_PROVENANCE_CREATED: s = &p.created; break;
-      default: fail_invalid("unknown provenance field " + std::to_string(field));
+      case OWF_PROVENANCE_NAME:
+        s = &p.name;
+        break;
+      case OWF_PROVENANCE_VERSION:
+        s = &p.version;
+        break;
+      case OWF_PROVENANCE_ARCHITECTURE:
+        s = &p.architecture;
+        break;
+      case OWF_PROVENANCE_DESCRIPTION:
+        s = &p.description;
+        break;
+      case OWF_PROVENANCE_SOURCE_URL:
+        s = &p.source_url;
+        break;
+      case OWF_PROVENANCE_TRAINING_DATA:
+        s = &p.training_data;
+        break;
+      case OWF_PROVENANCE_SOFTWARE:
+        s = &p.software;
+        break;
+      case OWF_PROVENANCE_CREATED:
+        s = &p.created;
+        break;
+      default:
+        fail_invalid("unknown provenance field " + std::to_string(field));
     }
     put_string(*s, value, length);
   });
@@ -700,8 +833,8 @@ owf_status owf_file_provenance_base_model_count(const owf_file* file, size_t* co
   });
 }
 
-owf_status owf_file_provenance_base_model(const owf_file* file, size_t index, const char** name,
-                                          size_t* name_length, uint8_t digest[32]) {
+owf_status owf_file_provenance_base_model(const owf_file* file, size_t index, const char** name, size_t* name_length,
+                                          uint8_t digest[32]) {
   return with_file(file, [&] {
     require(name, "name");
     const auto& bases = file->file.info().provenance.base_models;
@@ -791,8 +924,7 @@ owf_status owf_file_hparam_string(const owf_file* file, const char* key, const c
   });
 }
 
-owf_status owf_file_hparam_int64_array(const owf_file* file, const char* key, const int64_t** values,
-                                       size_t* count) {
+owf_status owf_file_hparam_int64_array(const owf_file* file, const char* key, const int64_t** values, size_t* count) {
   return with_file(file, [&] {
     require(values, "values");
     require(count, "count");
@@ -802,8 +934,7 @@ owf_status owf_file_hparam_int64_array(const owf_file* file, const char* key, co
   });
 }
 
-owf_status owf_file_hparam_double_array(const owf_file* file, const char* key, const double** values,
-                                        size_t* count) {
+owf_status owf_file_hparam_double_array(const owf_file* file, const char* key, const double** values, size_t* count) {
   return with_file(file, [&] {
     require(values, "values");
     require(count, "count");
@@ -988,8 +1119,7 @@ owf_status owf_writer_set_hparam_string(owf_writer* writer, const char* key, con
   });
 }
 
-owf_status owf_writer_set_hparam_bool_array(owf_writer* writer, const char* key, const uint8_t* values,
-                                            size_t count) {
+owf_status owf_writer_set_hparam_bool_array(owf_writer* writer, const char* key, const uint8_t* values, size_t count) {
   return set_hparam(
       writer, key,
       [](const void* v, size_t n) {
@@ -1001,8 +1131,7 @@ owf_status owf_writer_set_hparam_bool_array(owf_writer* writer, const char* key,
       values, count);
 }
 
-owf_status owf_writer_set_hparam_int64_array(owf_writer* writer, const char* key, const int64_t* values,
-                                             size_t count) {
+owf_status owf_writer_set_hparam_int64_array(owf_writer* writer, const char* key, const int64_t* values, size_t count) {
   return set_hparam(
       writer, key,
       [](const void* v, size_t n) {
@@ -1012,8 +1141,7 @@ owf_status owf_writer_set_hparam_int64_array(owf_writer* writer, const char* key
       values, count);
 }
 
-owf_status owf_writer_set_hparam_double_array(owf_writer* writer, const char* key, const double* values,
-                                              size_t count) {
+owf_status owf_writer_set_hparam_double_array(owf_writer* writer, const char* key, const double* values, size_t count) {
   return set_hparam(
       writer, key,
       [](const void* v, size_t n) {

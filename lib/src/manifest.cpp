@@ -12,6 +12,34 @@
 #include "rules.hpp"
 #include "utf8.hpp"
 
+// The C++ enums and the schema's (schema/owf.fbs) agree code for code: the
+// decoder and encoder cast between them.
+#define OWF_SAME_CODE(ours, schema) static_assert(static_cast<int>(owf::ours) == static_cast<int>(owf::fb::schema))
+OWF_SAME_CODE(Role::kOther, Role::Other);
+OWF_SAME_CODE(Role::kWeight, Role::Weight);
+OWF_SAME_CODE(Role::kBias, Role::Bias);
+OWF_SAME_CODE(Role::kEmbedding, Role::Embedding);
+OWF_SAME_CODE(Role::kNormalization, Role::Normalization);
+OWF_SAME_CODE(Role::kBuffer, Role::Buffer);
+static_assert(static_cast<int>(owf::fb::Role::MAX) == static_cast<int>(owf::Role::kBuffer));
+OWF_SAME_CODE(Codec::kNone, Codec::None);
+OWF_SAME_CODE(Codec::kZstd, Codec::Zstd);
+OWF_SAME_CODE(Codec::kZstdByteGroup, Codec::ZstdByteGroup);
+static_assert(static_cast<int>(owf::fb::Codec::MAX) == static_cast<int>(owf::Codec::kZstdByteGroup));
+OWF_SAME_CODE(IntType::kI64, IntType::I64);
+OWF_SAME_CODE(IntType::kU8, IntType::U8);
+OWF_SAME_CODE(IntType::kI8, IntType::I8);
+OWF_SAME_CODE(IntType::kU16, IntType::U16);
+OWF_SAME_CODE(IntType::kI16, IntType::I16);
+OWF_SAME_CODE(IntType::kU32, IntType::U32);
+OWF_SAME_CODE(IntType::kI32, IntType::I32);
+OWF_SAME_CODE(IntType::kU64, IntType::U64);
+static_assert(static_cast<int>(owf::fb::IntType::MAX) == static_cast<int>(owf::IntType::kU64));
+OWF_SAME_CODE(FloatType::kF64, FloatType::F64);
+OWF_SAME_CODE(FloatType::kF32, FloatType::F32);
+static_assert(static_cast<int>(owf::fb::FloatType::MAX) == static_cast<int>(owf::FloatType::kF32));
+#undef OWF_SAME_CODE
+
 namespace owf::internal {
 namespace {
 
