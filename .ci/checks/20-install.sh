@@ -93,8 +93,10 @@ grep -q 'hidden.weight F32 \[4, 2\] 32 bytes' "$work/list.txt" || fail "owf_list
 if ldd "$work/consumer/owf_digest" | grep -q libowf; then fail "owf_digest should link libowf statically"; fi
 ldd "$work/consumer/owf_list" | grep -q "$stage" || fail "owf_list does not use the staged libowf.so"
 
-# owf.pc names the final prefix; the sysroot maps it into the staging dir.
-export PKG_CONFIG_SYSROOT_DIR=$stage
+# owf.pc finds its prefix from where it lies (${pcfiledir}): the staged copy
+# points into the staging directory without a sysroot.
+pkg-config --cflags owf | grep -q -- "-I$inst/$libdir/pkgconfig/../../include" ||
+  fail "owf.pc is not relocatable: $(pkg-config --cflags owf)"
 echo "-- out-of-tree consumer (pkg-config: $(pkg-config --cflags --libs owf))"
 mkdir -p "$work/pc"
 make -s -C "$work/pc" -f "$root/examples/consumer/Makefile" VPATH="$root/examples/consumer" owf_list
@@ -106,5 +108,46 @@ cc -std=c99 "$root/examples/consumer/list_tensors.c" -o "$work/pc/owf_list_stati
   $(pkg-config --static --libs owf | tr ' ' '\n' | grep -v -- '-lowf' | tr '\n' ' ')
 "$work/pc/owf_list_static" "$model" >/dev/null || fail "the statically linked pkg-config build failed"
 if ldd "$work/pc/owf_list_static" | grep -q libowf; then fail "owf_list_static is not static in libowf"; fi
+
+echo "-- install into a second, non-default prefix"
+other=$work/elsewhere
+cmake --install "$work/build" --prefix "$other" >"$work/install2.log" || { cat "$work/install2.log"; fail "install --prefix failed"; }
+flags=$(PKG_CONFIG_PATH=$other/$libdir/pkgconfig pkg-config --cflags --libs owf)
+case "$flags" in *"-I$other/$libdir/pkgconfig/../../include"*"-L$other/$libdir/pkgconfig/../../$libdir"*) ;;
+  *) fail "owf.pc after install --prefix $other: $flags" ;; esac
+mkdir -p "$work/pc2"
+PKG_CONFIG_PATH=$other/$libdir/pkgconfig make -s -C "$work/pc2" -f "$root/examples/consumer/Makefile" \
+  VPATH="$root/examples/consumer" owf_list
+LD_LIBRARY_PATH=$other/$libdir "$work/pc2/owf_list" "$model" >/dev/null || fail "the consumer built from $other failed"
+
+echo "-- OWF inside another project (add_subdirectory, FetchContent): configure only"
+for how in add_subdirectory FetchContent; do
+  outer=$work/outer-$how
+  mkdir -p "$outer"
+  if [ $how = add_subdirectory ]; then
+    include="add_subdirectory(\"$root\" owf)"
+  else
+    include="include(FetchContent)
+FetchContent_Declare(owf SOURCE_DIR \"$root\")
+FetchContent_MakeAvailable(owf)"
+  fi
+  cat >"$outer/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.22)
+project(outer LANGUAGES C CXX)
+$include
+add_executable(outer_digest "$root/examples/consumer/weights_digest.cpp")
+target_link_libraries(outer_digest PRIVATE owf::owf_static)
+CMAKE
+  cmake -S "$outer" -B "$outer/build" >"$outer/configure.log" 2>&1 ||
+    { cat "$outer/configure.log"; fail "configuring a project that includes OWF by $how failed"; }
+  cache=$outer/build/CMakeCache.txt
+  grep -q '^CMAKE_BUILD_TYPE:STRING=$' "$cache" || fail "$how: OWF set the outer project's build type"
+  for o in OWF_BUILD_TESTS OWF_BUILD_TOOLS OWF_BUILD_EXAMPLES OWF_BUILD_PYTHON OWF_INSTALL; do
+    grep -q "^$o:BOOL=OFF" "$cache" || fail "$how: $o is not OFF inside another project"
+  done
+  if grep -rlq --include=cmake_install.cmake 'file(INSTALL' "$outer/build"; then
+    fail "$how: OWF added install rules to the outer project"
+  fi
+done
 
 echo "install check passed"
