@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fuzz_budget.hpp"
 #include "fuzz_common.hpp"
 #include "layout.hpp"
 #include "owf/reader.hpp"
@@ -76,19 +77,21 @@ void exercise(std::span<const std::byte> bytes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  // An 8-aligned copy, as a memory-mapped file would be.
-  std::vector<std::uint64_t> storage((size + 7) / 8);
-  if (size != 0) std::memcpy(storage.data(), data, size);
-  std::span<std::byte> bytes(reinterpret_cast<std::byte*>(storage.data()), size);
-  exercise(bytes);
+  owf::fuzz::within_budget(size, [&] {
+    // An 8-aligned copy, as a memory-mapped file would be.
+    std::vector<std::uint64_t> storage((size + 7) / 8);
+    if (size != 0) std::memcpy(storage.data(), data, size);
+    std::span<std::byte> bytes(reinterpret_cast<std::byte*>(storage.data()), size);
+    exercise(bytes);
 
-  auto first = owf::File::open_buffer(bytes, owf::fuzz::limits());
-  if (first.ok() || first.code() != owf::ErrorCode::kManifestDigestMismatch) return 0;
-  const std::uint64_t footer_at = size - owf::internal::kFooterSize;
-  const std::uint64_t offset = owf::internal::load_u64(bytes.data() + footer_at);
-  const std::uint64_t length = owf::internal::load_u64(bytes.data() + footer_at + 8);
-  const auto digest = owf::internal::sha256(bytes.subspan(offset, length));
-  std::memcpy(bytes.data() + footer_at + 16, digest.data(), digest.size());
-  exercise(bytes);
+    auto first = owf::File::open_buffer(bytes, owf::fuzz::limits());
+    if (first.ok() || first.code() != owf::ErrorCode::kManifestDigestMismatch) return;
+    const std::uint64_t footer_at = size - owf::internal::kFooterSize;
+    const std::uint64_t offset = owf::internal::load_u64(bytes.data() + footer_at);
+    const std::uint64_t length = owf::internal::load_u64(bytes.data() + footer_at + 8);
+    const auto digest = owf::internal::sha256(bytes.subspan(offset, length));
+    std::memcpy(bytes.data() + footer_at + 16, digest.data(), digest.size());
+    exercise(bytes);
+  });
   return 0;
 }

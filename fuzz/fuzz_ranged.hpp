@@ -7,18 +7,13 @@
 // when the allocation succeeds.
 #pragma once
 
-#include <cinttypes>
 #include <cstring>
 
-#include "alloc_tracking.hpp"
+#include "fuzz_budget.hpp"
 #include "fuzz_common.hpp"
 
 namespace owf::fuzz {
 
-/// Peak bytes a reader may allocate for an input of n bytes:
-/// kBudgetBase + kBudgetPerByte x n.
-inline constexpr std::uint64_t kBudgetBase = 32ull << 20;
-inline constexpr std::uint64_t kBudgetPerByte = 256;
 /// Largest piece read at once.
 inline constexpr std::uint64_t kPieceBytes = 1ull << 20;
 
@@ -70,18 +65,11 @@ inline void exercise_ranges(const Source& s, Format format) {
 }
 
 inline void exercise_ranged_source(std::span<const std::uint8_t> data, Format format) {
-  const std::uint64_t budget = kBudgetBase + kBudgetPerByte * data.size();
-  const test::AllocationPeak peak;
-  {
+  within_budget(data.size(), [&] {
     MemoryFile file(data);
     auto source = open_source(file.path(), format, limits());
     if (source.ok()) exercise_ranges(**source, format);
-  }
-  if (peak.peak_growth() > budget) {
-    std::fprintf(stderr, "peak allocation of %zu bytes for a %zu-byte input exceeds its budget of %" PRIu64 "\n",
-                 peak.peak_growth(), data.size(), budget);
-    std::abort();
-  }
+  });
 }
 
 }  // namespace owf::fuzz

@@ -31,15 +31,10 @@ max_len() {
     *) echo 131072 ;;
   esac
 }
-# npy, npz and pytorch hold their peak memory to a budget proportional to
-# the input inside the target (fuzz_ranged.hpp: 32 MiB + 256 x input bytes,
-# 64 MiB at most for max_len); the process limit only backs that up.
-rss_limit() {
-  case $1 in
-    npy | npz | pytorch) echo 1024 ;;
-    *) echo 2048 ;;
-  esac
-}
+# Every target holds its peak memory to a budget proportional to the input
+# inside the target (fuzz_budget.hpp: 32 MiB + 256 x input bytes, 64 MiB at
+# most for max_len); the process limit only backs that up.
+rss_limit() { echo 1024; }
 
 out=$root/$build/out
 rm -rf "$out"
