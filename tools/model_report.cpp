@@ -99,6 +99,10 @@ nlohmann::json report_json(const FileReport& r) {
   if (const File* f = source.owf_file())
     j["format_version"] = fmt::format("{}.{}", f->version().major, f->version().minor);
   j["file_size"] = r.size;
+  if (const auto files = source.files(); !files.empty()) {
+    j["files"] = nlohmann::json::array();
+    for (const auto& f : files) j["files"].push_back(f.string());
+  }
   j["alignment"] = source.alignment();
   j["weights_digest"] = to_hex(r.digests->weights);
   // Always an object, so that license.spdx can be read without a check;
@@ -143,6 +147,10 @@ void print_report(const FileReport& r, bool full) {
   print_field("format", format_title(source));
   print_field("file size",
               r.size < 1024 ? human_bytes(r.size) : fmt::format("{} bytes ({})", grouped(r.size), human_bytes(r.size)));
+  if (const auto files = source.files(); !files.empty())
+    print_field("files", fmt::format("{} (an index and {} shards: {} ... {})", files.size(), files.size() - 1,
+                                     printable(files[1].filename().string()),
+                                     printable(files.back().filename().string())));
   print_field("alignment", source.alignment() ? std::to_string(source.alignment()) : std::string("-"));
   print_field("weights digest", to_hex(r.digests->weights));
   print_license(info.license);

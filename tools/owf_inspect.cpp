@@ -95,7 +95,10 @@ int run(int argc, char** argv) {
   auto digests = compute_digests(**source);
   if (!digests.ok()) return fail(kTool, digests.error());
   std::error_code ec;
-  const FileReport report{path, std::filesystem::file_size(path, ec), source->get(), &*digests};
+  std::uint64_t size = 0;  // of every file read: a shard set's index and shards
+  for (const auto& file : (*source)->files()) size += std::filesystem::file_size(file, ec);
+  if ((*source)->files().empty()) size = std::filesystem::file_size(path, ec);
+  const FileReport report{path, size, source->get(), &*digests};
   if (json)
     fmt::print("{}\n", dump_json(report_json(report)));
   else

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "formats/formats.hpp"
+#include "formats/shard_set.hpp"
 #include "io/byte_source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
@@ -112,6 +113,8 @@ Result<Format> detect_from_head(const std::filesystem::path& path, const Head& h
 }  // namespace
 
 Result<Format> detect_format(const std::filesystem::path& path) {
+  OWF_ASSIGN_OR_RETURN(const auto index, internal::find_shard_index(path));
+  if (index) return internal::shard_set_format(*index);
   OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
   return detect_from_head(path, head);
 }
@@ -183,6 +186,9 @@ std::unique_ptr<Source> source_of(File file) { return std::make_unique<OwfSource
 
 Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, std::optional<Format> format,
                                             const Limits& limits) {
+  // A Hugging Face index, or a directory holding one: the set of its shards.
+  OWF_ASSIGN_OR_RETURN(const auto index, internal::find_shard_index(path));
+  if (index) return internal::open_shard_set(*index, format, limits);
   OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
   Format f;
   if (format) {
@@ -212,6 +218,10 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
 
 Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, const SourceOptions& options) {
   if (options.select.empty()) return open_source(path, options.format, options.limits);
+  OWF_ASSIGN_OR_RETURN(const auto index, internal::find_shard_index(path));
+  if (index)
+    return Error(ErrorCode::kInvalidArgument, path.string() + ": selecting a sub-dict ('" + options.select +
+                                                  "') applies to single PyTorch checkpoints, not shard sets");
   Format f;
   if (options.format) {
     f = *options.format;

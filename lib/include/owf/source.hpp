@@ -64,6 +64,9 @@ class OWF_API Source {
   virtual std::vector<std::string> notes() const { return {}; }
   /// The OWF File behind this source, if it is one.
   virtual const File* owf_file() const { return nullptr; }
+  /// The files this source reads when there are several (a shard set: its
+  /// index, then its shards); empty for a source of one file.
+  virtual std::vector<std::filesystem::path> files() const { return {}; }
 
   std::optional<std::size_t> find(std::string_view name) const;
 };

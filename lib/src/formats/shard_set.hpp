@@ -1,0 +1,32 @@
+// Foreign shard sets read as one Source: a Hugging Face index
+// (`model.safetensors.index.json`, `pytorch_model.bin.index.json`: a JSON
+// object whose "weight_map" names the shard file of every tensor) and its
+// shards, which lie in the index's directory (spec/interchange.md,
+// "Shard sets").
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "owf/source.hpp"
+
+namespace owf::internal {
+
+/// The index file `path` stands for: `path` itself when its name ends in
+/// ".index.json", the one such file inside `path` when it is a directory;
+/// nullopt otherwise (not a shard set). A directory holding several
+/// indexes is an error naming them.
+Result<std::optional<std::filesystem::path>> find_shard_index(const std::filesystem::path& path);
+
+/// The format of the shards the index names (from the first shard's name).
+Result<Format> shard_set_format(const std::filesystem::path& index);
+
+/// Opens the index and every shard it names (their headers only), checks
+/// that the index and the shards agree tensor for tensor, and returns the
+/// union of the shards' tensors, sorted by name. `format`, when given, must
+/// be the shards' format.
+Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& index, std::optional<Format> format,
+                                               const Limits& limits);
+
+}  // namespace owf::internal
