@@ -3,10 +3,14 @@
 // Streams one tensor at a time, keeps every tensor's name, dtype, shape and
 // bytes, and carries license, provenance, hyperparameters and metadata
 // across as far as the target format can hold them (saying what it drops).
-// The library checks the source's stored digests as the bytes stream and
-// reads the target back before it appears under its name (owf/convert.hpp).
+// --include/--exclude choose tensors by name; --dtype casts floating-point
+// and quantized tensors (lossy: the new weights digest is printed and the
+// source's recorded in the target). The library checks the source's stored
+// digests as the bytes stream and reads the target back before it appears
+// under its name (owf/convert.hpp).
 #include <fmt/core.h>
 
+#include <cctype>
 #include <charconv>
 
 #include "cli.hpp"
@@ -36,7 +40,9 @@ Status parse_compression(const std::string& text, CompressionOptions& out) {
 }
 
 struct Options {
-  std::string in, out, license, license_name, license_url, metadata_file, compress, from, select;
+  std::string in, out, license, license_name, license_url, metadata_file, compress, from, select, dtype;
+  std::vector<std::string> include, exclude;
+  bool saturate = false;
   std::optional<std::string> to;
   std::vector<std::string> hparams, metas, copyright, authors;
   std::uint64_t alignment = 0;
@@ -50,6 +56,14 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--from", o.from, "source format (default: detected)");
   app.add_option("--select", o.select, "PyTorch checkpoints: only the tensors under this key (e.g. model_state_dict)");
   app.add_option("--to", o.to, "target format (default: from OUT's extension)");
+  app.add_option("--include", o.include,
+                 "convert only tensors whose whole name matches this glob (* ? [...]; repeatable)");
+  app.add_option("--exclude", o.exclude, "leave out tensors whose whole name matches this glob (repeatable)");
+  app.add_option("--dtype", o.dtype,
+                 "cast floating-point and quantized tensors (dequantized) to f32, f16 or bf16 (also f64, "
+                 "f8_e4m3fn, f8_e5m2); integer and bool tensors are kept. Lossy: the weights digest changes");
+  app.add_flag("--saturate", o.saturate,
+               "with --dtype: values beyond the target's range become its largest finite value, not infinity");
   app.add_option("--license", o.license,
                  "SPDX license expression (required for OWF when IN declares none; NOASSERTION to decline explicitly)");
   app.add_option("--license-name", o.license_name, "license name");
@@ -114,6 +128,19 @@ Result<ConvertOptions> convert_options(const CLI::App& app, const Options& o) {
     OWF_RETURN_IF_ERROR(parse_compression(o.compress.empty() ? "zstd" : o.compress, c.write.compression));
   c.write.overwrite = o.force;
   c.check_output = !o.no_check;
+  c.include = o.include;
+  c.exclude = o.exclude;
+  if (!o.dtype.empty()) {
+    std::string upper = o.dtype;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    const auto d = dtype_from_name(upper);
+    if (!d || !can_encode(*d))
+      return Error(ErrorCode::kInvalidArgument,
+                   "--dtype: '" + o.dtype + "' is not one of f32, f16, bf16, f64, f8_e4m3fn, f8_e5m2");
+    c.cast_to = *d;
+  }
+  if (o.saturate && !c.cast_to) return Error(ErrorCode::kInvalidArgument, "--saturate needs --dtype");
+  c.cast_encoding.saturate = o.saturate;
   return c;
 }
 
@@ -146,14 +173,23 @@ int run(int argc, char** argv) {
       fmt::print(stderr,
                  "  hint: pass --license SPDX-EXPRESSION (for example --license MIT), "
                  "or --license NOASSERTION to write the file without stating one\n");
+    if (e.code() == ErrorCode::kForeignFormatUnsupported && e.message().find("cannot store") != std::string::npos)
+      fmt::print(stderr,
+                 "  hint: --exclude NAME leaves a tensor out; --dtype f32, f16 or bf16 casts floating-point and "
+                 "quantized tensors\n");
     return exit_code_for(e);
   }
   if (o.quiet) return kExitOk;
   std::error_code ec;
   const std::uint64_t size = std::filesystem::file_size(o.out, ec);
+  const bool unchanged = report->renamed.empty() && report->left_out == 0 && report->cast_count == 0;
   fmt::print("{} -> {}: {} {} tensors, {}, weights digest {}{}\n", printable(o.in), printable(o.out),
              format_name(report->format), report->tensor_count, human_bytes(size), to_hex(report->weights_digest),
-             report->renamed.empty() ? (report->checked ? " (unchanged)" : " (unchanged; not read back)") : "");
+             unchanged ? (report->checked ? " (unchanged)" : " (unchanged; not read back)") : "");
+  if (report->left_out != 0) fmt::print("  note: {} tensors of {} left out\n", report->left_out, printable(o.in));
+  if (report->cast_count != 0)
+    fmt::print("  note: lossy: {} tensors cast to {}, from weights digest {}\n", report->cast_count,
+               dtype_name(*options->cast_to), to_hex(*report->source_weights_digest));
   for (const auto& [from, to] : report->renamed)
     fmt::print("  note: tensor '{}' is named '{}' in {}: a .npy file holds no names\n", printable(from), printable(to),
                printable(o.out));

@@ -22,8 +22,11 @@ int inspect_tensor(const Source& source, const std::string& name, std::size_t sh
                    {"shape", shape_json(t.shape)},
                    {"role", std::string(role_name(t.role))},
                    {"element_count", t.element_count}};
-  if (!has_values(t.dtype)) {
-    const std::string why = fmt::format("statistics are not supported for dtype {}", dtype_name(t.dtype));
+  if (!can_decode(t.dtype)) {
+    const auto info = dtype_info(t.dtype);
+    const std::string why = fmt::format(
+        "statistics are not supported for dtype {} ({})", dtype_name(t.dtype),
+        info && info->kind == DTypeClass::kComplex ? "complex values" : "a ggml type this library does not decode");
     if (json) {
       j["stats"] = nullptr;
       j["note"] = why;
@@ -36,7 +39,9 @@ int inspect_tensor(const Source& source, const std::string& name, std::size_t sh
   }
   auto st = tensor_stats(source, *index, show);
   if (!st.ok()) return fail(kTool, st.error());
+  const std::string note = value_note(t.dtype);
   if (json) {
+    if (!note.empty()) j["values"] = note;
     auto first = nlohmann::json::array();
     for (double v : st->first) first.push_back(double_json(v));
     j["stats"] = {
@@ -51,7 +56,8 @@ int inspect_tensor(const Source& source, const std::string& name, std::size_t sh
     fmt::print("{}\n", dump_json(j));
     return kExitOk;
   }
-  fmt::print("{}  {} {}  role {}\n", printable(name), dtype_name(t.dtype), shape_string(t.shape), role_name(t.role));
+  fmt::print("{}  {} {}  role {}{}\n", printable(name), dtype_name(t.dtype), shape_string(t.shape), role_name(t.role),
+             note.empty() ? "" : "  (values " + note + ")");
   Table table({"statistic", "value"}, {false, true});
   table.add({"count", grouped(st->count)});
   if (st->finite) {

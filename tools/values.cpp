@@ -1,162 +1,43 @@
 #include "values.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
-#include <cstring>
+#include <memory>
 
 namespace owf::tools {
 namespace {
 
-// Elements decoded per piece: bounds memory to a few MiB per tensor.
+// Elements read per piece: bounds memory to a few MiB per tensor.
 constexpr std::uint64_t kPieceElements = 1u << 18;
 
-double half_to_double(std::uint16_t h) {
-  const int sign = h >> 15, exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
-  double v;
-  if (exp == 0)
-    v = std::ldexp(mant, -24);
-  else if (exp == 31)
-    v = mant ? NAN : INFINITY;
-  else
-    v = std::ldexp(mant + 1024, exp - 25);
-  return sign ? -v : v;
-}
-
-double e4m3fn_to_double(std::uint8_t b) {
-  const int sign = b >> 7, exp = (b >> 3) & 0xF, mant = b & 0x7;
-  double v;
-  if (exp == 0xF && mant == 0x7)
-    v = NAN;  // no infinities in FN
-  else if (exp == 0)
-    v = std::ldexp(mant, -9);
-  else
-    v = std::ldexp(mant + 8, exp - 10);
-  return sign ? -v : v;
-}
-
-template <class T>
-T load(const std::byte* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-void decode(DType d, std::span<const std::byte> bytes, std::vector<double>& out) {
-  const std::size_t size = dtype_info(d)->block_bytes;
-  const std::size_t n = bytes.size() / size;
-  out.resize(n);
-  const std::byte* p = bytes.data();
-  for (std::size_t i = 0; i < n; ++i, p += size) {
-    double v = 0;
-    switch (d) {
-      case DType::kBool:
-        v = load<std::uint8_t>(p) != 0 ? 1 : 0;
-        break;
-      case DType::kU8:
-        v = load<std::uint8_t>(p);
-        break;
-      case DType::kI8:
-        v = load<std::int8_t>(p);
-        break;
-      case DType::kU16:
-        v = load<std::uint16_t>(p);
-        break;
-      case DType::kI16:
-        v = load<std::int16_t>(p);
-        break;
-      case DType::kU32:
-        v = load<std::uint32_t>(p);
-        break;
-      case DType::kI32:
-        v = load<std::int32_t>(p);
-        break;
-      case DType::kU64:
-        v = static_cast<double>(load<std::uint64_t>(p));
-        break;
-      case DType::kI64:
-        v = static_cast<double>(load<std::int64_t>(p));
-        break;
-      case DType::kF16:
-        v = half_to_double(load<std::uint16_t>(p));
-        break;
-      case DType::kBF16:
-        v = std::bit_cast<float>(static_cast<std::uint32_t>(load<std::uint16_t>(p)) << 16);
-        break;
-      case DType::kF32:
-        v = load<float>(p);
-        break;
-      case DType::kF64:
-        v = load<double>(p);
-        break;
-      case DType::kF8_E4M3FN:
-        v = e4m3fn_to_double(load<std::uint8_t>(p));
-        break;
-      case DType::kF8_E5M2:
-        v = half_to_double(static_cast<std::uint16_t>(load<std::uint8_t>(p) << 8));
-        break;
-      case DType::kF8_E8M0: {
-        const auto e = load<std::uint8_t>(p);
-        v = e == 0xFF ? NAN : std::ldexp(1.0, e - 127);
-        break;
-      }
-      default:
-        break;
-    }
-    out[i] = v;
-  }
-}
-
-// Reads elements [first, first + count) of a tensor and decodes them.
-Status read_values(const Source& source, std::size_t index, DType dtype, std::uint64_t first, std::uint64_t count,
-                   std::vector<std::byte>& bytes, std::vector<double>& out) {
-  const std::uint64_t size = dtype_info(dtype)->block_bytes;
-  bytes.resize(static_cast<std::size_t>(count * size));
-  OWF_RETURN_IF_ERROR(source.read_range(index, first * size, bytes));
-  decode(dtype, bytes, out);
-  return {};
+// How far a pair lies beyond the tolerance (> 0: not close). NaN on one
+// side only, and an unmatched infinity, are infinitely far.
+double excess(double a, double b, const Tolerance& tol) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? -INFINITY : INFINITY;
+  if (a == b) return -INFINITY;  // equal infinities included
+  const double diff = std::fabs(a - b);
+  if (std::isinf(diff)) return INFINITY;
+  return diff - (tol.atol + tol.rtol * std::fabs(b));
 }
 
 }  // namespace
 
-bool has_values(DType d) {
-  switch (d) {
-    case DType::kBool:
-    case DType::kU8:
-    case DType::kI8:
-    case DType::kU16:
-    case DType::kI16:
-    case DType::kU32:
-    case DType::kI32:
-    case DType::kU64:
-    case DType::kI64:
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kF32:
-    case DType::kF64:
-    case DType::kF8_E4M3FN:
-    case DType::kF8_E5M2:
-    case DType::kF8_E8M0:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_float_for_diff(DType d) {
-  return d == DType::kF16 || d == DType::kBF16 || d == DType::kF32 || d == DType::kF64;
+std::string value_note(DType dtype) {
+  const auto info = dtype_info(dtype);
+  if (info && info->kind == DTypeClass::kQuantized) return "dequantized from " + std::string(info->name);
+  return {};
 }
 
 Result<TensorStats> tensor_stats(const Source& source, std::size_t index, std::size_t first_count) {
   const TensorInfo t = source.tensor(index);
   TensorStats st;
   long double sum = 0, sum_sq = 0;
-  std::vector<std::byte> bytes;
-  std::vector<double> values;
+  std::vector<double> values(static_cast<std::size_t>(std::min(kPieceElements, t.element_count)));
   for (std::uint64_t at = 0; at < t.element_count; at += kPieceElements) {
-    const std::uint64_t n = std::min(kPieceElements, t.element_count - at);
-    OWF_RETURN_IF_ERROR(read_values(source, index, t.dtype, at, n, bytes, values));
-    for (double v : values) {
+    const auto piece =
+        std::span(values).first(static_cast<std::size_t>(std::min(kPieceElements, t.element_count - at)));
+    OWF_RETURN_IF_ERROR(read_elements(source, index, at, piece));
+    for (double v : piece) {
       if (st.first.size() < first_count) st.first.push_back(v);
       ++st.count;
       if (std::isnan(v)) {
@@ -182,29 +63,48 @@ Result<TensorStats> tensor_stats(const Source& source, std::size_t index, std::s
   return st;
 }
 
-Result<FloatDiff> float_diff(const Source& a, std::size_t ia, const Source& b, std::size_t ib) {
-  const TensorInfo ta = a.tensor(ia), tb = b.tensor(ib);
-  FloatDiff d;
-  std::vector<std::byte> ra, rb;
-  std::vector<double> va, vb;
-  for (std::uint64_t at = 0; at < ta.element_count; at += kPieceElements) {
-    const std::uint64_t n = std::min(kPieceElements, ta.element_count - at);
-    OWF_RETURN_IF_ERROR(read_values(a, ia, ta.dtype, at, n, ra, va));
-    OWF_RETURN_IF_ERROR(read_values(b, ib, tb.dtype, at, n, rb, vb));
-    for (std::size_t i = 0; i < va.size(); ++i) {
+Result<ValueDiff> value_diff(const Source& a, std::size_t ia, const Source& b, std::size_t ib,
+                             const Tolerance& tolerance, std::size_t worst_count) {
+  const std::uint64_t n = a.tensor(ia).element_count;
+  if (b.tensor(ib).element_count != n)
+    return Error(ErrorCode::kInvalidArgument, "tensor '" + std::string(a.tensor(ia).name) + "': " + std::to_string(n) +
+                                                  " elements against " + std::to_string(b.tensor(ib).element_count));
+  ValueDiff d;
+  d.count = n;
+  // The worst elements so far as a min-heap on their excess.
+  std::vector<std::pair<double, ElementPair>> worst;
+  const auto better = [](const auto& x, const auto& y) { return x.first > y.first; };
+  const std::size_t size = static_cast<std::size_t>(std::min(kPieceElements, n));
+  std::vector<double> va(size), vb(size);
+  for (std::uint64_t at = 0; at < n; at += kPieceElements) {
+    const auto m = static_cast<std::size_t>(std::min(kPieceElements, n - at));
+    OWF_RETURN_IF_ERROR(read_elements(a, ia, at, std::span(va).first(m)));
+    OWF_RETURN_IF_ERROR(read_elements(b, ib, at, std::span(vb).first(m)));
+    for (std::size_t i = 0; i < m; ++i) {
       const double x = va[i], y = vb[i];
-      if (x == y || (std::isnan(x) && std::isnan(y))) continue;
+      const double e = excess(x, y, tolerance);
+      if (e == -INFINITY) continue;  // equal
       ++d.differing;
+      if (e > 0) ++d.exceeding;
       if (std::isnan(x) || std::isnan(y)) {
         ++d.nan_mismatch;
-        continue;
+      } else {
+        const double abs = std::fabs(x - y);
+        d.max_abs = std::max(d.max_abs, abs);
+        d.max_rel = std::max(d.max_rel, y == 0 ? INFINITY : abs / std::fabs(y));
       }
-      const double abs = std::fabs(x - y);
-      const double rel = abs / std::max(std::fabs(x), std::fabs(y));
-      d.max_abs = std::isfinite(abs) ? std::max(d.max_abs, abs) : INFINITY;
-      if (!std::isnan(rel)) d.max_rel = std::max(d.max_rel, rel);
+      if (worst_count == 0 || e <= 0) continue;
+      if (worst.size() == worst_count) {
+        if (!(e > worst.front().first)) continue;
+        std::pop_heap(worst.begin(), worst.end(), better);
+        worst.pop_back();
+      }
+      worst.push_back({e, ElementPair{at + i, x, y}});
+      std::push_heap(worst.begin(), worst.end(), better);
     }
   }
+  std::sort_heap(worst.begin(), worst.end(), better);
+  for (const auto& w : worst) d.worst.push_back(w.second);
   return d;
 }
 

@@ -10,128 +10,42 @@
 // - Unless told not to, the finished temporary file is read back through
 //   its own format's reader before it is renamed to the target, and its
 //   weights digest must equal the source's.
+//
+// With tensors chosen (include, exclude) or cast (cast_to), the source is
+// read through a CheckedSource whatever the target, then a SelectedSource,
+// then a CastSource; the target's weights digest is then the one of the
+// bytes the writer was given. A cast records the source's weights digest,
+// which a source that stores none (not OWF) yields only to a first pass
+// over all its tensors: such a source is read twice, and the second read
+// must agree with the first.
 #include "owf/convert.hpp"
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "cast_source.hpp"
+#include "checked_source.hpp"
 #include "formats/formats.hpp"
-#include "sha256.hpp"
 #include "tensor_pieces.hpp"
+#include "tensor_selection.hpp"
 
 namespace owf {
 
 namespace {
 
+using internal::CheckedSource;
+
+// Run before the target replaces anything, once its tensors are written:
+// the check that every tensor read from the source matched its digest.
+using SourceCheck = std::function<Status()>;
+
 void override_field(std::string& field, const std::string& value) {
   if (!value.empty()) field = value;
 }
-
-// The source as a foreign writer sees it: its own model information
-// replaced, and every tensor hashed as the writer reads it, in whatever
-// pieces. When the source stores digests, the read that completes a tensor
-// fails if the bytes disagree with them.
-class CheckedSource final : public Source {
- public:
-  CheckedSource(const Source& base, ModelInfo info)
-      : base_(base),
-        info_(std::move(info)),
-        stores_digests_(base.owf_file() != nullptr),
-        states_(base.tensor_count()) {}
-
-  Format format() const override { return base_.format(); }
-  std::size_t tensor_count() const override { return base_.tensor_count(); }
-  TensorInfo tensor(std::size_t index) const override { return base_.tensor(index); }
-  Status read(std::size_t index, std::span<std::byte> out) const override {
-    OWF_RETURN_IF_ERROR(base_.read(index, out));
-    return feed(index, 0, out);
-  }
-  Status read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const override {
-    OWF_RETURN_IF_ERROR(base_.read_range(index, offset, out));
-    return feed(index, offset, out);
-  }
-  bool ranged_reads() const override { return base_.ranged_reads(); }
-  const ModelInfo& info() const override { return info_; }
-  std::uint64_t alignment() const override { return base_.alignment(); }
-  Result<Sha256Digest> tensor_sha256(std::size_t index) const override { return digest(index); }
-
-  /// The digest of a tensor's bytes: from the pieces the writer read, in
-  /// order, when it read them all; otherwise read again now (and checked
-  /// against a stored digest).
-  Result<Sha256Digest> digest(std::size_t index) const {
-    {
-      std::lock_guard lock(mutex_);
-      if (states_[index].digest) return *states_[index].digest;
-    }
-    OWF_ASSIGN_OR_RETURN(Sha256Digest d, hash_whole(index));
-    return d;
-  }
-
- private:
-  struct State {
-    std::uint64_t next = 0;  // bytes hashed so far, in order
-    bool out_of_order = false;
-    std::unique_ptr<internal::Sha256> hasher;  // only while a tensor streams
-    std::optional<Sha256Digest> digest;
-  };
-
-  Status compare(std::size_t index, const Sha256Digest& d) const {
-    const TensorInfo t = base_.tensor(index);
-    if (stores_digests_ && d != t.sha256)
-      return Error(ErrorCode::kTensorDigestMismatch,
-                   "tensor '" + std::string(t.name) + "' of the source: its bytes hash to " + to_hex(d) +
-                       ", not the digest its file stores (" + to_hex(t.sha256) + "); nothing was written");
-    return {};
-  }
-
-  Status feed(std::size_t index, std::uint64_t offset, std::span<const std::byte> bytes) const {
-    const std::uint64_t size = base_.tensor(index).logical_bytes;
-    std::optional<Sha256Digest> finished;
-    {
-      std::lock_guard lock(mutex_);
-      State& s = states_[index];
-      if (s.digest || s.out_of_order) return {};
-      if (offset != s.next) {
-        s.out_of_order = true;
-        s.hasher.reset();
-        return {};
-      }
-      if (!s.hasher) s.hasher = std::make_unique<internal::Sha256>();
-      s.hasher->update(bytes);
-      s.next += bytes.size();
-      if (s.next != size) return {};
-      finished = s.hasher->finish();
-      s.hasher.reset();
-      s.digest = finished;
-    }
-    return compare(index, *finished);
-  }
-
-  Result<Sha256Digest> hash_whole(std::size_t index) const {
-    const TensorInfo t = base_.tensor(index);
-    internal::Sha256 h;
-    internal::PieceBuffer buffer;
-    OWF_RETURN_IF_ERROR(internal::for_each_piece(base_, index, buffer, [&](std::span<const std::byte> piece) {
-      h.update(piece);
-      return Status{};
-    }));
-    const Sha256Digest d = h.finish();
-    OWF_RETURN_IF_ERROR(compare(index, d));
-    std::lock_guard lock(mutex_);
-    states_[index].digest = d;
-    return d;
-  }
-
-  const Source& base_;
-  ModelInfo info_;
-  bool stores_digests_;
-  mutable std::mutex mutex_;
-  mutable std::vector<State> states_;
-};
 
 Status copy_tensor(const Source& source, std::size_t index, Writer& writer, internal::PieceBuffer& buffer) {
   const TensorInfo t = source.tensor(index);
@@ -150,7 +64,7 @@ Error output_differs(const std::filesystem::path& path, const Sha256Digest& writ
 }
 
 Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
-                                const ConvertOptions& options) {
+                                const ConvertOptions& options, const SourceCheck& source_check) {
   if (!info.license)
     return Error(ErrorCode::kMissingLicense,
                  "the source declares no license and none was given; an OWF file needs "
@@ -162,8 +76,10 @@ Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, con
   // OWF to OWF keeps the source's alignment unless told otherwise; other
   // formats' alignments (GGUF's 32) are below what OWF readers expect.
   if (!options.alignment_given)
-    write.alignment = source.format() == Format::kOwf ? source.alignment() : WriteOptions{}.alignment;
+    write.alignment =
+        source.format() == Format::kOwf && source.alignment() != 0 ? source.alignment() : WriteOptions{}.alignment;
   write.before_rename = [&](const std::filesystem::path& temporary) -> Status {
+    if (source_check) OWF_RETURN_IF_ERROR(source_check());
     OWF_ASSIGN_OR_RETURN(File written, File::open(temporary));
     report.weights_digest = written.weights_digest();
     if (const File* from = source.owf_file(); from != nullptr && from->weights_digest() != report.weights_digest)
@@ -225,7 +141,7 @@ Result<Sha256Digest> written_digest(const std::filesystem::path& temporary, Form
 }
 
 Result<ConvertReport> write_foreign(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
-                                    Format to, const ConvertOptions& options) {
+                                    Format to, const ConvertOptions& options, const SourceCheck& source_check) {
   const CheckedSource checked(source, info);
   ConvertReport report;
   report.format = to;
@@ -236,6 +152,7 @@ Result<ConvertReport> write_foreign(const Source& source, const ModelInfo& info,
     report.renamed.emplace_back(std::string(source.tensor(0).name), written_name(to, path, source.tensor(0).name));
   internal::OutputOptions output{.replace = options.write.overwrite};
   output.before_rename = [&](const std::filesystem::path& temporary) -> Status {
+    if (source_check) OWF_RETURN_IF_ERROR(source_check());
     OWF_ASSIGN_OR_RETURN(report.weights_digest, expected_digest(checked, to, path));
     if (!options.check_output) return {};
     OWF_ASSIGN_OR_RETURN(Sha256Digest written, written_digest(temporary, to, path));
@@ -263,6 +180,75 @@ Result<ConvertReport> write_foreign(const Source& source, const ModelInfo& info,
   return report;
 }
 
+Result<ConvertReport> write_target(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
+                                   Format to, const ConvertOptions& options, const SourceCheck& source_check) {
+  switch (to) {
+    case Format::kOwf:
+      return write_owf(source, info, path, options, source_check);
+    case Format::kSafetensors:
+    case Format::kGguf:
+    case Format::kNpz:
+    case Format::kNpy:
+      return write_foreign(source, info, path, to, options, source_check);
+    case Format::kPyTorch:
+      break;
+  }
+  return Error(ErrorCode::kInvalidArgument, "unknown target format");
+}
+
+// The source's weights digest: the one an OWF file stores, else computed
+// (through `checked`, so that the tensors' digests are then known and a
+// second read of a tensor must agree with them).
+Result<Sha256Digest> source_weights_digest(const Source& source, const CheckedSource& checked) {
+  if (const File* file = source.owf_file()) return file->weights_digest();
+  return compute_weights_digest(checked);
+}
+
+// What a cast target records about its origin (spec/format.md §4.7): the
+// source as a base model, and the cast in metadata.
+void record_cast(ModelInfo& info, const ModelInfo& source_info, const Sha256Digest& from, DType to) {
+  auto& bases = info.provenance.base_models;
+  if (std::none_of(bases.begin(), bases.end(), [&](const BaseModel& b) { return b.weights_digest == from; }))
+    bases.push_back(BaseModel{source_info.provenance.name, from});
+  info.metadata["owf.cast.from_weights_digest"] = to_hex(from);
+  info.metadata["owf.cast.dtype"] = std::string(dtype_name(to));
+}
+
+// convert() with tensors left out or cast: the source is read through a
+// CheckedSource (its stored digests checked as its bytes stream, whatever
+// happens to them next), then the chosen tensors, then the cast.
+Result<ConvertReport> convert_transformed(const Source& source, const std::filesystem::path& path, Format to,
+                                          const ConvertOptions& options) {
+  OWF_ASSIGN_OR_RETURN(std::vector<std::size_t> chosen,
+                       internal::select_tensors(source, options.include, options.exclude));
+  const CheckedSource checked(source, source.info());
+  const std::size_t left_out = source.tensor_count() - chosen.size();
+  const internal::SelectedSource selected(checked, chosen);
+  std::unique_ptr<internal::CastSource> cast;
+  if (options.cast_to) {
+    OWF_ASSIGN_OR_RETURN(cast, internal::CastSource::create(selected, *options.cast_to, options.cast_encoding));
+  }
+  const std::size_t cast_count = cast ? cast->cast_count() : 0;
+  ModelInfo info = converted_info(source.info(), options);
+  std::optional<Sha256Digest> from;
+  if (cast_count != 0) {
+    OWF_ASSIGN_OR_RETURN(from, source_weights_digest(source, checked));
+    record_cast(info, source.info(), *from, *options.cast_to);
+  }
+  // Tensors the writer read out of order were not checked as they
+  // streamed: read them again now.
+  const SourceCheck check = [&]() -> Status {
+    for (std::size_t i : chosen) OWF_RETURN_IF_ERROR(checked.digest(i).status());
+    return {};
+  };
+  const Source& transformed = cast ? static_cast<const Source&>(*cast) : selected;
+  OWF_ASSIGN_OR_RETURN(ConvertReport report, write_target(transformed, info, path, to, options, check));
+  report.left_out = left_out;
+  report.cast_count = cast_count;
+  report.source_weights_digest = from;
+  return report;
+}
+
 }  // namespace
 
 ModelInfo converted_info(const ModelInfo& source, const ConvertOptions& options) {
@@ -287,21 +273,13 @@ ModelInfo converted_info(const ModelInfo& source, const ConvertOptions& options)
 
 Result<ConvertReport> convert(const Source& source, const std::filesystem::path& path, Format to,
                               const ConvertOptions& options) {
-  const ModelInfo info = converted_info(source.info(), options);
-  switch (to) {
-    case Format::kOwf:
-      return write_owf(source, info, path, options);
-    case Format::kSafetensors:
-    case Format::kGguf:
-    case Format::kNpz:
-    case Format::kNpy:
-      return write_foreign(source, info, path, to, options);
-    case Format::kPyTorch:
-      return Error(ErrorCode::kUnsupported,
-                   "writing PyTorch checkpoints is not supported (they are pickle programs); "
-                   "convert to safetensors or OWF instead");
-  }
-  return Error(ErrorCode::kInvalidArgument, "unknown target format");
+  if (to == Format::kPyTorch)
+    return Error(ErrorCode::kUnsupported,
+                 "writing PyTorch checkpoints is not supported (they are pickle programs); "
+                 "convert to safetensors or OWF instead");
+  if (!options.include.empty() || !options.exclude.empty() || options.cast_to)
+    return convert_transformed(source, path, to, options);
+  return write_target(source, converted_info(source.info(), options), path, to, options, {});
 }
 
 }  // namespace owf

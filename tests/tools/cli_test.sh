@@ -190,7 +190,7 @@ check "only in A" has "$out" "only_a +I8 \[2\]"
 check "only in B" has "$out" "only_b +F64 \[2, 2\]"
 check "changed F32: max abs and rel difference" has "$out" "w: bytes differ; 2 of 12 elements differ, max abs diff 2\.75, max rel diff 2$"
 check "changed F16" has "$out" "b: bytes differ; 1 of 4 elements differ, max abs diff 0\.5, max rel diff 0\.333333"
-check "changed integers" has "$out" "steps: bytes differ$"
+check "changed integers: values compared too" has "$out" "steps: bytes differ; 1 of 2 elements differ, max abs diff 1, max rel diff 0\.111111$"
 check "verdict" has "$out" "weights differ: 0 tensors identical, 3 changed, 1 only in A, 1 only in B"
 run 1 "$diff" --json "$data/diff_a.npz" "$data/diff_b.npz"
 check "diff --json" has "$out" '"weights_identical": false'
@@ -389,6 +389,80 @@ if [ -n "$corpus" ] && [ -f "$corpus/candle/test_with_key.pt" ] && "$inspect" "$
   run 0 "$convert" --select model_state_dict "$corpus/candle/test_with_key.pt" selected.owf --license MIT
   run 0 "$diff" --weights-only selected.owf "$corpus/candle/test.pt"
   run 2 "$inspect" --select x "$data/diff_a.npz"
+fi
+
+if [ -n "$corpus" ] && [ -f "$corpus/python-gen-worker/stories260K.gguf" ]; then
+  echo "== casts, tensor choice and comparison by value"
+  f32=$corpus/python-gen-worker/stories260K.gguf q8=$corpus/llama4j/tinyllamas-stories-260k-q8_0.gguf
+  run 0 "$convert" "$f32" f32.owf --license MIT
+  f32_digest=$(sed -nE 's/.*weights digest ([0-9a-f]{64}).*/\1/p' <<<"$out")
+  run 0 "$convert" "$f32" bf16.owf --license MIT --dtype bf16
+  check "a cast prints the new digest" has "$out" "owf 48 tensors, .*weights digest [0-9a-f]{64}$"
+  check "a cast says it is lossy and names the source's digest" has "$out" "lossy: 48 tensors cast to BF16, from weights digest $f32_digest"
+  f32_bytes=$(stat -c %s f32.owf) bf16_bytes=$(stat -c %s bf16.owf)
+  check "the BF16 file is about half the F32 one ($bf16_bytes / $f32_bytes)" test $((bf16_bytes * 100 / f32_bytes)) -le 55
+  run 0 "$inspect" --json bf16.owf
+  check "the cast is recorded in metadata" has "$out" "\"owf.cast.from_weights_digest\": \"$f32_digest\""
+  check "the cast dtype is recorded" has "$out" '"owf.cast.dtype": "BF16"'
+  check "the source is a base model" has "$(tr -d ' \n' <<<"$out")" "\"weights_digest\":\"$f32_digest\""
+  run 0 "$diff" --weights-only bf16.owf "$f32" --rtol 1e-2
+  check "BF16 against F32 within rtol 1e-2" has "$out" "weights within tolerance: 0 tensors identical, 48 within tolerance, 0 beyond"
+  run 1 "$diff" --weights-only bf16.owf "$f32"
+  check "without a tolerance the bytes differ" has "$out" "weights differ: 0 tensors identical, 48 changed"
+  run 1 "$diff" --weights-only bf16.owf f32.owf --rtol 1e-3 --worst 2
+  check "beyond tolerance: counted per tensor" has "$out" "blk.0.attn_k.weight: dtype BF16 -> F32; 2,048 of 2,048 elements differ, .* [0-9,]+ beyond tolerance"
+  check "beyond tolerance: the worst elements with index, position and both values" has "$out" "^      [0-9]+ \([0-9]+, [0-9]+\): A -?[0-9.e-]+, B -?[0-9.e-]+$"
+  run 1 "$diff" --json --weights-only bf16.owf f32.owf --rtol 1e-3 --worst 1
+  check "--json within_tolerance" has "$out" '"within_tolerance": false'
+  check "--json beyond_tolerance counts" has "$out" '"beyond_tolerance": [1-9]'
+  check "--json worst elements" has "$(tr -d ' \n' <<<"$out")" '"worst":\[\{"a":-?[0-9.e-]+,"b":-?[0-9.e-]+,"index":[0-9]+\}\]'
+  run 0 "$diff" --json --weights-only bf16.owf f32.owf --atol 0.02
+  check "--json tolerance" has "$(tr -d ' \n' <<<"$out")" '"tolerance":\{"atol":0.02,"rtol":0.0\}'
+  run 2 "$diff" bf16.owf f32.owf --rtol -1
+  check "a negative tolerance is a usage error" has "$err" "--rtol must be a finite number >= 0"
+
+  run 0 "$convert" "$q8" q8-f32.owf --license MIT --dtype f32
+  check "dequantization counts only the quantized tensors" has "$out" "lossy: 37 tensors cast to F32"
+  run 0 "$inspect" "$q8" --tensor blk.0.attn_q.weight --count 4
+  check "--tensor on Q8_0 says it dequantized" has "$out" "Q8_0 \[64, 64\] +role weight +\(values dequantized from Q8_0\)"
+  q8_stats=$(grep -E "min|max|mean|std|first" <<<"$out")
+  run 0 "$inspect" q8-f32.owf --tensor blk.0.attn_q.weight --count 4
+  check "the F32 copy of a Q8_0 tensor has its statistics" test "$q8_stats" = "$(grep -E "min|max|mean|std|first" <<<"$out")"
+  run 0 "$inspect" --json "$q8" --tensor blk.0.attn_q.weight
+  check "--tensor --json says it dequantized" has "$out" '"values": "dequantized from Q8_0"'
+  run 0 "$diff" --weights-only "$q8" q8-f32.owf --atol 0
+  check "the F32 copy equals the Q8_0 values exactly" has "$out" "weights within tolerance: 11 tensors identical, 37 within tolerance"
+
+  run 0 "$convert" "$f32" part.safetensors --include 'blk.[01].*' --exclude '*ffn*'
+  check "--include/--exclude: 10 tensors converted" has "$out" "safetensors 10 tensors, "
+  check "--include/--exclude: tensors left out are counted" has "$out" "note: 38 tensors of .* left out"
+  run 1 "$diff" --weights-only part.safetensors "$f32"
+  check "the chosen tensors are copied exactly" has "$out" "weights differ: 10 tensors identical, 0 changed, 0 only in A, 38 only in B"
+  run 1 "$diff" --weights-only part.safetensors "$f32" --rtol 1e-2
+  check "a tensor missing from one side fails a tolerance comparison" has "$out" "weights differ beyond tolerance: 10 tensors identical, 0 within tolerance, 0 beyond, 0 only in A, 38 only in B"
+  run 2 "$convert" "$f32" none.owf --license MIT --include 'blk.9.*'
+  check "a pattern that matches nothing is named" has "$err" "include pattern 'blk.9.\*' matches no tensor"
+  run 2 "$convert" "$f32" none.owf --license MIT --exclude '*'
+  check "choosing no tensor is an error" has "$err" "leave no tensor"
+  check "no output after a refused choice" test ! -e none.owf
+  run 2 "$convert" "$f32" none.owf --license MIT --dtype q8_0
+  check "--dtype names the casts it knows" has "$err" "--dtype: 'q8_0' is not one of f32, f16, bf16"
+
+  st=$corpus/SafeTensors.jl/model.safetensors
+  run 1 "$convert" "$st" all.gguf
+  check "GGUF refuses a dtype it cannot store, naming the tensor" has "$err" "tensor 'float8_e4m3fn_3' has dtype F8_E4M3FN, which GGUF cannot store"
+  check "... and suggests --exclude or --dtype" has "$err" "hint: --exclude NAME .*--dtype f32"
+  check "no GGUF written" test ! -e all.gguf
+  run 0 "$convert" "$st" all.gguf --dtype f16 --exclude 'bool_*' --exclude 'uint8_*'
+  check "with --exclude and --dtype the rest converts" has "$out" "gguf 30 tensors"
+  run 0 "$inspect" all.gguf
+  check "integers keep their dtype in a cast" has "$out" "int64_3 .*I64"
+  corrupt_cast=$(mktemp -d) && cp f32.owf "$corrupt_cast/c.owf"
+  printf '\xff\xff\xff\xff' | dd of="$corrupt_cast/c.owf" bs=1 seek=70000 conv=notrunc status=none
+  run 1 "$convert" "$corrupt_cast/c.owf" c-bf16.owf --dtype bf16
+  check "a corrupt source is not cast" has "$err" "tensor_digest_mismatch"
+  check "no output from a corrupt source" test ! -e c-bf16.owf
+  rm -rf "$corrupt_cast"
 fi
 
 echo "tools cli: $checks checks, $failures failed"

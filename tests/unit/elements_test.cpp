@@ -25,8 +25,9 @@
 #include <tuple>
 #include <vector>
 
-#include "owf/owf.h"
 #include "fake_source.hpp"
+#include "owf/owf.h"
+#include "reference_values.hpp"
 #include "test_util.hpp"
 
 using namespace owf;
@@ -1354,11 +1355,7 @@ TEST_CASE("elements: the corpus's Q8_0 model against an independent dequantizati
     std::vector<float> want(t.element_count);
     if (t.dtype == DType::kQ8_0) {
       ++q8_tensors;
-      for (std::size_t b = 0; b < t.element_count / 32; ++b) {
-        const std::uint16_t h = static_cast<std::uint16_t>(raw[34 * b] | (raw[34 * b + 1] << 8));
-        for (std::size_t j = 0; j < 32; ++j)
-          want[32 * b + j] = static_cast<float>(static_cast<std::int8_t>(raw[34 * b + 2 + j])) * half_value(h);
-      }
+      want = owf::test::dequantize_q8_0(std::as_bytes(std::span(raw)));
     } else {
       REQUIRE(t.dtype == DType::kF32);
       ++f32_tensors;

@@ -3,7 +3,8 @@
 // Conversion streams: one tensor is in memory at a time (OWF sources are
 // copied in pieces), so memory stays near the largest tensor, not the
 // model. Tensor names, dtypes, shapes and bytes are kept exactly, so the
-// weights digest of the result equals the source's.
+// weights digest of the result equals the source's, unless the options
+// leave tensors out (include, exclude) or cast them (cast_to).
 //
 // What is copied is checked: a source that stores digests (OWF) is checked
 // tensor by tensor as its bytes stream through, and the target is read
@@ -20,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "owf/dtype.hpp"
+#include "owf/elements.hpp"
 #include "owf/error.hpp"
 #include "owf/metadata.hpp"
 #include "owf/source.hpp"
@@ -50,6 +53,27 @@ struct ConvertOptions {
   /// before it replaces the target. The source's own stored digests are
   /// checked while copying either way.
   bool check_output = true;
+
+  /// Tensors to convert, chosen by name with glob patterns matched against
+  /// whole names (`*`, `?`, `[...]`, as fnmatch(3) without flags: `*`
+  /// crosses dots). A tensor is converted when it matches an `include`
+  /// pattern (or `include` is empty) and no `exclude` pattern. A pattern
+  /// that matches no tensor of the source, or a choice that leaves no
+  /// tensor, fails with invalid_argument naming it.
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  /// Cast floating-point and quantized tensors (the latter dequantized,
+  /// spec/format.md §5.1) to this dtype, one of can_encode(): F32, F16,
+  /// BF16, F64, F8_E4M3FN, F8_E5M2. Integer and BOOL tensors are kept as
+  /// they are; complex tensors and ggml types without a decoding fail with
+  /// unsupported (exclude them). Rounding and overflow follow
+  /// encode_elements() with `cast_encoding`. A cast changes values: the
+  /// target's weights digest is not the source's, and the target's model
+  /// information records the cast (spec/format.md §4.7): the source's
+  /// weights digest as a base model and the metadata keys
+  /// owf.cast.from_weights_digest and owf.cast.dtype.
+  std::optional<DType> cast_to;
+  EncodeOptions cast_encoding;
 };
 
 /// What convert() wrote.
@@ -57,8 +81,18 @@ struct ConvertReport {
   Format format = Format::kOwf;
   std::size_t tensor_count = 0;
   /// The target's weights digest, as its reader will see it (equal to the
-  /// source's, except that a .npy file names its tensor after the file).
+  /// source's, except that a .npy file names its tensor after the file,
+  /// and unless tensors were left out or cast).
   Sha256Digest weights_digest{};
+  /// Tensors of the source that include/exclude left out.
+  std::size_t left_out = 0;
+  /// Tensors whose values were cast (ConvertOptions::cast_to). When not 0,
+  /// the conversion was lossy: weights_digest differs from
+  /// source_weights_digest.
+  std::size_t cast_count = 0;
+  /// The source's weights digest, set when tensors were cast (it is the
+  /// one recorded in the target's provenance).
+  std::optional<Sha256Digest> source_weights_digest;
   /// The target was read back and matched (check_output).
   bool checked = false;
   /// Model information the target format has no place for, e.g.
@@ -72,7 +106,8 @@ struct ConvertReport {
 /// applied.
 OWF_API ModelInfo converted_info(const ModelInfo& source, const ConvertOptions& options);
 
-/// Writes every tensor of `source` to `path` in format `to`. The target
+/// Writes every tensor of `source` (those options.include and exclude
+/// choose, cast as options.cast_to says) to `path` in format `to`. The target
 /// appears complete and checked, or not at all; it replaces an existing
 /// file only if options.write.overwrite (directories, devices, FIFOs and
 /// sockets are never replaced).

@@ -53,4 +53,9 @@ Status write_npy(const Source& source, const std::filesystem::path& path, const 
 /// "hyperparameters (3)", ... (spec/interchange.md, each format's "Writing").
 std::vector<std::string> info_not_kept(Format to, const ModelInfo& info);
 
+/// The refusal of a writer of format `to` whose format has no dtype for
+/// tensor `t`: names the tensor and what a conversion can do instead
+/// (leave it out; cast it, when its values can be cast).
+Error dtype_not_kept(Format to, const TensorInfo& t);
+
 }  // namespace owf::internal

@@ -1,11 +1,13 @@
-// What model information each foreign format can hold (spec/interchange.md):
-// safetensors keeps all of it in __metadata__ (owf.* keys); GGUF keeps the
-// SPDX license, the provenance fields with general.* keys, hyperparameters
-// and metadata; .npy and .npz keep none.
+// What each foreign format can hold (spec/interchange.md). Model
+// information: safetensors keeps all of it in __metadata__ (owf.* keys);
+// GGUF keeps the SPDX license, the provenance fields with general.* keys,
+// hyperparameters and metadata; .npy and .npz keep none. Dtypes: each
+// writer knows its own; the refusal is worded here.
 #include <string>
 #include <vector>
 
 #include "formats/formats.hpp"
+#include "owf/elements.hpp"
 
 namespace owf::internal {
 
@@ -37,6 +39,16 @@ std::vector<std::string> info_not_kept(Format to, const ModelInfo& info) {
       break;
   }
   return out;
+}
+
+Error dtype_not_kept(Format to, const TensorInfo& t) {
+  const auto info = dtype_info(t.dtype);
+  const bool castable =
+      info && (info->kind == DTypeClass::kFloat || info->kind == DTypeClass::kQuantized) && can_decode(t.dtype);
+  return Error(ErrorCode::kForeignFormatUnsupported,
+               "tensor '" + std::string(t.name) + "' has dtype " + std::string(dtype_name(t.dtype)) + ", which " +
+                   (to == Format::kGguf ? "GGUF" : std::string(format_name(to))) + " cannot store: leave it out" +
+                   (castable ? " or cast it to F32, F16 or BF16" : ""));
 }
 
 }  // namespace owf::internal

@@ -9,9 +9,9 @@
 #include "formats/gguf/gguf_format.hpp"
 #include "formats/gguf/gguf_metadata.hpp"
 #include "formats/gguf/gguf_values.hpp"
-#include "tensor_pieces.hpp"
 #include "layout.hpp"
 #include "rules.hpp"
+#include "tensor_pieces.hpp"
 
 namespace owf::internal {
 
@@ -39,9 +39,7 @@ Result<OutTensor> out_tensor(const Source& source, std::size_t index) {
     return Error(ErrorCode::kForeignFormatUnsupported, who + ": GGUF tensor names must be shorter than " +
                                                            std::to_string(kGgmlMaxName) + " bytes (ggml's limit)");
   const auto ggml = ggml_from_dtype(info.dtype);
-  if (!ggml)
-    return Error(ErrorCode::kForeignFormatUnsupported,
-                 who + " has dtype " + std::string(dtype_name(info.dtype)) + ", which GGUF cannot store");
+  if (!ggml) return dtype_not_kept(Format::kGguf, info);
   OutTensor t{index, info, *ggml, file_shape(source.info(), info.name, info.shape), 0};
   if (t.dims.size() > kMaxDims)
     return Error(ErrorCode::kForeignFormatUnsupported,

@@ -10,8 +10,8 @@
 #include "formats/safetensors/safetensors_format.hpp"
 #include "formats/safetensors/safetensors_json.hpp"
 #include "formats/safetensors/safetensors_metadata.hpp"
-#include "tensor_pieces.hpp"
 #include "rules.hpp"
+#include "tensor_pieces.hpp"
 #include "utf8.hpp"
 
 namespace owf::internal {
@@ -34,9 +34,7 @@ Status write_safetensors(const Source& source, const std::filesystem::path& path
     if (t.name == kMetadataKey)
       return Error(ErrorCode::kForeignFormatUnsupported, tn + ": the name is reserved in safetensors");
     const Dtype* d = dtype_of(t.dtype);
-    if (d == nullptr)
-      return Error(ErrorCode::kForeignFormatUnsupported,
-                   tn + " has dtype " + std::string(dtype_name(t.dtype)) + ", which safetensors cannot store");
+    if (d == nullptr) return dtype_not_kept(Format::kSafetensors, t);
     if (!names.insert(t.name).second) return Error(ErrorCode::kDuplicateTensorName, tn + " appears twice");
     if (!fills_whole_bytes(*d, t.element_count))
       return Error(ErrorCode::kForeignFormatUnsupported,
