@@ -98,7 +98,7 @@ nlohmann::json report_json(const FileReport& r) {
   j["format"] = std::string(format_name(source.format()));
   if (const File* f = source.owf_file())
     j["format_version"] = fmt::format("{}.{}", f->version().major, f->version().minor);
-  j["file_size"] = r.size;
+  j["file_size"] = r.size ? nlohmann::json(*r.size) : nlohmann::json(nullptr);
   j["alignment"] = source.alignment();
   j["weights_digest"] = to_hex(r.digests->weights);
   // Always an object, so that license.spdx can be read without a check;
@@ -141,8 +141,9 @@ void print_report(const FileReport& r, bool full) {
   const ModelInfo& info = source.info();
   fmt::print("{}\n", printable(r.path));
   print_field("format", format_title(source));
-  print_field("file size",
-              r.size < 1024 ? human_bytes(r.size) : fmt::format("{} bytes ({})", grouped(r.size), human_bytes(r.size)));
+  print_field("file size", !r.size          ? std::string("unknown (remote file)")
+                           : *r.size < 1024 ? human_bytes(*r.size)
+                                            : fmt::format("{} bytes ({})", grouped(*r.size), human_bytes(*r.size)));
   print_field("alignment", source.alignment() ? std::to_string(source.alignment()) : std::string("-"));
   print_field("weights digest", to_hex(r.digests->weights));
   print_license(info.license);

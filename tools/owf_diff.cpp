@@ -28,7 +28,7 @@ struct Opened {
 Result<Opened> open_one(const std::string& path) {
   Opened o;
   o.path = path;
-  OWF_ASSIGN_OR_RETURN(o.source, open_source(path));
+  OWF_ASSIGN_OR_RETURN(o.source, open_input(path));
   DigestOptions options;
   options.check_stored = true;
   OWF_ASSIGN_OR_RETURN(o.digests, compute_digests(*o.source, options));
@@ -138,6 +138,7 @@ int run(int argc, char** argv) {
   app.add_option("B", path_b, "second file")->required();
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--weights-only", weights_only, "do not compare license, provenance, hyperparameters, metadata");
+  add_remote_options(app);
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
   auto a = open_one(path_a);

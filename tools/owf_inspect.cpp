@@ -86,6 +86,7 @@ int run(int argc, char** argv) {
   app.add_flag("--full", full, "do not shorten long hyperparameter and metadata values");
   app.add_option("--from", from, "format, instead of detecting it");
   app.add_option("--select", select, "PyTorch checkpoints: only the tensors under this key (e.g. model_state_dict)");
+  add_remote_options(app);
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
   auto source = open_input(path, from, select);
@@ -94,8 +95,14 @@ int run(int argc, char** argv) {
 
   auto digests = compute_digests(**source);
   if (!digests.ok()) return fail(kTool, digests.error());
-  std::error_code ec;
-  const FileReport report{path, std::filesystem::file_size(path, ec), source->get(), &*digests};
+  std::optional<std::uint64_t> size;
+  if (const File* f = (*source)->owf_file()) {
+    size = f->file_size();
+  } else if (!is_url(path)) {
+    std::error_code ec;
+    size = std::filesystem::file_size(path, ec);
+  }
+  const FileReport report{path, size, source->get(), &*digests};
   if (json)
     fmt::print("{}\n", dump_json(report_json(report)));
   else
