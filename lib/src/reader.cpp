@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "canonical.hpp"
 #include "codec.hpp"
@@ -201,10 +202,14 @@ Status File::verify(const VerifyOptions& options) const {
   std::uint64_t total = 0;
   for (const auto& t : tensors) total += t.logical_bytes;
 
-  // Pieces are small enough to stay in cache between the read and the hash;
-  // remote files are read in large pieces (each split over parallel
-  // connections), as every read costs a round trip.
-  const std::uint64_t kPiece = source.remote() ? 32u << 20 : 1u << 20;
+  // Pieces are small enough to stay in cache between the read and the hash.
+  // Remote files are read in large pieces, as every read costs a round
+  // trip, by more threads than cores: while some wait for their piece,
+  // others hash theirs.
+  const std::uint64_t kPiece = source.remote() ? 8u << 20 : 1u << 20;
+  const unsigned threads = options.threads != 0 || !source.remote()
+                               ? options.threads
+                               : std::max(4u, 2 * std::thread::hardware_concurrency());
   std::vector<VerifyItem> items;
   for (std::size_t k = 0; k < order.size();) {
     const TensorInfo& t = tensors[order[k]];
@@ -231,7 +236,7 @@ Status File::verify(const VerifyOptions& options) const {
     options.progress(done, total);
   };
   std::vector<std::optional<Error>> failures(tensors.size());
-  internal::parallel_for(items.size(), options.threads, [&](std::size_t n) {
+  internal::parallel_for(items.size(), threads, [&](std::size_t n) {
     const VerifyItem item = items[n];
     thread_local std::vector<std::byte> buffer;
     internal::Sha256 h;

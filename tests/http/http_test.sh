@@ -27,29 +27,13 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/../tools/script_checks.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 cd "$work" || exit 2
 
 digest_of() { grep -oE '[0-9a-f]{64}' <<<"$1" | head -1; }
 
 # --- test files -------------------------------------------------------------
 mkdir -p www
-u64le() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x\\x%02x' \
-  $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)) \
-  $((($1 >> 32) & 255)) $((($1 >> 40) & 255)) $((($1 >> 48) & 255)) $((($1 >> 56) & 255)))"; }
-# safetensors FILE NAME:ELEMENTS...: F32 tensors of zeros.
-safetensors() {
-  local file=$1 header="{" offset=0 sep=""
-  shift
-  for spec in "$@"; do
-    local name=${spec%%:*} n=${spec##*:}
-    header+="$sep\"$name\":{\"dtype\":\"F32\",\"shape\":[$n],\"data_offsets\":[$offset,$((offset + 4 * n))]}"
-    offset=$((offset + 4 * n))
-    sep=","
-  done
-  header+="}"
-  while [ $((${#header} % 8)) -ne 0 ]; do header+=" "; done
-  { u64le ${#header}; printf '%s' "$header"; head -c "$offset" /dev/zero; } >"$file"
-}
 safetensors big.safetensors a:2097152 b:2097152 c:1048576 d:1000
 specs=()
 for i in $(seq -w 1 5000); do specs+=("t$i:4"); done
@@ -67,53 +51,8 @@ done
 chmod -R a+rX www
 
 # --- nginx ------------------------------------------------------------------
-start_nginx() {
-  for _ in $(seq 1 20); do
-    port=$((20000 + RANDOM % 40000))
-    tls_port=$((port + 1))
-    mkdir -p nginx/tmp
-    local user="" tls=""
-    [ "$(id -u)" = 0 ] && user="user root;"
-    if [ -e cert.pem ]; then
-      tls="server { listen 127.0.0.1:$tls_port ssl; ssl_certificate $work/cert.pem;
-        ssl_certificate_key $work/key.pem; root $work/www; }"
-    fi
-    cat >nginx/nginx.conf <<EOF
-$user
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log $work/nginx/access.log;
-  client_body_temp_path $work/nginx/tmp; proxy_temp_path $work/nginx/tmp;
-  fastcgi_temp_path $work/nginx/tmp; uwsgi_temp_path $work/nginx/tmp; scgi_temp_path $work/nginx/tmp;
-  types { application/octet-stream owf safetensors gguf; }
-  server { listen 127.0.0.1:$port; root $work/www; }
-  $tls
-}
-EOF
-    "$nginx" -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log" &
-    nginx_pid=$!
-    for _ in $(seq 1 50); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        pids+=("$nginx_pid")
-        return 0
-      fi
-      kill -0 "$nginx_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill "$nginx_pid" 2>/dev/null
-    wait "$nginx_pid" 2>/dev/null
-  done
-  echo "cannot start nginx"
-  cat nginx/error.log
-  exit 2
-}
 if command -v openssl >/dev/null; then
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 -subj /CN=127.0.0.1 \
-    -addext subjectAltName=IP:127.0.0.1 2>/dev/null || rm -f cert.pem
+  make_certificate
 fi
 start_nginx
 base=http://127.0.0.1:$port
