@@ -90,6 +90,11 @@ for f in mnist.owf many.owf big.owf mnist.safetensors stories.gguf; do
 done
 run 0 "$tools/owf-inspect" --json "$base/mnist.owf"
 check "inspect --json of a URL names the URL" has "$out" "\"file\": \"$base/mnist.owf\""
+# Read-only: nothing is written to a URL.
+run 2 "$tools/owf-convert" www/mnist.owf "$base/out.safetensors"
+check "convert to a URL is refused" has "$err" "read-only"
+run 2 "$tools/owf-edit" "$base/mnist.owf" --license Apache-2.0
+check "edit of a URL is refused" has "$err" "read-only"
 : >www/empty.owf
 run 1 "$tools/owf-inspect" "$base/empty.owf"
 check "an empty remote file is said to be empty" has "$err" "empty"

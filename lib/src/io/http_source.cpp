@@ -8,6 +8,7 @@
 #include <cstring>
 #include <list>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -393,7 +394,6 @@ class HttpByteSource final : public ByteSource {
     curl_easy_setopt(t.easy, CURLOPT_WRITEDATA, &t);
     const CURLcode code = curl_easy_perform(t.easy);
     curl_easy_setopt(t.easy, CURLOPT_ERRORBUFFER, nullptr);
-    requests_.fetch_add(1, std::memory_order_relaxed);
     const std::string where = name_ + ": bytes " + range + ": ";
     if (!t.abort_reason.empty()) return {Error(ErrorCode::kIoError, where + t.abort_reason)};
     if (code != CURLE_OK) {
@@ -488,7 +488,11 @@ class HttpByteSource final : public ByteSource {
       }
     };
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < workers; ++i) threads.emplace_back(work);
+    try {
+      for (unsigned i = 1; i < workers; ++i) threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      // No more threads: the ones running (at least this one) do the rest.
+    }
     work();
     for (auto& th : threads) th.join();
     if (failure) return *failure;
@@ -533,7 +537,6 @@ class HttpByteSource final : public ByteSource {
   mutable std::vector<CURL*> idle_;
   mutable std::list<Segment> cache_;
   mutable std::uint64_t cached_bytes_ = 0;
-  mutable std::atomic<std::uint64_t> requests_{0};
 };
 
 Status HttpByteSource::take_validators(const ResponseHeaders& h) {
