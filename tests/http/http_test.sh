@@ -36,7 +36,10 @@ digest_of() { grep -oE '[0-9a-f]{64}' <<<"$1" | head -1; }
 mkdir -p www
 safetensors big.safetensors a:2097152 b:2097152 c:1048576 d:1000
 specs=()
-for i in $(seq -w 1 5000); do specs+=("t$i:4"); done
+# Long names: the manifest (about 1.7 MiB) is larger than the open
+# request's last 1 MiB, so opening takes the second request.
+long=model.encoder.layers.attention.projections.$(printf 'x%.0s' $(seq 1 200))
+for i in $(seq -w 1 5000); do specs+=("$long.t$i:4"); done
 safetensors many.safetensors "${specs[@]}"
 cp "$corpus/burn/mnist.safetensors" www/mnist.safetensors
 cp "$corpus/llama4j/tinyllamas-stories-260k-q8_0.gguf" www/stories.gguf
