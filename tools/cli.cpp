@@ -72,9 +72,25 @@ Result<Format> target_format(const std::optional<std::string>& given, const std:
       "cannot tell the format of '" + path + "' from its extension (.owf, .safetensors, .gguf, .npz, .npy): use --to");
 }
 
+namespace {
+RemoteOptions& remote_options() {
+  static RemoteOptions options;
+  return options;
+}
+}  // namespace
+
+void add_remote_options(CLI::App& app) {
+  app.add_option("--header", remote_options().headers,
+                 "URLs: send this request header ('Name: value'; also OWF_HTTP_HEADER, or OWF_HTTP_TOKEN for a "
+                 "bearer token); never printed");
+  app.add_option("--ca-file", remote_options().ca_file,
+                 "URLs: verify HTTPS servers with the certificate authorities in this PEM file (also OWF_CA_FILE)");
+}
+
 Result<std::unique_ptr<Source>> open_input(const std::string& path, const std::string& from,
                                            const std::string& select) {
   SourceOptions options;
+  options.remote = remote_options();
   if (!from.empty()) {
     OWF_ASSIGN_OR_RETURN(Format f, parse_format(from));
     options.format = f;

@@ -39,7 +39,11 @@ int fail(std::string_view tool, const Error& error, int code);
 Result<Format> parse_format(std::string_view name);
 /// A format given explicitly, else the one named by the extension.
 Result<Format> target_format(const std::optional<std::string>& given, const std::string& path);
-/// Opens any format (--from, --select as given), with the library's checks.
+/// --header NAME:VALUE (repeatable) and --ca-file PEM for http(s):// inputs;
+/// open_input() uses what they set.
+void add_remote_options(CLI::App& app);
+/// Opens any format (--from, --select as given), with the library's checks;
+/// a path may be an http(s):// URL.
 Result<std::unique_ptr<Source>> open_input(const std::string& path, const std::string& from = {},
                                            const std::string& select = {});
 

@@ -98,7 +98,7 @@ nlohmann::json report_json(const FileReport& r) {
   j["format"] = std::string(format_name(source.format()));
   if (const File* f = source.owf_file())
     j["format_version"] = fmt::format("{}.{}", f->version().major, f->version().minor);
-  j["file_size"] = r.size;
+  j["file_size"] = r.size ? nlohmann::json(*r.size) : nlohmann::json(nullptr);
   if (const auto files = source.files(); !files.empty()) {
     j["files"] = nlohmann::json::array();
     for (const auto& f : files) j["files"].push_back(f.string());
@@ -145,8 +145,9 @@ void print_report(const FileReport& r, bool full) {
   const ModelInfo& info = source.info();
   fmt::print("{}\n", printable(r.path));
   print_field("format", format_title(source));
-  print_field("file size",
-              r.size < 1024 ? human_bytes(r.size) : fmt::format("{} bytes ({})", grouped(r.size), human_bytes(r.size)));
+  print_field("file size", !r.size          ? std::string("unknown (remote file)")
+                           : *r.size < 1024 ? human_bytes(*r.size)
+                                            : fmt::format("{} bytes ({})", grouped(*r.size), human_bytes(*r.size)));
   if (const auto files = source.files(); !files.empty())
     print_field("files", fmt::format("{} (an index and {} shards: {} ... {})", files.size(), files.size() - 1,
                                      printable(files[1].filename().string()),

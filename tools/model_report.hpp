@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "owf/owf.hpp"
@@ -13,7 +14,7 @@ namespace owf::tools {
 
 struct FileReport {
   std::string path;
-  std::uint64_t size = 0;
+  std::optional<std::uint64_t> size;  // unknown for remote files of foreign formats
   const Source* source = nullptr;
   const Digests* digests = nullptr;
 };

@@ -152,6 +152,7 @@ int run(int argc, char** argv) {
       std::string(kTool)};
   Options o;
   add_options(app, o);
+  add_remote_options(app);
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
   auto target = target_format(o.to, o.out);

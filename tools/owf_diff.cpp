@@ -30,7 +30,7 @@ struct Opened {
 Result<Opened> open_one(const std::string& path) {
   Opened o;
   o.path = path;
-  OWF_ASSIGN_OR_RETURN(o.source, open_source(path));
+  OWF_ASSIGN_OR_RETURN(o.source, open_input(path));
   DigestOptions options;
   options.check_stored = true;
   OWF_ASSIGN_OR_RETURN(o.digests, compute_digests(*o.source, options));
@@ -222,6 +222,7 @@ int run(int argc, char** argv) {
                  "|a - b| <= ATOL + RTOL * |b|");
   app.add_option("--rtol", rtol, "relative tolerance (see --atol; either one selects comparison by value)");
   app.add_option("--worst", mode.worst, "elements shown per tensor beyond tolerance")->capture_default_str();
+  add_remote_options(app);
   if (auto code = parse_command_line(app, argc, argv)) return *code;
   if (app.count("--atol") + app.count("--rtol") > 0) {
     for (auto [value, option] : {std::pair{atol, "--atol"}, std::pair{rtol, "--rtol"}})

@@ -92,6 +92,7 @@ int run(int argc, char** argv) {
   app.add_flag("--full", full, "do not shorten long hyperparameter and metadata values");
   app.add_option("--from", from, "format, instead of detecting it");
   app.add_option("--select", select, "PyTorch checkpoints: only the tensors under this key (e.g. model_state_dict)");
+  add_remote_options(app);
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
   auto source = open_input(path, from, select);
@@ -100,10 +101,17 @@ int run(int argc, char** argv) {
 
   auto digests = compute_digests(**source);
   if (!digests.ok()) return fail(kTool, digests.error());
-  std::error_code ec;
-  std::uint64_t size = 0;  // of every file read: a shard set's index and shards
-  for (const auto& file : (*source)->files()) size += std::filesystem::file_size(file, ec);
-  if ((*source)->files().empty()) size = std::filesystem::file_size(path, ec);
+  std::optional<std::uint64_t> size;
+  if (const File* f = (*source)->owf_file()) {
+    size = f->file_size();
+  } else if (const auto files = (*source)->files(); !files.empty()) {
+    std::error_code ec;  // a shard set: its index and every shard
+    size = 0;
+    for (const auto& file : files) *size += std::filesystem::file_size(file, ec);
+  } else if (!is_url(path)) {
+    std::error_code ec;
+    size = std::filesystem::file_size(path, ec);
+  }
   const FileReport report{path, size, source->get(), &*digests};
   if (json)
     fmt::print("{}\n", dump_json(report_json(report)));

@@ -28,7 +28,7 @@ Outcome verify_one(const std::string& path, const std::optional<Sha256Digest>& e
                    bool progress_allowed) {
   Outcome out;
   out.path = path;
-  auto source = open_source(path);
+  auto source = open_input(path);
   if (!source.ok()) {
     out.error = source.error();
     return out;
@@ -71,6 +71,7 @@ int run(int argc, char** argv) {
   app.add_option("--expect-digest", expect_hex, "fail unless the weights digest is this (64 hex digits)");
   app.add_option("--threads", threads, "worker threads (0: one per core)")->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "print only failures");
+  add_remote_options(app);
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
   std::optional<Sha256Digest> expected;

@@ -5,11 +5,13 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "canonical.hpp"
 #include "codec.hpp"
 #include "file_access.hpp"
 #include "io/byte_source.hpp"
+#include "io/http_source.hpp"
 #include "owf/source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
@@ -55,7 +57,12 @@ namespace internal {
 Result<File> FileAccess::open(std::shared_ptr<const ByteSource> source, const Limits& limits) {
   auto impl = std::make_unique<File::Impl>();
   auto validated = validate_file(*source, limits);
-  if (!validated.ok()) return Error(validated.code(), source->name() + ": " + validated.error().message());
+  if (!validated.ok()) {
+    // Errors of the source itself (io_error) already name it.
+    const std::string& message = validated.error().message();
+    return Error(validated.code(),
+                 message.starts_with(source->name() + ": ") ? message : source->name() + ": " + message);
+  }
   impl->validated = std::move(validated).value();
   impl->source = std::move(source);
   impl->limits = limits;
@@ -68,10 +75,16 @@ const ValidatedFile& FileAccess::validated(const File& file) { return file.impl_
 }  // namespace internal
 
 Result<File> File::open(const std::filesystem::path& path, const Limits& limits) {
-  return open(path, OpenOptions{.limits = limits});
+  OpenOptions options;
+  options.limits = limits;
+  return open(path, options);
 }
 
 Result<File> File::open(const std::filesystem::path& path, const OpenOptions& options) {
+  if (is_url(path.native())) {
+    OWF_ASSIGN_OR_RETURN(auto source, internal::open_http_source(path.native(), options.remote));
+    return internal::FileAccess::open(std::move(source), options.limits);
+  }
   OWF_ASSIGN_OR_RETURN(auto source,
                        internal::open_file_source(path, {.map = true, .copy_on_write = options.copy_on_write_views}));
   return internal::FileAccess::open(std::move(source), options.limits);
@@ -148,7 +161,8 @@ Status File::read(const TensorInfo& tensor, std::span<std::byte> out, bool check
                                                   std::string(tensor.name) + "' of " +
                                                   std::to_string(tensor.logical_bytes) + " bytes");
   OWF_RETURN_IF_ERROR(read_range(tensor, 0, out));
-  if (check_digest && internal::sha256(out) != tensor.sha256)
+  // A remote tensor read whole is always checked (spec/security.md, "Remote files").
+  if ((check_digest || impl_->source->remote()) && internal::sha256(out) != tensor.sha256)
     return Error(ErrorCode::kTensorDigestMismatch, "tensor '" + std::string(tensor.name) +
                                                        "': SHA-256 of its bytes at offset " +
                                                        std::to_string(tensor.offset) + " does not match the manifest");
@@ -189,7 +203,13 @@ Status File::verify(const VerifyOptions& options) const {
   for (const auto& t : tensors) total += t.logical_bytes;
 
   // Pieces are small enough to stay in cache between the read and the hash.
-  constexpr std::uint64_t kPiece = 1u << 20;
+  // Remote files are read in large pieces, as every read costs a round
+  // trip, by more threads than cores: while some wait for their piece,
+  // others hash theirs.
+  const std::uint64_t kPiece = source.remote() ? 8u << 20 : 1u << 20;
+  const unsigned threads = options.threads != 0 || !source.remote()
+                               ? options.threads
+                               : std::max(4u, 2 * std::thread::hardware_concurrency());
   std::vector<VerifyItem> items;
   for (std::size_t k = 0; k < order.size();) {
     const TensorInfo& t = tensors[order[k]];
@@ -216,7 +236,7 @@ Status File::verify(const VerifyOptions& options) const {
     options.progress(done, total);
   };
   std::vector<std::optional<Error>> failures(tensors.size());
-  internal::parallel_for(items.size(), options.threads, [&](std::size_t n) {
+  internal::parallel_for(items.size(), threads, [&](std::size_t n) {
     const VerifyItem item = items[n];
     thread_local std::vector<std::byte> buffer;
     internal::Sha256 h;
@@ -232,9 +252,9 @@ Status File::verify(const VerifyOptions& options) const {
       for (std::size_t k = item.first; k < item.last; ++k) {
         const TensorInfo& t = tensors[order[k]];
         logical += t.logical_bytes;
-        const auto bytes = std::span(buffer).subspan(
-            static_cast<std::size_t>(t.stored_bytes == 0 ? 0 : t.offset - head.offset),
-            static_cast<std::size_t>(t.stored_bytes));
+        const auto bytes =
+            std::span(buffer).subspan(static_cast<std::size_t>(t.stored_bytes == 0 ? 0 : t.offset - head.offset),
+                                      static_cast<std::size_t>(t.stored_bytes));
         h.update(bytes);
         // R36 (canonical bytes) only when the digest (R34) matches.
         if (h.finish() != t.sha256)

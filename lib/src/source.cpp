@@ -5,9 +5,11 @@
 #include <cstring>
 #include <mutex>
 
+#include "file_access.hpp"
 #include "formats/formats.hpp"
 #include "formats/shard_set.hpp"
 #include "io/byte_source.hpp"
+#include "io/http_source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
 
@@ -78,13 +80,17 @@ struct Head {
   std::uint64_t size = 0;
 };
 
+Result<Head> read_head(const internal::ByteSource& source) {
+  Head h;
+  h.size = source.size();
+  h.bytes.resize(static_cast<std::size_t>(std::min<std::uint64_t>(64, h.size)));
+  OWF_RETURN_IF_ERROR(source.read_at(0, std::as_writable_bytes(std::span(h.bytes))));
+  return h;
+}
+
 Result<Head> read_head(const std::filesystem::path& path) {
   OWF_ASSIGN_OR_RETURN(auto source, internal::open_file_source(path));
-  Head h;
-  h.size = source->size();
-  h.bytes.resize(static_cast<std::size_t>(std::min<std::uint64_t>(64, h.size)));
-  OWF_RETURN_IF_ERROR(source->read_at(0, std::as_writable_bytes(std::span(h.bytes))));
-  return h;
+  return read_head(*source);
 }
 
 Status check_is_weights(const std::filesystem::path& path, const Head& head) {
@@ -110,9 +116,57 @@ Result<Format> detect_from_head(const std::filesystem::path& path, const Head& h
   return Error(ErrorCode::kForeignFormatUnsupported, path.string() + ": unrecognised file format");
 }
 
+// A URL as a path for messages and extensions: no credentials, no query.
+std::filesystem::path url_path(const std::string& url) {
+  std::string shown = internal::redacted_url(url);
+  if (shown.ends_with("?...")) shown.resize(shown.size() - 4);
+  return shown;
+}
+
+// Remote files: one byte source serves detection and the format's reader,
+// so the head read at detection costs no second request.
+Result<std::unique_ptr<Source>> open_remote_source(const std::string& url, const SourceOptions& options) {
+  OWF_ASSIGN_OR_RETURN(auto bytes, internal::open_http_source(url, options.remote));
+  const std::filesystem::path path = url_path(url);
+  OWF_ASSIGN_OR_RETURN(Head head, read_head(*bytes));
+  Format f;
+  if (options.format) {
+    OWF_RETURN_IF_ERROR(check_is_weights(path, head));
+    f = *options.format;
+  } else {
+    OWF_ASSIGN_OR_RETURN(f, detect_from_head(path, head));
+  }
+  if (!options.select.empty() && f != Format::kPyTorch)
+    return Error(ErrorCode::kInvalidArgument, path.string() + ": selecting a sub-dict ('" + options.select +
+                                                  "') applies to PyTorch checkpoints only, not " +
+                                                  std::string(format_name(f)) + " files");
+  switch (f) {
+    case Format::kOwf: {
+      OWF_ASSIGN_OR_RETURN(File file, internal::FileAccess::open(std::move(bytes), options.limits));
+      return source_of(std::move(file));
+    }
+    case Format::kSafetensors:
+      return internal::open_safetensors(std::move(bytes), options.limits);
+    case Format::kGguf:
+      return internal::open_gguf(std::move(bytes), options.limits);
+    case Format::kNpy:
+      return internal::open_npy(std::move(bytes), path.stem().string(), options.limits);
+    case Format::kNpz:
+      return internal::open_npz(std::move(bytes), options.limits);
+    case Format::kPyTorch:
+      return internal::open_pytorch(std::move(bytes), options.limits, options.select);
+  }
+  return Error(ErrorCode::kInvalidArgument, "unknown format");
+}
+
 }  // namespace
 
 Result<Format> detect_format(const std::filesystem::path& path) {
+  if (is_url(path.native())) {
+    OWF_ASSIGN_OR_RETURN(auto bytes, internal::open_http_source(path.native(), {}));
+    OWF_ASSIGN_OR_RETURN(Head head, read_head(*bytes));
+    return detect_from_head(url_path(path.native()), head);
+  }
   OWF_ASSIGN_OR_RETURN(const auto index, internal::find_shard_index(path));
   if (index) return internal::shard_set_format(*index);
   OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
@@ -186,6 +240,12 @@ std::unique_ptr<Source> source_of(File file) { return std::make_unique<OwfSource
 
 Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, std::optional<Format> format,
                                             const Limits& limits) {
+  if (is_url(path.native())) {
+    SourceOptions options;
+    options.format = format;
+    options.limits = limits;
+    return open_remote_source(path.native(), options);
+  }
   // A Hugging Face index, or a directory holding one: the set of its shards.
   OWF_ASSIGN_OR_RETURN(const auto index, internal::find_shard_index(path));
   if (index) return internal::open_shard_set(*index, format, limits);
@@ -217,6 +277,7 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
 }
 
 Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, const SourceOptions& options) {
+  if (is_url(path.native())) return open_remote_source(path.native(), options);
   if (options.select.empty()) return open_source(path, options.format, options.limits);
   OWF_ASSIGN_OR_RETURN(const auto index, internal::find_shard_index(path));
   if (index)

@@ -73,7 +73,8 @@ Status check_manifest_digest(const Sha256Digest& digest, const Footer& f, std::s
 // of large tensors one small read per gap.
 class PaddingReader {
  public:
-  explicit PaddingReader(const ByteSource& source) : source_(source) {}
+  /// `read`: false leaves the padding unread (check() finds nothing).
+  PaddingReader(const ByteSource& source, bool read) : source_(source), read_(read) {}
 
   struct Gap {
     std::uint64_t begin, end;
@@ -85,6 +86,7 @@ class PaddingReader {
   }
 
   Status check() const {
+    if (!read_) return {};
     constexpr std::uint64_t kWindow = 256u << 10;
     std::vector<std::byte> buffer;
     for (std::size_t i = 0; i < gaps_.size();) {
@@ -108,14 +110,17 @@ class PaddingReader {
 
  private:
   const ByteSource& source_;
+  bool read_;
   std::vector<Gap> gaps_;
 };
 
 // Steps 7 and 8 of format.md §8's check order: R29-R30 tensor by tensor in
 // manifest order (inside the data section, chunk tables), then R31-R33 in
 // offset order (disjoint, packed with minimal zero padding, the manifest
-// right after the last tensor).
-Status check_data_section(const ByteSource& source, const ValidatedFile& v, const Limits& limits) {
+// right after the last tensor). `read_padding`: false checks the layout
+// without reading the padding bytes (R33), as open does for a
+// remote file, where each gap would cost a request; verify reads them.
+Status check_data_section(const ByteSource& source, const ValidatedFile& v, const Limits& limits, bool read_padding) {
   const auto& tensors = v.manifest.tensors;
   const std::uint64_t data_end = v.footer.manifest_offset;
   const std::uint64_t alignment = v.manifest.alignment;
@@ -135,7 +140,7 @@ Status check_data_section(const ByteSource& source, const ValidatedFile& v, cons
   const auto by_offset = [&](std::uint32_t a, std::uint32_t b) { return tensors[a].offset < tensors[b].offset; };
   if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::sort(order.begin(), order.end(), by_offset);
 
-  PaddingReader padding(source);
+  PaddingReader padding(source, read_padding);
   std::uint64_t cursor = kHeaderSize;
   const TensorInfo* previous = nullptr;
   for (std::uint32_t index : order) {
@@ -176,7 +181,7 @@ Status recheck_unhashed_bytes(const ByteSource& source, const ValidatedFile& val
                        read_range_checked(source, f.manifest_offset, f.manifest_length, "the manifest"));
   OWF_RETURN_IF_ERROR(
       check_manifest_digest(sha256(now), f, " no longer matches the footer: the file changed after open"));
-  return check_data_section(source, validated, limits);
+  return check_data_section(source, validated, limits, true);
 }
 
 Result<ValidatedFile> validate_file(const ByteSource& source, const Limits& limits) {
@@ -200,7 +205,7 @@ Result<ValidatedFile> validate_file(const ByteSource& source, const Limits& limi
     OWF_RETURN_IF_ERROR(check_manifest_digest(sha256(stored), out.footer));
     OWF_ASSIGN_OR_RETURN(out.manifest, decode_manifest(stored, limits, out.version.minor));
   }
-  OWF_RETURN_IF_ERROR(check_data_section(source, out, limits));
+  OWF_RETURN_IF_ERROR(check_data_section(source, out, limits, !source.remote()));
   return out;
 }
 

@@ -28,6 +28,9 @@ struct ValidatedFile {
   DecodedManifest manifest;
 };
 
+/// For a remote source, the padding between tensors is not read (each gap
+/// would cost a request): recheck_unhashed_bytes(), which verify runs,
+/// reads it.
 Result<ValidatedFile> validate_file(const ByteSource& source, const Limits& limits);
 
 /// Re-checks, on the bytes as they are now, what open checked outside the

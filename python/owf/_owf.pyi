@@ -5,6 +5,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 library_version: str
+remote_supported: bool
 
 def error_codes() -> List[Tuple[int, str]]: ...
 def error_code_name(code: int) -> str: ...

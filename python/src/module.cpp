@@ -40,6 +40,7 @@ PYBIND11_MODULE(_owf, m) {
   using namespace owf::python;
   m.doc() = "OWF C++ library binding; use the owf package instead of this module.";
   m.attr("library_version") = std::string(owf::library_version());
+  m.attr("remote_supported") = owf::remote_supported();  // http(s):// URLs can be opened
   m.def("error_codes", &error_codes, "(code, name) of every library error code.");
   m.def("error_code_name",
         [](int code) { return std::string(owf::error_code_name(static_cast<owf::ErrorCode>(code))); });

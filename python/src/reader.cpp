@@ -337,6 +337,11 @@ class Reader {
 
   // These two run without the GIL.
   Status open_path(const std::string& path, const SourceOptions& options) {
+    // URLs are read through their source (no mapping: tensors are copies).
+    if (is_url(path)) {
+      OWF_ASSIGN_OR_RETURN(source_, open_source(path, options));
+      return {};
+    }
     Format f = Format::kOwf;
     if (options.format) {
       f = *options.format;

@@ -265,9 +265,12 @@ OWF_C_API owf_limits owf_limits_default(void);
 
 /**
  * Memory-maps and validates a file. After success every accessor is safe and
- * every tensor lies inside the file.
+ * every tensor lies inside the file. An http:// or https:// URL is read
+ * with range requests instead (not mapped: read tensors rather than view
+ * them); requests take headers and CA file from OWF_HTTP_TOKEN,
+ * OWF_HTTP_HEADER and OWF_CA_FILE (owf/remote.hpp).
  *
- * @param path       NUL-terminated path.
+ * @param path       NUL-terminated path or URL.
  * @param limits     NULL for owf_limits_default().
  * @param out_file   Receives the handle on success (NULL on failure).
  * @param out_error  NULL, or receives an ::owf_error on failure that the

@@ -10,6 +10,7 @@
 #include "owf/limits.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
+#include "owf/remote.hpp"
 #include "owf/source.hpp"
 #include "owf/tensor.hpp"
 #include "owf/version.hpp"

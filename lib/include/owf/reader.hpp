@@ -19,6 +19,7 @@
 #include "owf/error.hpp"
 #include "owf/limits.hpp"
 #include "owf/metadata.hpp"
+#include "owf/remote.hpp"
 #include "owf/tensor.hpp"
 #include "owf/version.hpp"
 
@@ -45,6 +46,8 @@ struct OpenOptions {
   /// digest). Falls back to read-only where the system refuses;
   /// File::views_writable() tells.
   bool copy_on_write_views = false;
+  /// For http:// and https:// URLs (owf/remote.hpp).
+  RemoteOptions remote;
 };
 
 class OWF_API File {
@@ -52,7 +55,8 @@ class OWF_API File {
   /// Validates a file and maps it for zero-copy views. Validation, reads
   /// and verification read the file (pread), so a file that shrinks
   /// meanwhile is an io_error; only views look at the mapping
-  /// (spec/security.md, "Reading and mapping").
+  /// (spec/security.md, "Reading and mapping"). An http(s):// URL is read
+  /// with range requests (owf/remote.hpp): not mapped, so use read().
   static Result<File> open(const std::filesystem::path& path, const Limits& limits = {});
   static Result<File> open(const std::filesystem::path& path, const OpenOptions& options);
   /// Validates a file held in memory. The buffer is borrowed: it must

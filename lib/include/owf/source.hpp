@@ -19,6 +19,7 @@
 #include "owf/limits.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
+#include "owf/remote.hpp"
 #include "owf/tensor.hpp"
 
 namespace owf {
@@ -72,7 +73,7 @@ class OWF_API Source {
 };
 
 /// Opens any supported format (detected from the content) with its reader's
-/// full validation.
+/// full validation. `path` may be an http(s):// URL (owf/remote.hpp).
 OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path,
                                                     std::optional<Format> format = std::nullopt,
                                                     const Limits& limits = {});
@@ -90,6 +91,8 @@ struct SourceOptions {
   /// values are still read from the whole checkpoint. Empty: everything.
   /// Other formats: must be empty (invalid_argument otherwise).
   std::string select;
+  /// For http:// and https:// URLs (owf/remote.hpp).
+  RemoteOptions remote;
 };
 OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, const SourceOptions& options);
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "io/byte_source.hpp"
+#include "io/http_source.hpp"
 
 namespace owf::internal {
 namespace {
@@ -42,6 +43,9 @@ Status check_output_target(const std::filesystem::path& target, const OutputOpti
   const std::string name = target.string();
   if (target.empty() || !target.has_filename())
     return Error(ErrorCode::kInvalidArgument, "'" + name + "' does not name a file");
+  // URLs are read, never written (spec/security.md, "Remote files").
+  if (is_url(name))
+    return Error(ErrorCode::kUnsupported, redacted_url(name) + ": remote files are read-only; write to a local file");
   struct stat st {};
   if (::lstat(target.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
@@ -53,8 +57,8 @@ Status check_output_target(const std::filesystem::path& target, const OutputOpti
                    name + " exists" + (S_ISLNK(st.st_mode) ? " (a symbolic link)" : "") + " and may not be replaced");
     return {};
   }
-  return Error(ErrorCode::kInvalidArgument,
-               name + " is " + std::string(file_type_name(st.st_mode)) + "; only regular files are written or replaced");
+  return Error(ErrorCode::kInvalidArgument, name + " is " + std::string(file_type_name(st.st_mode)) +
+                                                "; only regular files are written or replaced");
 }
 
 Result<std::unique_ptr<OutputFile>> OutputFile::create(const std::filesystem::path& target,
