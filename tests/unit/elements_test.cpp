@@ -664,7 +664,8 @@ const std::map<DType, MakeBlock>& block_makers() {
 }  // namespace
 
 TEST_CASE("elements: every decodable block type against blocks packed from known scales and quants") {
-  for (const auto& [dtype, make] : block_makers()) {
+  for (const auto& [block_dtype, make] : block_makers()) {
+    const DType dtype = block_dtype;  // clang 14 lambdas (CAPTURE) cannot capture a structured binding
     CAPTURE(dtype_name(dtype));
     Rng rng;
     Bytes bytes;
@@ -1079,7 +1080,9 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges(std::uint64_t n, std
 template <class Out, class ReadFn>
 void check_ranges(const TensorInfo& t, const std::vector<Out>& whole, ReadFn&& read) {
   const std::uint64_t b = dtype_info(t.dtype)->block_elements;
-  for (const auto& [first, count] : ranges(t.element_count, b)) {
+  for (const auto& range : ranges(t.element_count, b)) {
+    // Plain variables: clang 14 lambdas (CAPTURE) cannot capture structured bindings.
+    const std::uint64_t first = range.first, count = range.second;
     // Pieces of one block, of 1000 bytes and of the default 4 MiB. (Pieces
     // much smaller than a compressed chunk decode that chunk once for each.)
     const std::uint64_t tiny = count * dtype_info(t.dtype)->block_bytes < 20000 ? 1 : 1000;

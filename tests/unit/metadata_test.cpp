@@ -57,7 +57,8 @@ TEST_CASE("role inference from tensor names of common checkpoints") {
       {"logit_scale", Role::kOther},
       {"", Role::kOther},
   };
-  for (const auto& [name, role] : cases) {
+  for (const auto& [tensor_name, role] : cases) {
+    const char* const name = tensor_name;  // clang 14 lambdas (CAPTURE) cannot capture a structured binding
     CAPTURE(name);
     CHECK(role_name(infer_role(name)) == role_name(role));
   }

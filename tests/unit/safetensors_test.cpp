@@ -309,7 +309,10 @@ TEST_CASE("safetensors reader accepts every dtype, empty files and zero-size ten
       {"F8_E5M2", DType::kF8_E5M2}, {"F8_E8M0", DType::kF8_E8M0}, {"F4", DType::kF4_E2M1},
       {"F6_E2M3", DType::kF6_E2M3}, {"F6_E3M2", DType::kF6_E3M2},
   };
-  for (const auto& [name, dtype] : all) {
+  for (const auto& entry : all) {
+    // Plain variables: clang 14 lambdas (REQUIRE_MESSAGE) cannot capture structured bindings.
+    const auto name = entry.first;
+    const DType dtype = entry.second;
     const std::uint64_t bytes = *tensor_byte_size(dtype, std::vector<std::uint64_t>{4});
     const std::string h = std::string("{\"t\":{\"dtype\":\"") + name + "\",\"shape\":[4],\"data_offsets\":[0," +
                           std::to_string(bytes) + "]}}";
