@@ -9,15 +9,14 @@
 // table uses the full sizes. Files are generated deterministically in DIR and
 // removed at the end unless --keep is given.
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <zstd.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -178,9 +177,7 @@ owf::License no_assertion() {
   return l;
 }
 
-owf::TensorSpec spec_of(const TensorDef& t) {
-  return owf::TensorSpec{t.name, t.dtype, t.shape, owf::Role::kWeight};
-}
+owf::TensorSpec spec_of(const TensorDef& t) { return owf::TensorSpec{t.name, t.dtype, t.shape, owf::Role::kWeight}; }
 
 void write_owf(const Dataset& d, const fs::path& path) {
   owf::WriteOptions options;
@@ -436,20 +433,23 @@ struct Row {
   std::string operation;
   std::string dataset;
   double owf_s = 0;
-  std::uint64_t bytes = 0;     // for throughput; 0: show time per tensor
+  std::uint64_t bytes = 0;  // for throughput; 0: show time per tensor
   std::uint64_t tensors = 0;
   std::string baseline;
   double baseline_s = 0;
-  double min_ratio = 0;        // target on baseline_s / owf_s; 0: none
-  std::string note;            // replaces the numbers when set
+  double min_ratio = 0;          // target on baseline_s / owf_s; 0: none
+  std::string note;              // replaces the numbers when set
   double max_us_per_tensor = 0;  // target on owf_s / tensors; 0: none
 };
 
 std::string fmt_time(double s) {
   char buf[32];
-  if (s >= 1) std::snprintf(buf, sizeof buf, "%.2f s", s);
-  else if (s >= 1e-3) std::snprintf(buf, sizeof buf, "%.1f ms", s * 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f us", s * 1e6);
+  if (s >= 1)
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
+  else if (s >= 1e-3)
+    std::snprintf(buf, sizeof buf, "%.1f ms", s * 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f us", s * 1e6);
   return buf;
 }
 
@@ -461,16 +461,20 @@ std::string fmt_rate(std::uint64_t bytes, double s) {
 
 std::string fmt_bytes(std::uint64_t b) {
   char buf[32];
-  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
-  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1ull << 20));
-  else std::snprintf(buf, sizeof buf, "%.0f KiB", static_cast<double>(b) / 1024);
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1ull << 20));
+  else
+    std::snprintf(buf, sizeof buf, "%.0f KiB", static_cast<double>(b) / 1024);
   return buf;
 }
 
 std::string describe(const Row& r, double s) {
   if (r.bytes == 0) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%s (%.2f us/tensor)", fmt_time(s).c_str(), s * 1e6 / static_cast<double>(r.tensors));
+    std::snprintf(buf, sizeof buf, "%s (%.2f us/tensor)", fmt_time(s).c_str(),
+                  s * 1e6 / static_cast<double>(r.tensors));
     return buf;
   }
   return fmt_time(s) + " (" + fmt_rate(r.bytes, s) + ")";
@@ -578,9 +582,9 @@ void print_machine(const Options& o) {
   ::uname(&u);
   struct statfs sf {};
   ::statfs(o.dir.c_str(), &sf);
-  std::printf("Machine: %u cores (nproc), %s, Linux %s, %.1f GiB RAM\n", cores(), cpu_model().c_str(), u.release,
-              static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE)) /
-                  (1ull << 30));
+  std::printf(
+      "Machine: %u cores (nproc), %s, Linux %s, %.1f GiB RAM\n", cores(), cpu_model().c_str(), u.release,
+      static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1ull << 30));
   std::printf("Libraries: %s, zstd %s\n", OpenSSL_version(OPENSSL_VERSION), ZSTD_versionString());
   std::printf("Files in %s (filesystem type 0x%lx); warm page cache; medians of %d runs after one warm-up run.\n",
               o.dir.c_str(), static_cast<unsigned long>(sf.f_type), o.reps);
@@ -612,7 +616,10 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
     });
     const double open_s = median_seconds(reps, [&] {
       const auto t0 = Clock::now();
-      { auto f = take(owf::File::open(d.owf), "open"); keep(f.tensor_count()); }
+      {
+        auto f = take(owf::File::open(d.owf), "open");
+        keep(f.tensor_count());
+      }
       return seconds_since(t0);
     });
     const double lookup_s = median_seconds(reps, [&] {
@@ -648,8 +655,8 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
       for (std::size_t i = 0; i < f.tensor_count(); ++i) keep(touch(take(f.bytes(f.tensor(i)), "bytes")));
       return seconds_since(t0);
     });
-    rows.push_back({"load all, zero-copy, touching every byte", d.name, owf_s, d.total, n, "mmap + touch every byte",
-                    base, 0.9});
+    rows.push_back(
+        {"load all, zero-copy, touching every byte", d.name, owf_s, d.total, n, "mmap + touch every byte", base, 0.9});
   }
 
   // Read every tensor into caller buffers.
@@ -668,7 +675,8 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
       read_every_tensor(d.owf, buffer);
       return seconds_since(t0);
     });
-    rows.push_back({"read all into caller buffers", d.name, owf_s, d.total, n, "read() whole file, one buffer", base, 0.8});
+    rows.push_back(
+        {"read all into caller buffers", d.name, owf_s, d.total, n, "read() whole file, one buffer", base, 0.8});
   }
 
   // Verify every digest.
@@ -697,8 +705,8 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
     const bool parallel_target = d.name != "many-small";
     rows.push_back({"verify (all digests, " + std::to_string(cores()) + " threads)", d.name, verify_with(0), d.total, n,
                     "SHA-256, one core (OpenSSL)", base, parallel_target ? 1.7 : 0});
-    rows.push_back({"verify (all digests, 1 thread)", d.name, verify_with(1), d.total, n, "SHA-256, one core (OpenSSL)",
-                    base, 0});
+    rows.push_back(
+        {"verify (all digests, 1 thread)", d.name, verify_with(1), d.total, n, "SHA-256, one core (OpenSSL)", base, 0});
   }
 
   // Write from memory, uncompressed, synced.
@@ -722,8 +730,8 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
       remove_file(out);
       return s;
     });
-    rows.push_back({"write from memory (uncompressed, fsync)", d.name, owf_s, d.total, n, "write() + fsync, one file",
-                    base, 0.7});
+    rows.push_back(
+        {"write from memory (uncompressed, fsync)", d.name, owf_s, d.total, n, "write() + fsync, one file", base, 0.7});
   }
 
   // Convert safetensors -> OWF.
@@ -803,9 +811,9 @@ void bench_compression(const Dataset& d, const Options& o, std::vector<Row>& row
   char note[160];
   std::snprintf(note, sizeof note, " [OWF file %s, zstd alone %s, of %s]", fmt_bytes(owf_size).c_str(),
                 fmt_bytes(chunks.compressed).c_str(), fmt_bytes(d.total).c_str());
-  rows.push_back({std::string("compressed write (zstd ") + std::to_string(options.compression.level) + ", fsync)" + note,
-                  d.name, owf_write, d.total, n, "zstd, same chunks and level, all cores, write() + fsync", base_write,
-                  0});
+  rows.push_back(
+      {std::string("compressed write (zstd ") + std::to_string(options.compression.level) + ", fsync)" + note, d.name,
+       owf_write, d.total, n, "zstd, same chunks and level, all cores, write() + fsync", base_write, 0});
 
   std::vector<std::byte> buffer(d.total);
   std::memset(buffer.data(), 1, buffer.size());
@@ -819,8 +827,8 @@ void bench_compression(const Dataset& d, const Options& o, std::vector<Row>& row
     read_every_tensor(out, buffer);
     return seconds_since(t0);
   });
-  rows.push_back({"compressed read into buffers", d.name, owf_read, d.total, n, "zstd decompress, all cores (in memory)",
-                  base_read, 0});
+  rows.push_back({"compressed read into buffers", d.name, owf_read, d.total, n,
+                  "zstd decompress, all cores (in memory)", base_read, 0});
   remove_file(out);
 }
 
@@ -835,7 +843,9 @@ struct MemRow {
 
 void print_memory(const std::vector<MemRow>& rows) {
   constexpr std::uint64_t kSlack = 8ull << 20;  // "a few MiB"
-  std::printf("| Operation | Data set | Peak memory growth (anonymous) | Peak RSS incl. mapped file pages | Reference | File size | Target | Met |\n");
+  std::printf(
+      "| Operation | Data set | Peak memory growth (anonymous) | Peak RSS incl. mapped file pages | Reference | File "
+      "size | Target | Met |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : rows) {
     if (!r.use.ok) {
@@ -877,9 +887,12 @@ int run(const Options& o) {
     const std::uint64_t fsize = size_of(d.owf);
     for (const char* op : {"open", "verify", "write", "convert"}) {
       const bool by_manifest = std::string(op) == "open" || std::string(op) == "verify";
-      MemRow r{std::string(op == std::string("open") ? "open + look up all" : op), d.name,
+      MemRow r{std::string(op == std::string("open") ? "open + look up all" : op),
+               d.name,
                owf::bench::run_child({"owf_bench", "--child", op, d.name, "--dir", o.dir.string(), "--scale", scale}),
-               by_manifest ? manifest : d.largest, by_manifest ? "manifest" : "largest tensor", fsize};
+               by_manifest ? manifest : d.largest,
+               by_manifest ? "manifest" : "largest tensor",
+               fsize};
       if (!r.use.ok && std::string(op) == "convert") r.use.error = "not available in this build";
       mem.push_back(std::move(r));
     }
@@ -907,10 +920,14 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) die("missing value after " + a);
       return argv[++i];
     };
-    if (a == "--dir") o.dir = next();
-    else if (a == "--reps") o.reps = std::max(1, std::stoi(next()));
-    else if (a == "--scale") o.scale = std::max<std::uint64_t>(1, std::stoull(next()));
-    else if (a == "--keep") o.keep_files = true;
+    if (a == "--dir")
+      o.dir = next();
+    else if (a == "--reps")
+      o.reps = std::max(1, std::stoi(next()));
+    else if (a == "--scale")
+      o.scale = std::max<std::uint64_t>(1, std::stoull(next()));
+    else if (a == "--keep")
+      o.keep_files = true;
     else if (a == "--child") {
       child_op = next();
       child_set = next();

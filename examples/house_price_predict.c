@@ -159,8 +159,8 @@ static int describe(const owf_file* file, const char* path) {
     char shape[64] = "[";
     size_t used = 1;
     for (d = 0; d < t.rank && used < sizeof shape; ++d)
-      used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%llu", d ? ", " : "",
-                               (unsigned long long)t.shape[d]);
+      used +=
+          (size_t)snprintf(shape + used, sizeof shape - used, "%s%llu", d ? ", " : "", (unsigned long long)t.shape[d]);
     if (used < sizeof shape - 1) strcat(shape, "]");
     printf("  %-14s %-6s %-4s %-8s %s  sha256 ", t.name, owf_role_name(t.role), owf_dtype_name(t.dtype), shape,
            t.data ? "zero-copy" : "decoded  ");

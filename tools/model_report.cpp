@@ -149,9 +149,9 @@ void print_report(const FileReport& r, bool full) {
                            : *r.size < 1024 ? human_bytes(*r.size)
                                             : fmt::format("{} bytes ({})", grouped(*r.size), human_bytes(*r.size)));
   if (const auto files = source.files(); !files.empty())
-    print_field("files", fmt::format("{} (an index and {} shards: {} ... {})", files.size(), files.size() - 1,
-                                     printable(files[1].filename().string()),
-                                     printable(files.back().filename().string())));
+    print_field("files",
+                fmt::format("{} (an index and {} shards: {} ... {})", files.size(), files.size() - 1,
+                            printable(files[1].filename().string()), printable(files.back().filename().string())));
   print_field("alignment", source.alignment() ? std::to_string(source.alignment()) : std::string("-"));
   print_field("weights digest", to_hex(r.digests->weights));
   print_license(info.license);

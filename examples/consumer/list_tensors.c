@@ -1,9 +1,8 @@
 /* Lists the tensors of an OWF file through the C API.
  *   owf_list MODEL.owf
  * Exit codes: 0 success, 1 the file cannot be opened, 2 usage. */
-#include <stdio.h>
-
 #include <owf/owf.h>
+#include <stdio.h>
 
 int main(int argc, char** argv) {
   owf_file* file = NULL;

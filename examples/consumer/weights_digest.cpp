@@ -2,9 +2,8 @@
 //   owf_digest MODEL.owf
 // Exit codes: 0 verified, 1 the file is unusable, 2 usage.
 #include <cstdio>
-#include <string>
-
 #include <owf/owf.hpp>
+#include <string>
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -57,9 +57,9 @@ Result<Version> decode_header(std::span<const std::byte, kHeaderSize> bytes) {
   }
   Version v{load_u16(bytes.data() + 8), load_u16(bytes.data() + 10)};
   if (v.major != kFormatMajor)
-    return Error(ErrorCode::kUnsupportedVersion, "format version " + std::to_string(v.major) + "." +
-                                                     std::to_string(v.minor) + " (offset 8): this reader reads major version " +
-                                                     std::to_string(kFormatMajor));
+    return Error(ErrorCode::kUnsupportedVersion,
+                 "format version " + std::to_string(v.major) + "." + std::to_string(v.minor) +
+                     " (offset 8): this reader reads major version " + std::to_string(kFormatMajor));
   if (!all_zero(bytes.subspan(12)))
     return Error(ErrorCode::kBadHeader, "reserved header bytes at offsets 12..63 are not zero");
   return v;

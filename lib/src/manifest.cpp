@@ -7,8 +7,8 @@
 #include <string>
 
 #include "layout.hpp"
-#include "owf_generated.h"
 #include "manifest_coverage.hpp"
+#include "owf_generated.h"
 #include "rules.hpp"
 #include "utf8.hpp"
 
@@ -44,7 +44,6 @@ namespace owf::internal {
 namespace {
 
 namespace fb = ::owf::fb;
-
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
@@ -219,7 +218,8 @@ struct TensorPlace {
 
 // Tensor fields that need no knowledge of the file layout.
 Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limits, std::uint64_t alignment,
-                     std::span<const std::string_view> features, TensorInfo& out, ChunkTable& table, std::vector<ChunkRef>& chunk_storage,
+                     std::span<const std::string_view> features, TensorInfo& out, ChunkTable& table,
+                     std::vector<ChunkRef>& chunk_storage,
                      std::vector<std::pair<std::size_t, std::size_t>>& chunk_slices) {
   const std::string_view name = view(t->name());
   const TensorPlace where{index, name};
@@ -233,7 +233,8 @@ Status decode_tensor(const fb::Tensor* t, std::size_t index, const Limits& limit
 
   auto dtype = dtype_from_code(t->dtype());
   if (!dtype) return Error(ErrorCode::kUnknownDtype, where + ": unknown dtype code " + std::to_string(t->dtype()));
-  if (auto s = check_dtype_feature(*dtype, features); !s.ok()) return Error(s.code(), where + ": " + s.error().message());
+  if (auto s = check_dtype_feature(*dtype, features); !s.ok())
+    return Error(s.code(), where + ": " + s.error().message());
   out.dtype = *dtype;
 
   if (t->shape() != nullptr) {
@@ -328,9 +329,7 @@ Status check_wide_vector_alignment(const fb::Manifest* m) {
 
 }  // namespace
 
-bool is_known_feature(std::string_view feature) {
-  return find_feature(feature).has_value();
-}
+bool is_known_feature(std::string_view feature) { return find_feature(feature).has_value(); }
 
 Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits,
                                         std::uint16_t file_minor) {
@@ -377,7 +376,8 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
   std::vector<std::pair<std::size_t, std::size_t>> chunk_slices;  // (tensor, first chunk)
   for (std::size_t i = 0; i < n; ++i) {
     OWF_RETURN_IF_ERROR(decode_tensor(tensors->Get(static_cast<flatbuffers::uoffset_t>(i)), i, limits, out.alignment,
-                                      out.required_features, out.tensors[i], out.chunk_tables[i], out.chunk_storage, chunk_slices));
+                                      out.required_features, out.tensors[i], out.chunk_tables[i], out.chunk_storage,
+                                      chunk_slices));
     if (i > 0) {
       const int c = compare_bytes(out.tensors[i - 1].name, out.tensors[i].name);
       if (c == 0)

@@ -36,7 +36,7 @@ struct ChunkTable {
 struct DecodedManifest {
   std::uint64_t alignment = 64;
   std::vector<std::string_view> required_features;
-  std::vector<TensorInfo> tensors;  // name order
+  std::vector<TensorInfo> tensors;       // name order
   std::vector<ChunkTable> chunk_tables;  // parallel to tensors
   std::vector<ChunkRef> chunk_storage;   // backing store for chunk tables
   ModelInfo info;

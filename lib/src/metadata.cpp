@@ -1,10 +1,11 @@
+#include "owf/metadata.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <string>
 
-#include "owf/metadata.hpp"
 #include "owf/tensor.hpp"
 
 namespace owf {
@@ -132,7 +133,10 @@ Value parse_value_literal(std::string_view text) {
 
 namespace {
 
-std::string render_scalar(const Value& v, bool b) { (void)v; return b ? "true" : "false"; }
+std::string render_scalar(const Value& v, bool b) {
+  (void)v;
+  return b ? "true" : "false";
+}
 std::string render_scalar(const Value& v, std::int64_t i) {
   return v.int_type == IntType::kU64 ? std::to_string(static_cast<std::uint64_t>(i)) : std::to_string(i);
 }
@@ -144,8 +148,10 @@ std::string render_list(const Value& v, const std::vector<T>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i) out += ", ";
-    if constexpr (std::is_same_v<T, bool>) out += render_scalar(v, static_cast<bool>(items[i]));
-    else out += render_scalar(v, items[i]);
+    if constexpr (std::is_same_v<T, bool>)
+      out += render_scalar(v, static_cast<bool>(items[i]));
+    else
+      out += render_scalar(v, items[i]);
   }
   return out + "]";
 }
@@ -167,14 +173,22 @@ std::string value_to_string(const Value& value) {
 
 bool fits_int_type(std::int64_t v, IntType type) {
   switch (type) {
-    case IntType::kI64: return true;
-    case IntType::kU64: return true;  // the bits are the value
-    case IntType::kU8: return v >= 0 && v <= 0xFF;
-    case IntType::kI8: return v >= -128 && v <= 127;
-    case IntType::kU16: return v >= 0 && v <= 0xFFFF;
-    case IntType::kI16: return v >= -32768 && v <= 32767;
-    case IntType::kU32: return v >= 0 && v <= 0xFFFFFFFFll;
-    case IntType::kI32: return v >= INT32_MIN && v <= INT32_MAX;
+    case IntType::kI64:
+      return true;
+    case IntType::kU64:
+      return true;  // the bits are the value
+    case IntType::kU8:
+      return v >= 0 && v <= 0xFF;
+    case IntType::kI8:
+      return v >= -128 && v <= 127;
+    case IntType::kU16:
+      return v >= 0 && v <= 0xFFFF;
+    case IntType::kI16:
+      return v >= -32768 && v <= 32767;
+    case IntType::kU32:
+      return v >= 0 && v <= 0xFFFFFFFFll;
+    case IntType::kI32:
+      return v >= INT32_MIN && v <= INT32_MAX;
   }
   return false;
 }
@@ -209,12 +223,18 @@ Status validate_hyperparameter_key(std::string_view key) {
 
 std::string_view role_name(Role role) {
   switch (role) {
-    case Role::kOther: return "other";
-    case Role::kWeight: return "weight";
-    case Role::kBias: return "bias";
-    case Role::kEmbedding: return "embedding";
-    case Role::kNormalization: return "normalization";
-    case Role::kBuffer: return "buffer";
+    case Role::kOther:
+      return "other";
+    case Role::kWeight:
+      return "weight";
+    case Role::kBias:
+      return "bias";
+    case Role::kEmbedding:
+      return "embedding";
+    case Role::kNormalization:
+      return "normalization";
+    case Role::kBuffer:
+      return "buffer";
   }
   return "unknown";
 }
@@ -227,9 +247,12 @@ std::optional<Role> role_from_name(std::string_view name) {
 
 std::string_view codec_name(Codec codec) {
   switch (codec) {
-    case Codec::kNone: return "none";
-    case Codec::kZstd: return "zstd";
-    case Codec::kZstdByteGroup: return "zstd+bytegroup";
+    case Codec::kNone:
+      return "none";
+    case Codec::kZstd:
+      return "zstd";
+    case Codec::kZstdByteGroup:
+      return "zstd+bytegroup";
   }
   return "unknown";
 }
@@ -238,21 +261,19 @@ Role infer_role(std::string_view name) {
   std::string lower(name);
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const auto last_dot = lower.rfind('.');
-  const std::string_view leaf = last_dot == std::string::npos ? std::string_view(lower)
-                                                              : std::string_view(lower).substr(last_dot + 1);
+  const std::string_view leaf =
+      last_dot == std::string::npos ? std::string_view(lower) : std::string_view(lower).substr(last_dot + 1);
   auto contains = [&](std::string_view needle) { return lower.find(needle) != std::string::npos; };
-  if (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked" ||
-      contains("inv_freq") || contains("rope_freqs") || leaf == "mask" || contains("position_ids") ||
-      contains("attn.masked_bias"))
+  if (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked" || contains("inv_freq") ||
+      contains("rope_freqs") || leaf == "mask" || contains("position_ids") || contains("attn.masked_bias"))
     return Role::kBuffer;
-  if (contains("embed") || contains("wte") || contains("wpe") || contains("token_embd") ||
-      contains("tok_embeddings") || contains("word_embeddings"))
+  if (contains("embed") || contains("wte") || contains("wpe") || contains("token_embd") || contains("tok_embeddings") ||
+      contains("word_embeddings"))
     return Role::kEmbedding;
   if (contains("norm") || contains("ln_") || contains(".ln") || lower.starts_with("ln") || contains("bn.") ||
       contains("batchnorm") || contains("layernorm"))
     return Role::kNormalization;
-  if (leaf == "bias" || leaf == "b" || leaf.ends_with("_bias") || leaf == "beta")
-    return Role::kBias;
+  if (leaf == "bias" || leaf == "b" || leaf.ends_with("_bias") || leaf == "beta") return Role::kBias;
   if (leaf == "weight" || leaf == "w" || leaf == "kernel" || leaf.ends_with("_weight") || leaf == "gamma" ||
       contains("weight") || contains("kernel"))
     return Role::kWeight;

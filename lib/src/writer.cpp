@@ -269,8 +269,8 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
   if (!dtype_info(spec.dtype))
     return Error(ErrorCode::kUnknownDtype,
                  "tensor '" + spec.name + "': unknown dtype code " + std::to_string(static_cast<unsigned>(spec.dtype)));
-  for (const Status& s : {internal::check_rank(spec.shape.size(), Limits{}),
-                          internal::check_role(static_cast<std::uint64_t>(spec.role))})
+  for (const Status& s :
+       {internal::check_rank(spec.shape.size(), Limits{}), internal::check_role(static_cast<std::uint64_t>(spec.role))})
     if (!s.ok()) return Error(s.code(), "tensor '" + spec.name + "': " + s.error().message());
   auto size = tensor_byte_size(spec.dtype, spec.shape);
   if (!size.ok()) return Error(size.code(), "tensor '" + spec.name + "': " + size.error().message());

@@ -12,6 +12,7 @@
 // (spec/compression.md) are framed with libzstd directly (level 3, one
 // thread), not with the library's compressor: their bytes are the same
 // wherever the same zstd version runs.
+#include <flatbuffers/minireflect.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -36,8 +37,6 @@
 #include "layout.hpp"
 #include "manifest.hpp"
 #include "owf/owf.hpp"
-#include <flatbuffers/minireflect.h>
-
 #include "owf_generated.h"
 #include "sha256.hpp"
 
@@ -90,7 +89,7 @@ struct TensorDef {
   std::uint16_t dtype = static_cast<std::uint16_t>(DType::kF32);
   std::vector<std::uint64_t> shape;
   Role role = Role::kWeight;
-  std::optional<Bytes> data;  // default: dtype x shape bytes of pattern()
+  std::optional<Bytes> data;     // default: dtype x shape bytes of pattern()
   std::uint64_t gap_before = 0;  // extra bytes left before aligning (uncovered bytes)
   // Compressed storage: the logical bytes cut into chunks of chunk_length,
   // each one zstd frame; edit_frames may change the frames before they are
@@ -432,8 +431,8 @@ class Suite {
   }
 
   /// Raw bytes that open() must refuse with `error`.
-  void invalid_bytes(const std::string& id, const std::string& rule, const std::string& description,
-                     const Bytes& bytes, const std::string& error) {
+  void invalid_bytes(const std::string& id, const std::string& rule, const std::string& description, const Bytes& bytes,
+                     const std::string& error) {
     add(id, "format.md §8", rule, description, bytes, {{"open", error}}, {});
   }
 
@@ -510,9 +509,12 @@ void valid_cases(Suite& s) {
     m.info.license = license();
     for (const auto& info : owf::all_dtypes()) {
       std::vector<std::uint64_t> shape;
-      if (info.row_blocked) shape = {2, info.block_elements};
-      else if (info.block_elements > 1) shape = {3, 5};  // packed sub-byte: a partial final block
-      else shape = {2, 3};
+      if (info.row_blocked)
+        shape = {2, info.block_elements};
+      else if (info.block_elements > 1)
+        shape = {3, 5};  // packed sub-byte: a partial final block
+      else
+        shape = {2, 3};
       m.tensors.push_back({"dtype." + std::string(info.name), code(info.dtype), shape, Role::kWeight});
     }
     std::sort(m.tensors.begin(), m.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -566,15 +568,15 @@ void valid_cases(Suite& s) {
   {
     Model m = base();
     m.tensors = {{"b", code(DType::kU8), {5}, Role::kOther}, {"a", code(DType::kU8), {7}, Role::kOther}};
-    s.valid("valid-layout-order", "format.md §3",
-            "the data section need not follow name order: b is stored before a", m);
+    s.valid("valid-layout-order", "format.md §3", "the data section need not follow name order: b is stored before a",
+            m);
   }
   {
     Model m = base();
     m.tensors.clear();
-    const Role roles[] = {Role::kOther, Role::kWeight, Role::kBias, Role::kEmbedding, Role::kNormalization, Role::kBuffer};
-    for (int i = 0; i < 6; ++i)
-      m.tensors.push_back({"role." + std::to_string(i), code(DType::kU8), {2}, roles[i]});
+    const Role roles[] = {Role::kOther,     Role::kWeight,        Role::kBias,
+                          Role::kEmbedding, Role::kNormalization, Role::kBuffer};
+    for (int i = 0; i < 6; ++i) m.tensors.push_back({"role." + std::to_string(i), code(DType::kU8), {2}, roles[i]});
     s.valid("valid-every-role", "format.md §4.3", "one tensor per role code 0..5", m);
   }
   {
@@ -760,8 +762,8 @@ void framing_cases(Suite& s) {
     m.edit_file = [](Bytes& b) { b.back() = std::byte{0}; };
     s.invalid("r05-footer-magic", "R5", "last byte of the footer magic is 0", m, "bad_footer_magic");
   }
-  s.invalid_bytes("r05-truncated-tail", "R5", "a valid file missing its last 8 bytes", Bytes(good.begin(), good.end() - 8),
-                  "bad_footer_magic");
+  s.invalid_bytes("r05-truncated-tail", "R5", "a valid file missing its last 8 bytes",
+                  Bytes(good.begin(), good.end() - 8), "bad_footer_magic");
   s.invalid_bytes("r05-truncated-data", "R5", "a valid file cut in its data section (first 140 bytes)",
                   Bytes(good.begin(), good.begin() + 140), "bad_footer_magic");
   {
@@ -787,7 +789,8 @@ void framing_cases(Suite& s) {
   {
     Model m = base();
     m.edit_file = [](Bytes& b) { put_u64(b, footer_at(b) + 8, (1ull << 30) + 8); };
-    s.invalid("r08-manifest-over-limit", "R8", "the footer declares a manifest of 1 GiB + 8 bytes", m, "limit_exceeded");
+    s.invalid("r08-manifest-over-limit", "R8", "the footer declares a manifest of 1 GiB + 8 bytes", m,
+              "limit_exceeded");
   }
   {
     Model m = base();
@@ -977,8 +980,7 @@ Offset<owf::fb::Manifest> manifest_with(FlatBufferBuilder& fbb, std::vector<Offs
   return owf::fb::CreateManifest(fbb, 64, 0, t, 0, md, owf::fb::CreateLicense(fbb, fbb.CreateString("MIT")));
 }
 
-Model raw(std::function<Offset<owf::fb::Manifest>(FlatBufferBuilder&)> make,
-          std::function<void(Bytes&)> after = {}) {
+Model raw(std::function<Offset<owf::fb::Manifest>(FlatBufferBuilder&)> make, std::function<void(Bytes&)> after = {}) {
   Model m = base();
   m.tensors.clear();
   m.edit_manifest = [make, after](Bytes& b) {
@@ -1003,17 +1005,17 @@ void coverage_cases(Suite& s) {
   using namespace coverage;
   auto shape = [](FlatBufferBuilder& fbb) { return fbb.CreateVector(kShape); };
   s.valid_raw("valid-shared-vtables", "format.md §4.8", "three tensor tables share one vtable, as builders write them",
-          raw([&](FlatBufferBuilder& fbb) {
-            std::vector<Offset<owf::fb::Tensor>> list;
-            for (const char* name : {"a", "b", "c"}) list.push_back(empty_tensor(fbb, fbb.CreateString(name), shape(fbb)));
-            return manifest_with(fbb, list);
-          }),
-          3, digest_of({"a", "b", "c"}));
-  s.invalid("r35-shared-shape", "R35", "two tensors' shape offsets reach one vector",
-            raw([&](FlatBufferBuilder& fbb) {
+              raw([&](FlatBufferBuilder& fbb) {
+                std::vector<Offset<owf::fb::Tensor>> list;
+                for (const char* name : {"a", "b", "c"})
+                  list.push_back(empty_tensor(fbb, fbb.CreateString(name), shape(fbb)));
+                return manifest_with(fbb, list);
+              }),
+              3, digest_of({"a", "b", "c"}));
+  s.invalid("r35-shared-shape", "R35", "two tensors' shape offsets reach one vector", raw([&](FlatBufferBuilder& fbb) {
               const auto one = shape(fbb);
-              return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), one),
-                                         empty_tensor(fbb, fbb.CreateString("b"), one)});
+              return manifest_with(
+                  fbb, {empty_tensor(fbb, fbb.CreateString("a"), one), empty_tensor(fbb, fbb.CreateString("b"), one)});
             }),
             "manifest_invalid");
   s.invalid("r35-tensor-listed-twice", "R35",
@@ -1023,8 +1025,7 @@ void coverage_cases(Suite& s) {
               return manifest_with(fbb, {t, t});
             }),
             "manifest_invalid");
-  s.invalid("r35-shared-name", "R35", "two tensors' names reach one string",
-            raw([&](FlatBufferBuilder& fbb) {
+  s.invalid("r35-shared-name", "R35", "two tensors' names reach one string", raw([&](FlatBufferBuilder& fbb) {
               const auto name = fbb.CreateString("a");
               return manifest_with(fbb, {empty_tensor(fbb, name, shape(fbb)), empty_tensor(fbb, name, shape(fbb))});
             }),
@@ -1038,44 +1039,55 @@ void coverage_cases(Suite& s) {
             }),
             "manifest_invalid");
   s.invalid("r35-hidden-bytes", "R35", "eight non-zero bytes after the last object of the manifest",
-            raw([&](FlatBufferBuilder& fbb) { return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))}); },
+            raw(
+                [&](FlatBufferBuilder& fbb) {
+                  return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))});
+                },
                 [](Bytes& b) {
                   for (char c : std::string_view("HIDDEN!!")) b.push_back(static_cast<std::byte>(c));
                 }),
             "manifest_invalid");
   s.valid_raw("valid-zero-bytes-after-objects", "format.md §4.8",
               "sixteen zero bytes after the last object of the manifest",
-              raw([&](FlatBufferBuilder& fbb) { return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))}); },
+              raw(
+                  [&](FlatBufferBuilder& fbb) {
+                    return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))});
+                  },
                   [](Bytes& b) { b.resize(b.size() + 16, std::byte{0}); }),
               1, digest_of({"a"}));
-  s.invalid("r35-table-padding", "R35", "a non-zero padding byte inside a tensor table, between its fields",
-            raw([&](FlatBufferBuilder& fbb) { return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))}); },
-                [](Bytes& b) {
-                  // The tensor table holds dtype (2 bytes) and role, codec (1 byte
-                  // each) among 8-byte fields: find a byte no field covers.
-                  const auto* t = reinterpret_cast<const std::uint8_t*>(owf::fb::GetManifest(b.data())->tensors()->Get(0));
-                  const auto* vt = t - flatbuffers::ReadScalar<std::int32_t>(t);
-                  const std::uint16_t vsize = flatbuffers::ReadScalar<std::uint16_t>(vt);
-                  const std::uint16_t object = flatbuffers::ReadScalar<std::uint16_t>(vt + 2);
-                  const auto* tt = owf::fb::TensorTypeTable();
-                  std::vector<bool> used(object, false);
-                  for (std::size_t f = 0; 4 + 2 * f < vsize; ++f) {
-                    const std::uint16_t at = flatbuffers::ReadScalar<std::uint16_t>(vt + 4 + 2 * f);
-                    if (at == 0) continue;
-                    const auto c = tt->type_codes[f];
-                    const auto* ref = c.sequence_ref >= 0 ? tt->type_refs[c.sequence_ref]() : nullptr;
-                    const std::size_t size =
-                        c.is_repeating ? 4 : flatbuffers::InlineSize(static_cast<flatbuffers::ElementaryType>(c.base_type), ref);
-                    for (std::size_t k = at; k < at + size; ++k) used[k] = true;
-                  }
-                  for (std::size_t k = 4; k < object; ++k)
-                    if (!used[k]) {
-                      b[static_cast<std::size_t>(t - reinterpret_cast<const std::uint8_t*>(b.data())) + k] = std::byte{0x5A};
-                      return;
-                    }
-                  throw std::logic_error("r35-table-padding: the tensor table has no padding byte");
-                }),
-            "manifest_invalid");
+  s.invalid(
+      "r35-table-padding", "R35", "a non-zero padding byte inside a tensor table, between its fields",
+      raw(
+          [&](FlatBufferBuilder& fbb) {
+            return manifest_with(fbb, {empty_tensor(fbb, fbb.CreateString("a"), shape(fbb))});
+          },
+          [](Bytes& b) {
+            // The tensor table holds dtype (2 bytes) and role, codec (1 byte
+            // each) among 8-byte fields: find a byte no field covers.
+            const auto* t = reinterpret_cast<const std::uint8_t*>(owf::fb::GetManifest(b.data())->tensors()->Get(0));
+            const auto* vt = t - flatbuffers::ReadScalar<std::int32_t>(t);
+            const std::uint16_t vsize = flatbuffers::ReadScalar<std::uint16_t>(vt);
+            const std::uint16_t object = flatbuffers::ReadScalar<std::uint16_t>(vt + 2);
+            const auto* tt = owf::fb::TensorTypeTable();
+            std::vector<bool> used(object, false);
+            for (std::size_t f = 0; 4 + 2 * f < vsize; ++f) {
+              const std::uint16_t at = flatbuffers::ReadScalar<std::uint16_t>(vt + 4 + 2 * f);
+              if (at == 0) continue;
+              const auto c = tt->type_codes[f];
+              const auto* ref = c.sequence_ref >= 0 ? tt->type_refs[c.sequence_ref]() : nullptr;
+              const std::size_t size =
+                  c.is_repeating ? 4
+                                 : flatbuffers::InlineSize(static_cast<flatbuffers::ElementaryType>(c.base_type), ref);
+              for (std::size_t k = at; k < at + size; ++k) used[k] = true;
+            }
+            for (std::size_t k = 4; k < object; ++k)
+              if (!used[k]) {
+                b[static_cast<std::size_t>(t - reinterpret_cast<const std::uint8_t*>(b.data())) + k] = std::byte{0x5A};
+                return;
+              }
+            throw std::logic_error("r35-table-padding: the tensor table has no padding byte");
+          }),
+      "manifest_invalid");
   auto future_field = [](FlatBufferBuilder& fbb) {
     const auto license = owf::fb::CreateLicense(fbb, fbb.CreateString("MIT"));
     const auto extra = fbb.CreateString("a field of a later version");
@@ -1113,7 +1125,8 @@ void tensor_cases(Suite& s) {
             one("a\xF4\x90\x80\x80"), "bad_utf8");
   s.invalid("r15-name-cut-sequence", "R15", "name ending inside a multi-byte sequence", one("a\xE6\x97"), "bad_utf8");
   s.invalid("r15-name-lone-continuation", "R15", "name with a lone continuation byte", one("a\x80z"), "bad_utf8");
-  for (const auto& [id, value] : {std::pair{"r16-dtype-0", 0}, std::pair{"r16-dtype-99", 99}, std::pair{"r16-dtype-65535", 65535}}) {
+  for (const auto& [id, value] :
+       {std::pair{"r16-dtype-0", 0}, std::pair{"r16-dtype-99", 99}, std::pair{"r16-dtype-65535", 65535}}) {
     Model m = base();
     const int v = value;
     m.edit_model = [v](ManifestModel& mm) { mm.tensors[0].dtype = static_cast<DType>(v); };
@@ -1255,7 +1268,8 @@ void metadata_cases(Suite& s) {
   };
   s.invalid("r25-key-space", "R25", "hyperparameter key 'model name' (space)", hp("model name", owf::Value(1)),
             "bad_hyperparameter");
-  s.invalid("r25-key-empty-segment", "R25", "hyperparameter key 'a..b'", hp("a..b", owf::Value(1)), "bad_hyperparameter");
+  s.invalid("r25-key-empty-segment", "R25", "hyperparameter key 'a..b'", hp("a..b", owf::Value(1)),
+            "bad_hyperparameter");
   s.invalid("r25-key-trailing-dot", "R25", "hyperparameter key 'a.'", hp("a.", owf::Value(1)), "bad_hyperparameter");
   s.invalid("r25-u8-256", "R25", "value 256 declared U8", hp("x", owf::Value(std::int64_t{256}, owf::IntType::kU8)),
             "bad_hyperparameter");
@@ -1265,8 +1279,8 @@ void metadata_cases(Suite& s) {
             "bad_hyperparameter");
   s.invalid("r25-int-type-8", "R25", "integer type code 8",
             hp("x", owf::Value(std::int64_t{1}, static_cast<owf::IntType>(8))), "bad_hyperparameter");
-  s.invalid("r25-float-type-2", "R25", "float type code 2",
-            hp("x", owf::Value(1.0, static_cast<owf::FloatType>(2))), "bad_hyperparameter");
+  s.invalid("r25-float-type-2", "R25", "float type code 2", hp("x", owf::Value(1.0, static_cast<owf::FloatType>(2))),
+            "bad_hyperparameter");
   s.invalid("r25-key-not-ascii", "R25", "hyperparameter key 'caf\u00e9' (valid UTF-8, not [A-Za-z0-9_-])",
             hp("caf\xC3\xA9", owf::Value(1)), "bad_hyperparameter");
   for (const auto& [id, type, what] : {std::tuple{"r25-union-type-0", 0, "union type 0 (NONE) with a value table"},

@@ -31,16 +31,24 @@ owf::Limits limits_for(const json& c) {
   if (!c.contains("limits")) return l;
   for (const auto& [key, value] : c["limits"].items()) {
     const auto v = value.get<std::uint64_t>();
-    if (key == "max_manifest_bytes") l.max_manifest_bytes = v;
-    else if (key == "max_tensors") l.max_tensors = v;
-    else if (key == "max_rank") l.max_rank = static_cast<std::uint32_t>(v);
-    else if (key == "max_name_bytes") l.max_name_bytes = static_cast<std::uint32_t>(v);
-    else if (key == "max_metadata_entries") l.max_metadata_entries = v;
-    else if (key == "max_string_bytes") l.max_string_bytes = v;
-    else if (key == "max_alignment") l.max_alignment = v;
+    if (key == "max_manifest_bytes")
+      l.max_manifest_bytes = v;
+    else if (key == "max_tensors")
+      l.max_tensors = v;
+    else if (key == "max_rank")
+      l.max_rank = static_cast<std::uint32_t>(v);
+    else if (key == "max_name_bytes")
+      l.max_name_bytes = static_cast<std::uint32_t>(v);
+    else if (key == "max_metadata_entries")
+      l.max_metadata_entries = v;
+    else if (key == "max_string_bytes")
+      l.max_string_bytes = v;
+    else if (key == "max_alignment")
+      l.max_alignment = v;
     else if (key == "max_chunk_bytes")
       l.max_chunk_bytes = v;
-    else throw std::runtime_error("unknown limit '" + key + "'");
+    else
+      throw std::runtime_error("unknown limit '" + key + "'");
   }
   return l;
 }

@@ -21,7 +21,8 @@ TEST_CASE("one open file serves reads, lookups and verification from many thread
     auto w = Writer::create(path);
     REQUIRE(w.ok());
     for (int i = 0; i < kTensors; ++i) {
-      contents.push_back(owf::test::pseudo_random_bytes(4096 + 64 * static_cast<std::size_t>(i), static_cast<std::uint32_t>(i)));
+      contents.push_back(
+          owf::test::pseudo_random_bytes(4096 + 64 * static_cast<std::size_t>(i), static_cast<std::uint32_t>(i)));
       REQUIRE(w->add_tensor({"t" + std::to_string(i), DType::kU8, {contents.back().size()}}, contents.back()).ok());
     }
     REQUIRE(w->set_license(owf::test::test_license()).ok());

@@ -14,8 +14,8 @@
 #include "formats/formats.hpp"
 #include "formats/gguf/gguf_format.hpp"
 #include "formats/gguf/gguf_values.hpp"
-#include "tensor_pieces.hpp"
 #include "owf/convert.hpp"
+#include "tensor_pieces.hpp"
 #include "test_util.hpp"
 
 using namespace owf;

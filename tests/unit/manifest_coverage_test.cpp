@@ -182,7 +182,8 @@ TEST_CASE("R35: hidden bytes inside the manifest are refused") {
   }
 }
 
-TEST_CASE("R35: a field this version's schema lacks is refused in a 1.0 or 1.1 file and skipped in a newer minor version") {
+TEST_CASE(
+    "R35: a field this version's schema lacks is refused in a 1.0 or 1.1 file and skipped in a newer minor version") {
   flatbuffers::FlatBufferBuilder fbb;
   const auto license = mit(fbb);
   const auto extra = fbb.CreateString("from a future version");

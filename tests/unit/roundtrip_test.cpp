@@ -92,8 +92,14 @@ TEST_CASE("hyperparameters, metadata, license and provenance round-trip") {
   TempDir dir;
   const auto path = dir / "meta.owf";
   ModelInfo info;
-  info.license = License{"MIT OR Apache-2.0", "MIT", "MIT License", "https://opensource.org/licenses/MIT",
-                         "Permission is hereby granted...", {"2026 OWF authors"}, "Please cite us.", "No weapons."};
+  info.license = License{"MIT OR Apache-2.0",
+                         "MIT",
+                         "MIT License",
+                         "https://opensource.org/licenses/MIT",
+                         "Permission is hereby granted...",
+                         {"2026 OWF authors"},
+                         "Please cite us.",
+                         "No weapons."};
   info.provenance.name = "house-price";
   info.provenance.version = "1.0";
   info.provenance.architecture = "mlp";
@@ -165,7 +171,8 @@ TEST_CASE("writing is deterministic: the same inputs give identical bytes") {
 
 TEST_CASE("the weights digest ignores layout and metadata but not weights") {
   TempDir dir;
-  auto write = [&](const std::filesystem::path& p, std::uint64_t alignment, const std::string& license, std::uint32_t seed) {
+  auto write = [&](const std::filesystem::path& p, std::uint64_t alignment, const std::string& license,
+                   std::uint32_t seed) {
     WriteOptions o;
     o.alignment = alignment;
     auto w = Writer::create(p, o);

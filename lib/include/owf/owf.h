@@ -284,8 +284,8 @@ OWF_C_API owf_status owf_file_open(const char* path, const owf_limits* limits, o
  * Validates a file held in memory. The buffer is borrowed: it must stay
  * valid and unchanged until owf_file_free(). Parameters as owf_file_open().
  */
-OWF_C_API owf_status owf_file_open_memory(const void* data, size_t size, const owf_limits* limits,
-                                          owf_file** out_file, owf_error** out_error);
+OWF_C_API owf_status owf_file_open_memory(const void* data, size_t size, const owf_limits* limits, owf_file** out_file,
+                                          owf_error** out_error);
 /** Closes the file; every pointer obtained from it becomes invalid. NULL is allowed. */
 OWF_C_API void owf_file_free(owf_file* file);
 
@@ -305,22 +305,22 @@ OWF_C_API owf_status owf_file_weights_digest(const owf_file* file, uint8_t diges
 /** A tensor as the file describes it. Every pointer is owned by the file and
  *  valid until owf_file_free(). */
 typedef struct owf_tensor_info {
-  const char* name;        /**< NUL-terminated UTF-8 */
-  size_t name_length;      /**< bytes, without the terminator */
-  uint32_t dtype;          /**< ::owf_dtype code */
-  uint32_t role;           /**< ::owf_role code */
-  uint32_t codec;          /**< ::owf_codec code */
+  const char* name;   /**< NUL-terminated UTF-8 */
+  size_t name_length; /**< bytes, without the terminator */
+  uint32_t dtype;     /**< ::owf_dtype code */
+  uint32_t role;      /**< ::owf_role code */
+  uint32_t codec;     /**< ::owf_codec code */
   size_t rank;
-  const uint64_t* shape;   /**< `rank` dimensions, outermost first (NULL when rank is 0) */
+  const uint64_t* shape; /**< `rank` dimensions, outermost first (NULL when rank is 0) */
   uint64_t element_count;
-  uint64_t logical_bytes;  /**< bytes once decoded: row-major, little-endian */
-  uint64_t stored_bytes;   /**< bytes occupied in the file */
-  uint64_t offset;         /**< file offset of the stored bytes */
+  uint64_t logical_bytes; /**< bytes once decoded: row-major, little-endian */
+  uint64_t stored_bytes;  /**< bytes occupied in the file */
+  uint64_t offset;        /**< file offset of the stored bytes */
   /** Zero-copy pointer to the logical bytes when the tensor is stored
    *  uncompressed (codec none); NULL for compressed tensors, which
    *  owf_file_read_tensor() decodes. The memory is read-only. */
   const void* data;
-  uint8_t sha256[32];      /**< SHA-256 of the logical bytes */
+  uint8_t sha256[32]; /**< SHA-256 of the logical bytes */
 } owf_tensor_info;
 
 /** Number of tensors. */
@@ -416,8 +416,7 @@ typedef void (*owf_progress_fn)(uint64_t done, uint64_t total, void* user_data);
  * @param progress  NULL, or called with the bytes done so far.
  * @param user_data Passed to `progress` unchanged.
  */
-OWF_C_API owf_status owf_file_verify(const owf_file* file, unsigned threads, owf_progress_fn progress,
-                                     void* user_data);
+OWF_C_API owf_status owf_file_verify(const owf_file* file, unsigned threads, owf_progress_fn progress, void* user_data);
 
 /** @} */
 
@@ -442,8 +441,7 @@ OWF_C_API owf_status owf_file_has_license(const owf_file* file, int* has_license
 OWF_C_API owf_status owf_file_license(const owf_file* file, int field, const char** value, size_t* length);
 /** Copyright lines of the license (0 when there is no license). */
 OWF_C_API owf_status owf_file_license_copyright_count(const owf_file* file, size_t* count);
-OWF_C_API owf_status owf_file_license_copyright(const owf_file* file, size_t index, const char** value,
-                                                size_t* length);
+OWF_C_API owf_status owf_file_license_copyright(const owf_file* file, size_t index, const char** value, size_t* length);
 
 /** Provenance string fields (owf::Provenance). */
 enum owf_provenance_field {
@@ -460,8 +458,7 @@ enum owf_provenance_field {
 /** A provenance field ("" when empty). `length` may be NULL. */
 OWF_C_API owf_status owf_file_provenance(const owf_file* file, int field, const char** value, size_t* length);
 OWF_C_API owf_status owf_file_provenance_author_count(const owf_file* file, size_t* count);
-OWF_C_API owf_status owf_file_provenance_author(const owf_file* file, size_t index, const char** value,
-                                                size_t* length);
+OWF_C_API owf_status owf_file_provenance_author(const owf_file* file, size_t index, const char** value, size_t* length);
 /** Models this one derives from: name and weights digest. `digest` may be NULL. */
 OWF_C_API owf_status owf_file_provenance_base_model_count(const owf_file* file, size_t* count);
 OWF_C_API owf_status owf_file_provenance_base_model(const owf_file* file, size_t index, const char** name,
@@ -501,8 +498,7 @@ OWF_C_API owf_status owf_file_hparam_int64(const owf_file* file, const char* key
 OWF_C_API owf_status owf_file_hparam_uint64(const owf_file* file, const char* key, uint64_t* value);
 OWF_C_API owf_status owf_file_hparam_double(const owf_file* file, const char* key, double* value);
 /** String value, owned by the file. `length` may be NULL. */
-OWF_C_API owf_status owf_file_hparam_string(const owf_file* file, const char* key, const char** value,
-                                            size_t* length);
+OWF_C_API owf_status owf_file_hparam_string(const owf_file* file, const char* key, const char** value, size_t* length);
 /** Zero-copy arrays owned by the file (`*values` is NULL when the array is empty). */
 OWF_C_API owf_status owf_file_hparam_int64_array(const owf_file* file, const char* key, const int64_t** values,
                                                  size_t* count);
@@ -511,8 +507,8 @@ OWF_C_API owf_status owf_file_hparam_double_array(const owf_file* file, const ch
 /** Copies a bool array as 0/1 bytes into `out` of `capacity` elements. `*count`
  *  always receives the array length; with capacity < length nothing is copied
  *  and ::OWF_LIMIT_EXCEEDED is returned (pass NULL, 0 to ask for the length). */
-OWF_C_API owf_status owf_file_hparam_bool_array(const owf_file* file, const char* key, uint8_t* out,
-                                                size_t capacity, size_t* count);
+OWF_C_API owf_status owf_file_hparam_bool_array(const owf_file* file, const char* key, uint8_t* out, size_t capacity,
+                                                size_t* count);
 /** Element `index` of a string array. `length` may be NULL. */
 OWF_C_API owf_status owf_file_hparam_string_array_at(const owf_file* file, const char* key, size_t index,
                                                      const char** value, size_t* length);
@@ -520,11 +516,10 @@ OWF_C_API owf_status owf_file_hparam_string_array_at(const owf_file* file, const
 /** Number of free-form metadata entries; keys are sorted. */
 OWF_C_API owf_status owf_file_metadata_count(const owf_file* file, size_t* count);
 /** Entry `index`. Lengths may be NULL; values may contain NUL bytes. */
-OWF_C_API owf_status owf_file_metadata_at(const owf_file* file, size_t index, const char** key,
-                                          size_t* key_length, const char** value, size_t* value_length);
+OWF_C_API owf_status owf_file_metadata_at(const owf_file* file, size_t index, const char** key, size_t* key_length,
+                                          const char** value, size_t* value_length);
 /** Value for `key`; ::OWF_NOT_FOUND if absent. */
-OWF_C_API owf_status owf_file_metadata_get(const owf_file* file, const char* key, const char** value,
-                                           size_t* length);
+OWF_C_API owf_status owf_file_metadata_get(const owf_file* file, const char* key, const char** value, size_t* length);
 
 /** @} */
 
@@ -536,13 +531,13 @@ typedef struct owf_writer owf_writer;
 
 /** Write options; start from owf_write_options_default(). */
 typedef struct owf_write_options {
-  uint64_t alignment;          /**< power of two, 1 .. 2 MiB; default 64 */
-  int compress;                /**< nonzero: zstd-compress tensors that shrink enough */
-  int compression_level;       /**< default 3 */
-  uint64_t chunk_bytes;        /**< logical bytes per independently decodable chunk */
-  double min_saving;           /**< keep a tensor raw unless it shrinks by this fraction */
-  unsigned threads;            /**< 0: one per core */
-  int sync;                    /**< nonzero: fsync file and directory before finish returns */
+  uint64_t alignment;    /**< power of two, 1 .. 2 MiB; default 64 */
+  int compress;          /**< nonzero: zstd-compress tensors that shrink enough */
+  int compression_level; /**< default 3 */
+  uint64_t chunk_bytes;  /**< logical bytes per independently decodable chunk */
+  double min_saving;     /**< keep a tensor raw unless it shrinks by this fraction */
+  unsigned threads;      /**< 0: one per core */
+  int sync;              /**< nonzero: fsync file and directory before finish returns */
 } owf_write_options;
 
 /** The library's default write options (those used when NULL is passed). */
@@ -629,8 +624,8 @@ OWF_C_API owf_status owf_writer_set_hparam_int64_array(owf_writer* writer, const
                                                        size_t count);
 OWF_C_API owf_status owf_writer_set_hparam_double_array(owf_writer* writer, const char* key, const double* values,
                                                         size_t count);
-OWF_C_API owf_status owf_writer_set_hparam_string_array(owf_writer* writer, const char* key,
-                                                        const char* const* values, size_t count);
+OWF_C_API owf_status owf_writer_set_hparam_string_array(owf_writer* writer, const char* key, const char* const* values,
+                                                        size_t count);
 /** Free-form string metadata. */
 OWF_C_API owf_status owf_writer_set_metadata(owf_writer* writer, const char* key, const char* value);
 

@@ -1,7 +1,7 @@
 #include "formats/byte_range_source.hpp"
 
-#include "tensor_pieces.hpp"
 #include "sha256.hpp"
+#include "tensor_pieces.hpp"
 
 namespace owf::internal {
 
