@@ -56,9 +56,13 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--from", o.from, "source format (default: detected)");
   app.add_option("--select", o.select, "PyTorch checkpoints: only the tensors under this key (e.g. model_state_dict)");
   app.add_option("--to", o.to, "target format (default: from OUT's extension)");
+  // One pattern per option, taken as written: CLI11 would otherwise read
+  // '[a,b]' as a list of two values.
   app.add_option("--include", o.include,
-                 "convert only tensors whose whole name matches this glob (* ? [...]; repeatable)");
-  app.add_option("--exclude", o.exclude, "leave out tensors whose whole name matches this glob (repeatable)");
+                 "convert only tensors whose whole name matches this glob (* ? [...]; repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--exclude", o.exclude, "leave out tensors whose whole name matches this glob (repeatable)")
+      ->allow_extra_args(false);
   app.add_option("--dtype", o.dtype,
                  "cast floating-point and quantized tensors (dequantized) to f32, f16 or bf16 (also f64, "
                  "f8_e4m3fn, f8_e5m2); integer and bool tensors are kept. Lossy: the weights digest changes");
@@ -130,7 +134,7 @@ Result<ConvertOptions> convert_options(const CLI::App& app, const Options& o) {
   c.check_output = !o.no_check;
   c.include = o.include;
   c.exclude = o.exclude;
-  if (!o.dtype.empty()) {
+  if (app.count("--dtype") != 0) {
     std::string upper = o.dtype;
     for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     const auto d = dtype_from_name(upper);

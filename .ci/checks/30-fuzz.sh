@@ -2,15 +2,17 @@
 # Every libFuzzer target for a short, bounded time under ASan+UBSan, seeded
 # with the conformance files and the real files in ../shared/corpus, then
 # every saved regression input replayed. Any crash, leak, timeout or
-# out-of-memory fails the check; the input is left in build-ci-asan/out/.
+# out-of-memory fails the check; the input is left in build-ci-fuzz/out/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 start=$(date +%s)
 seconds=${OWF_FUZZ_SECONDS:-25}
-source .ci/sanitized-build.sh
-build=$sanitized_build
-configure_sanitized_build  # built by 10-sanitizers.sh: nothing to do
+build=${OWF_FUZZ_BUILD:-build-ci-fuzz}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DOWF_BUILD_FUZZ=ON -DOWF_SANITIZE=ON -DOWF_BUILD_TESTS=OFF -DOWF_BUILD_TOOLS=OFF -DOWF_BUILD_EXAMPLES=OFF \
+  -DOWF_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)"
 
 corpus=$root/../shared/corpus
 seeds() {  # seed files per target (missing ones skipped)

@@ -5,6 +5,8 @@
 #include <new>
 #include <string>
 
+#include "formats/gguf/gguf_metadata.hpp"
+
 namespace owf::internal {
 namespace {
 
@@ -20,6 +22,8 @@ Result<std::unique_ptr<CastSource>> CastSource::create(const Source& base, DType
     return Error(ErrorCode::kInvalidArgument, "cannot cast to " + std::string(dtype_name(to)) +
                                                   ": the cast targets are F32, F16, BF16, F64, F8_E4M3FN and F8_E5M2");
   std::vector<std::uint64_t> cast_bytes(base.tensor_count(), kNotCast);
+  std::vector<std::vector<std::uint64_t>> shapes(base.tensor_count());
+  ModelInfo model_info = base.info();
   for (std::size_t i = 0; i < base.tensor_count(); ++i) {
     const TensorInfo t = base.tensor(i);
     const auto info = dtype_info(t.dtype);
@@ -37,8 +41,16 @@ Result<std::unique_ptr<CastSource>> CastSource::create(const Source& base, DType
     auto bytes = tensor_byte_size(to, t.shape);
     if (!bytes.ok()) return Error(bytes.error().code(), tensor_named(t) + ": " + bytes.error().message());
     cast_bytes[i] = *bytes;
+    // A GGUF block-type tensor whose rows do not fill whole blocks is read
+    // flat, its shape kept in metadata (spec/interchange.md, GGUF); cast
+    // to a plain dtype it takes that shape again, and the note goes.
+    if (auto dims = gguf::file_shape(model_info, t.name, t.shape); dims.size() != t.shape.size()) {
+      shapes[i] = std::move(dims);
+      model_info.metadata.erase(gguf::file_shape_key(t.name));
+    }
   }
-  return std::unique_ptr<CastSource>(new CastSource(base, to, encoding, std::move(cast_bytes)));
+  return std::unique_ptr<CastSource>(
+      new CastSource(base, to, encoding, std::move(cast_bytes), std::move(model_info), std::move(shapes)));
 }
 
 std::size_t CastSource::cast_count() const {
@@ -50,6 +62,7 @@ TensorInfo CastSource::tensor(std::size_t index) const {
   TensorInfo t = base_.tensor(index);
   if (!is_cast(index)) return t;
   t.dtype = to_;
+  if (!shapes_[index].empty()) t.shape = shapes_[index];
   t.codec = Codec::kNone;
   t.logical_bytes = t.stored_bytes = cast_bytes_[index];
   t.sha256 = {};

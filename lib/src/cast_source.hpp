@@ -38,13 +38,19 @@ class CastSource final : public Source {
   /// range, read in order in pieces aligned to whole blocks.
   Status read_range(std::size_t index, std::uint64_t offset, std::span<std::byte> out) const override;
   bool ranged_reads() const override { return base_.ranged_reads(); }
-  const ModelInfo& info() const override { return base_.info(); }
+  const ModelInfo& info() const override { return info_; }
   std::uint64_t alignment() const override { return base_.alignment(); }
 
  private:
   static constexpr std::uint64_t kNotCast = UINT64_MAX;
-  CastSource(const Source& base, DType to, const EncodeOptions& encoding, std::vector<std::uint64_t> cast_bytes)
-      : base_(base), to_(to), encoding_(encoding), cast_bytes_(std::move(cast_bytes)) {}
+  CastSource(const Source& base, DType to, const EncodeOptions& encoding, std::vector<std::uint64_t> cast_bytes,
+             ModelInfo info, std::vector<std::vector<std::uint64_t>> shapes)
+      : base_(base),
+        to_(to),
+        encoding_(encoding),
+        cast_bytes_(std::move(cast_bytes)),
+        info_(std::move(info)),
+        shapes_(std::move(shapes)) {}
 
   // Reads elements [first, first + out.size()) of the base tensor as numbers.
   using ElementReader = std::function<Status(std::uint64_t first, std::span<double> out)>;
@@ -54,7 +60,9 @@ class CastSource final : public Source {
   const Source& base_;
   DType to_;
   EncodeOptions encoding_;
-  std::vector<std::uint64_t> cast_bytes_;  // logical bytes once cast, kNotCast for tensors read unchanged
+  std::vector<std::uint64_t> cast_bytes_;           // logical bytes once cast, kNotCast for tensors read unchanged
+  ModelInfo info_;                                  // the base's, without the shapes cast tensors take back
+  std::vector<std::vector<std::uint64_t>> shapes_;  // a cast tensor's shape when not the base's, else empty
 };
 
 }  // namespace owf::internal

@@ -30,9 +30,9 @@ Result<Sha256Digest> CheckedSource::digest(std::size_t index) const {
 Status CheckedSource::compare(std::size_t index, const Sha256Digest& d) const {
   const TensorInfo t = base_.tensor(index);
   if (stores_digests_ && d != t.sha256)
-    return Error(ErrorCode::kTensorDigestMismatch,
-                 "tensor '" + std::string(t.name) + "' of the source: its bytes hash to " + to_hex(d) +
-                     ", not the digest its file stores (" + to_hex(t.sha256) + "); nothing was written");
+    return Error(ErrorCode::kTensorDigestMismatch, "the source file is corrupt: the tensor's bytes hash to " +
+                                                       to_hex(d) + ", not the digest the file stores (" +
+                                                       to_hex(t.sha256) + "); nothing was written");
   return {};
 }
 

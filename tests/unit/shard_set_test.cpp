@@ -125,6 +125,37 @@ TEST_CASE("an index and its shards must agree, and shards stay in the index's di
     std::ofstream(path) << "{\"weight_map\": {\"a\": 3}}";
     CHECK(open_error(path).code() == ErrorCode::kForeignFormatInvalid);
   }
+  SUBCASE("JSON that is not the index's shape, read in linear time and bounded memory") {
+    shard_copy(dir, "[1, 2]");
+    CHECK(open_error(path).message().find("must be a JSON object") != std::string::npos);
+    std::ofstream(path) << "{\"weight_map\": {}, \"weight_map\": {}}";
+    CHECK(open_error(path).message().find("\"weight_map\" appears twice") != std::string::npos);
+    std::ofstream(path) << "{\"metadata\": " << std::string(100, '[') << std::string(100, ']') << "}";
+    CHECK(open_error(path).message().find("nested more than 64 levels") != std::string::npos);
+    std::ofstream(path) << "{\"metadata\": {\"total_size\": 1e999999}, \"weight_map\": {}}";
+    const Error e = open_error(path);
+    CHECK(e.code() == ErrorCode::kForeignFormatInvalid);
+    CHECK(e.message().find("not a JSON index (at byte") != std::string::npos);
+    // 200,000 empty objects before the weight_map: quadratic parsing would
+    // take minutes here.
+    std::string many = "{\"metadata\": [";
+    for (int i = 0; i < 200000; ++i) many += i ? ",{}" : "{}";
+    std::ofstream(path) << many << "], " << index.substr(index.find("\"weight_map\""));
+    CHECK(open_source(path).ok());
+  }
+  SUBCASE("a shard of another format") {
+    shard_copy(dir, index);
+    std::filesystem::remove(dir / "model-00002-of-00006.safetensors");
+    std::filesystem::copy_file(kCorpus / "numpy" / "python3.npy", dir / "model-00002-of-00006.safetensors");
+    const Error e = open_error(path);
+    CHECK(e.code() == ErrorCode::kForeignFormatInvalid);
+    CHECK(e.message().find("is a npy file; the set's shards are safetensors files") != std::string::npos);
+  }
+  SUBCASE("a directory without an index") {
+    const Error e = open_error(dir.path());
+    CHECK(e.code() == ErrorCode::kIoError);
+    CHECK(e.message().find("holding no shard index") != std::string::npos);
+  }
   SUBCASE("a directory with two indexes") {
     shard_copy(dir, index);
     std::ofstream(dir / "other.safetensors.index.json") << index;

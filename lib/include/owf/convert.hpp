@@ -56,7 +56,8 @@ struct ConvertOptions {
 
   /// Tensors to convert, chosen by name with glob patterns matched against
   /// whole names (`*`, `?`, `[...]`, as fnmatch(3) without flags: `*`
-  /// crosses dots). A tensor is converted when it matches an `include`
+  /// crosses dots; character classes such as `[:alpha:]` are not
+  /// supported). Matching takes time proportional to pattern x name. A tensor is converted when it matches an `include`
   /// pattern (or `include` is empty) and no `exclude` pattern. A pattern
   /// that matches no tensor of the source, or a choice that leaves no
   /// tensor, fails with invalid_argument naming it.

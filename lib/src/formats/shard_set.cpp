@@ -42,12 +42,122 @@ std::optional<std::string> shard_name_problem(std::string_view name) {
 }
 
 struct Index {
-  // tensor name -> shard file name, and the shards in order of first use.
-  std::map<std::string, std::string> weight_map;
+  // tensor name -> shard (an index into `shards`), and the shards in order
+  // of first mention.
+  std::map<std::string, std::uint32_t, std::less<>> weight_map;
   std::vector<std::string> shards;
 };
 
-Result<Index> read_index(const std::filesystem::path& path) {
+// Reads an index as a stream of JSON events, keeping only "weight_map":
+// time linear in the index and memory proportional to what it keeps (a DOM
+// of 64 MiB of JSON costs gigabytes; nlohmann's parse callbacks cost
+// quadratic time). Also refuses what a DOM would silently merge: a tensor
+// or "weight_map" listed twice.
+class IndexReader final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  IndexReader(const Limits& limits) : limits_(limits) {}
+
+  bool null() override { return value("null"); }
+  bool boolean(bool) override { return value("a boolean"); }
+  bool number_integer(number_integer_t) override { return value("a number"); }
+  bool number_unsigned(number_unsigned_t) override { return value("a number"); }
+  bool number_float(number_float_t, const string_t&) override { return value("a number"); }
+  bool binary(binary_t&) override { return value("binary data"); }
+  bool string(string_t& s) override {
+    if (!in_weight_map_value()) return value("a string");
+    if (auto problem = shard_name_problem(s))
+      return fail("weight_map puts tensor " + in_quotes(tensor_) + " in shard " + in_quotes(s) + ": " + *problem);
+    auto [it, added] = shard_numbers_.emplace(s, static_cast<std::uint32_t>(index_.shards.size()));
+    if (added) {
+      if (index_.shards.size() >= kMaxShards)
+        return fail("more than " + std::to_string(kMaxShards) + " shards", ErrorCode::kLimitExceeded);
+      index_.shards.push_back(s);
+    }
+    index_.weight_map.emplace(std::move(tensor_), it->second);
+    return true;
+  }
+  bool start_object(std::size_t) override { return open(true); }
+  bool start_array(std::size_t) override { return open(false); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    if (depth_ == 1) {
+      top_key_ = k;
+      if (k == "weight_map" && saw_weight_map_) return fail("\"weight_map\" appears twice");
+      return true;
+    }
+    if (depth_ == 2 && top_key_ == "weight_map") {
+      if (index_.weight_map.count(k) != 0) return fail("weight_map lists tensor " + in_quotes(k) + " more than once");
+      if (index_.weight_map.size() >= limits_.max_tensors)
+        return fail("weight_map lists more than " + std::to_string(limits_.max_tensors) + " tensors",
+                    ErrorCode::kLimitExceeded);
+      tensor_ = k;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+    if (!error_) {
+      std::string what = e.what();
+      if (what.size() > 200) what = what.substr(0, 200) + "...";
+      return fail("not a JSON index (at byte " + std::to_string(position) + "): " + what);
+    }
+    return false;
+  }
+
+  /// The index, or what is wrong with it.
+  Result<Index> finish() {
+    if (error_) return *error_;
+    if (!saw_weight_map_)
+      return Error(ErrorCode::kForeignFormatInvalid,
+                   "an index must be a JSON object with a \"weight_map\" object (tensor name -> shard file name)");
+    if (index_.weight_map.empty()) return Error(ErrorCode::kForeignFormatInvalid, "weight_map names no tensor");
+    return std::move(index_);
+  }
+
+ private:
+  // Index nesting is 2 levels deep; metadata may nest a little more.
+  static constexpr int kMaxDepth = 64;
+
+  bool in_weight_map_value() const { return depth_ == 2 && top_key_ == "weight_map"; }
+  bool value(std::string_view what) {
+    if (depth_ == 0) return fail("an index must be a JSON object, not " + std::string(what));
+    if (depth_ == 1 && top_key_ == "weight_map")
+      return fail("\"weight_map\" is " + std::string(what) + ", not an object");
+    if (in_weight_map_value())
+      return fail("weight_map[" + in_quotes(tensor_) + "] is " + std::string(what) +
+                  ", not a file name (a JSON string)");
+    return true;
+  }
+  bool open(bool object) {
+    if (depth_ == 0 && !object) return fail("an index must be a JSON object, not an array");
+    if (depth_ == 1 && top_key_ == "weight_map") {
+      if (!object) return fail("\"weight_map\" is an array, not an object");
+      saw_weight_map_ = true;
+    } else if (in_weight_map_value()) {
+      return value(object ? "an object" : "an array");
+    }
+    if (++depth_ > kMaxDepth) return fail("nested more than " + std::to_string(kMaxDepth) + " levels deep");
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  bool fail(std::string message, ErrorCode code = ErrorCode::kForeignFormatInvalid) {
+    if (!error_) error_ = Error(code, std::move(message));
+    return false;
+  }
+
+  const Limits& limits_;
+  Index index_;
+  std::map<std::string, std::uint32_t, std::less<>> shard_numbers_;
+  int depth_ = 0;
+  std::string top_key_, tensor_;
+  bool saw_weight_map_ = false;
+  std::optional<Error> error_;
+};
+
+Result<Index> read_index(const std::filesystem::path& path, const Limits& limits) {
   OWF_ASSIGN_OR_RETURN(auto file, open_file_source(path));
   const std::string where = path.string();
   if (file->size() > kMaxIndexBytes)
@@ -55,50 +165,15 @@ Result<Index> read_index(const std::filesystem::path& path) {
                                                 " bytes, over the limit of " + std::to_string(kMaxIndexBytes));
   OWF_ASSIGN_OR_RETURN(const std::vector<std::byte> bytes, read_range_checked(*file, 0, file->size(), "the index"));
   const auto* text = reinterpret_cast<const char*>(bytes.data());
-
-  // nlohmann::json keeps the last of duplicate keys silently; a tensor the
-  // index lists twice (perhaps in two shards) must be an error instead.
-  std::string section, duplicate;
-  std::set<std::string> seen;
-  const auto track = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (event == nlohmann::json::parse_event_t::key && parsed.is_string()) {
-      if (depth == 1) section = parsed.get<std::string>();
-      if (depth == 2 && section == "weight_map" && !seen.insert(parsed.get<std::string>()).second && duplicate.empty())
-        duplicate = parsed.get<std::string>();
-    }
-    return true;
-  };
-  nlohmann::json json;
+  IndexReader reader(limits);
   try {
-    json = nlohmann::json::parse(text, text + bytes.size(), track);
-  } catch (const nlohmann::json::parse_error& e) {
+    nlohmann::json::sax_parse(text, text + bytes.size(), &reader);
+  } catch (const std::exception& e) {  // the SAX parser reports errors to parse_error; this is a safety net
     return Error(ErrorCode::kForeignFormatInvalid,
-                 where + ": not a JSON index (at byte " + std::to_string(e.byte) + "): " + e.what());
+                 where + ": not a JSON index: " + std::string(e.what()).substr(0, 200));
   }
-  if (!duplicate.empty())
-    return Error(ErrorCode::kForeignFormatInvalid,
-                 where + ": weight_map lists tensor " + in_quotes(duplicate) + " more than once");
-  if (!json.is_object() || !json.contains("weight_map") || !json["weight_map"].is_object())
-    return Error(ErrorCode::kForeignFormatInvalid, where +
-                                                       ": an index must be a JSON object with a \"weight_map\" "
-                                                       "object (tensor name -> shard file name)");
-  Index index;
-  std::set<std::string> shard_set;
-  for (const auto& [tensor, shard] : json["weight_map"].items()) {
-    if (!shard.is_string())
-      return Error(ErrorCode::kForeignFormatInvalid,
-                   where + ": weight_map[" + in_quotes(tensor) + "] is not a file name (a JSON string)");
-    const std::string name = shard.get<std::string>();
-    if (auto problem = shard_name_problem(name))
-      return Error(ErrorCode::kForeignFormatInvalid, where + ": weight_map puts tensor " + in_quotes(tensor) +
-                                                         " in shard " + in_quotes(name) + ": " + *problem);
-    if (shard_set.insert(name).second) index.shards.push_back(name);
-    index.weight_map.emplace(tensor, name);
-  }
-  if (index.shards.size() > kMaxShards)
-    return Error(ErrorCode::kLimitExceeded, where + ": " + std::to_string(index.shards.size()) +
-                                                " shards, over the limit of " + std::to_string(kMaxShards));
-  if (index.weight_map.empty()) return Error(ErrorCode::kForeignFormatInvalid, where + ": weight_map names no tensor");
+  auto index = reader.finish();
+  if (!index.ok()) return Error(index.code(), where + ": " + index.error().message());
   return index;
 }
 
@@ -157,7 +232,7 @@ Result<std::optional<std::filesystem::path>> find_shard_index(const std::filesys
   if (!std::filesystem::is_directory(path, ec)) return std::optional<std::filesystem::path>();
   std::vector<std::filesystem::path> found;
   for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
-    if (is_index_name(it->path()) && it->is_regular_file(ec)) found.push_back(it->path());
+    if (is_index_name(it->path())) found.push_back(it->path());  // opening it says what else it is
   if (ec) return system_error(path.string(), "list", ec.value());
   if (found.size() > 1) {
     std::sort(found.begin(), found.end());
@@ -165,35 +240,40 @@ Result<std::optional<std::filesystem::path>> find_shard_index(const std::filesys
                                                   found[0].filename().string() + ", " + found[1].filename().string() +
                                                   ", ...): name the one to open");
   }
-  if (found.empty()) return std::optional<std::filesystem::path>();
+  if (found.empty())
+    return Error(ErrorCode::kIoError, path.string() + " is a directory holding no shard index (*" +
+                                          std::string(kIndexSuffix) + "); name a weights file");
   return std::optional(found.front());
 }
 
 Result<Format> shard_set_format(const std::filesystem::path& index_path) {
-  OWF_ASSIGN_OR_RETURN(Index index, read_index(index_path));
+  OWF_ASSIGN_OR_RETURN(Index index, read_index(index_path, Limits{}));
   return detect_format(index_path.parent_path() / index.shards.front());
 }
 
 Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& index_path, std::optional<Format> format,
                                                const Limits& limits) {
-  OWF_ASSIGN_OR_RETURN(Index index, read_index(index_path));
+  OWF_ASSIGN_OR_RETURN(Index index, read_index(index_path, limits));
   const std::filesystem::path dir = index_path.parent_path();
   const std::string where = index_path.string();
 
   std::vector<std::unique_ptr<Source>> shards;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> tensors;
   std::vector<std::string> notes;
-  std::set<std::string> found;  // tensors found in the shard the index names
+  std::set<std::string_view> found;  // tensors found in the shard the index names
   std::uint64_t total = 0;
+  std::optional<Format> set_format;  // the first shard's
   for (std::size_t k = 0; k < index.shards.size(); ++k) {
     const std::string& name = index.shards[k];
+    // Each shard's format is its own (or the caller's), so that a shard of
+    // another format is reported as such rather than misread.
     auto shard = open_source(dir / name, format, limits);
     if (!shard.ok()) return Error(shard.code(), where + ": shard " + in_quotes(name) + ": " + shard.error().message());
-    if (k == 0 && !format) format = (*shard)->format();
-    if ((*shard)->format() != *format)
+    if (!set_format) set_format = (*shard)->format();
+    if ((*shard)->format() != *set_format)
       return Error(ErrorCode::kForeignFormatInvalid,
                    where + ": shard " + in_quotes(name) + " is a " + std::string(format_name((*shard)->format())) +
-                       " file; the set's shards are " + std::string(format_name(*format)) + " files");
+                       " file; the set's shards are " + std::string(format_name(*set_format)) + " files");
     if (k > 0 && (*shard)->info() != shards.front()->info())
       notes.push_back("shard " + in_quotes(name) + " carries other model information than shard " +
                       in_quotes(index.shards.front()) + "; the set shows the first shard's");
@@ -208,11 +288,11 @@ Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& inde
       if (it == index.weight_map.end())
         return Error(ErrorCode::kForeignFormatInvalid, where + ": shard " + in_quotes(name) + " holds tensor " +
                                                            in_quotes(tensor) + ", which the index does not list");
-      if (it->second != name)
+      if (it->second != k)
         return Error(ErrorCode::kForeignFormatInvalid, where + ": shard " + in_quotes(name) + " holds tensor " +
                                                            in_quotes(tensor) + ", which the index places in shard " +
-                                                           in_quotes(it->second));
-      found.insert(tensor);
+                                                           in_quotes(index.shards[it->second]));
+      found.insert(it->first);
       tensors.emplace_back(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(i));
     }
     shards.push_back(std::move(*shard));
@@ -220,7 +300,8 @@ Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& inde
   for (const auto& [tensor, shard] : index.weight_map)
     if (found.count(tensor) == 0)
       return Error(ErrorCode::kForeignFormatInvalid, where + ": the index places tensor " + in_quotes(tensor) +
-                                                         " in shard " + in_quotes(shard) + ", which does not hold it");
+                                                         " in shard " + in_quotes(index.shards[shard]) +
+                                                         ", which does not hold it");
   // A shard holding a name twice is its own reader's error; across shards
   // the index rules it out (each tensor has one shard).
   std::sort(tensors.begin(), tensors.end(), [&](const auto& a, const auto& b) {
@@ -228,7 +309,7 @@ Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& inde
   });
   std::vector<std::filesystem::path> files = {index_path};
   for (const auto& name : index.shards) files.push_back(dir / name);
-  return std::unique_ptr<Source>(std::make_unique<ShardSetSource>(*format, std::move(shards), std::move(tensors),
+  return std::unique_ptr<Source>(std::make_unique<ShardSetSource>(*set_format, std::move(shards), std::move(tensors),
                                                                   std::move(notes), std::move(files)));
 }
 

@@ -253,14 +253,16 @@ std::vector<std::string> recorded_tensor_order(const ModelInfo& info) {
   return names;
 }
 
+std::string file_shape_key(std::string_view name) { return std::string(kShapePrefix) + std::string(name); }
+
 void record_file_shape(ModelInfo& info, const std::string& name, std::span<const std::uint64_t> shape) {
-  info.metadata[std::string(kShapePrefix) + name] = format_shape(shape);
+  info.metadata[file_shape_key(name)] = format_shape(shape);
 }
 
 std::vector<std::uint64_t> file_shape(const ModelInfo& info, std::string_view name,
                                       std::span<const std::uint64_t> shape) {
   std::vector<std::uint64_t> dims(shape.begin(), shape.end());
-  const auto it = info.metadata.find(std::string(kShapePrefix) + std::string(name));
+  const auto it = info.metadata.find(file_shape_key(name));
   if (it == info.metadata.end() || dims.size() != 1) return dims;
   const auto kept = parse_shape(it->second);
   if (!kept || kept->size() < 2 || kept->size() > kMaxDims) return dims;

@@ -42,6 +42,8 @@ std::vector<std::string> recorded_tensor_order(const ModelInfo& info);
 /// Records the file shape (row-major) of a tensor exposed as 1-D in
 /// metadata["gguf.shape.<name>"].
 void record_file_shape(ModelInfo& info, const std::string& name, std::span<const std::uint64_t> shape);
+/// The metadata key record_file_shape() writes for tensor `name`.
+std::string file_shape_key(std::string_view name);
 /// The dimensions to write for a tensor (row-major): its shape, or the
 /// recorded file shape of a 1-D tensor with the same element count.
 std::vector<std::uint64_t> file_shape(const ModelInfo& info, std::string_view name,
