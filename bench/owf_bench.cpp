@@ -34,13 +34,10 @@
 
 #include "formats/formats.hpp"  // internal::write_safetensors, for the convert input
 #include "harness.hpp"
+#include "owf/convert.hpp"
 #include "owf/reader.hpp"
 #include "owf/source.hpp"
 #include "owf/writer.hpp"
-#if __has_include("owf/convert.hpp")
-#include "owf/convert.hpp"
-#define OWF_BENCH_HAS_CONVERT 1
-#endif
 
 namespace fs = std::filesystem;
 using owf::bench::Clock;
@@ -351,28 +348,15 @@ void sha256_once(std::span<const std::byte> data) {
   keep(out[0]);
 }
 
-// The library's own conversion path: any Source into an OWF Writer, one
-// tensor buffer at a time.
+// The library's own conversion path: any Source into an OWF file, one
+// piece at a time.
 owf::Status convert_to_owf(const fs::path& from, const fs::path& to) {
   OWF_ASSIGN_OR_RETURN(auto source, owf::open_source(from));
-#ifdef OWF_BENCH_HAS_CONVERT
   owf::ConvertOptions convert_options;
   if (!source->info().license) convert_options.license = no_assertion();
-  return owf::convert(*source, to, owf::Format::kOwf, convert_options);
-#endif
-  owf::WriteOptions options;
-  OWF_ASSIGN_OR_RETURN(auto w, owf::Writer::create(to, options));
-  OWF_RETURN_IF_ERROR(w.set_info(source->info()));
-  if (!source->info().license) OWF_RETURN_IF_ERROR(w.set_license(no_assertion()));
-  std::vector<std::byte> buffer;
-  for (std::size_t i = 0; i < source->tensor_count(); ++i) {
-    const owf::TensorInfo t = source->tensor(i);
-    buffer.resize(t.logical_bytes);
-    OWF_RETURN_IF_ERROR(source->read(i, buffer));
-    owf::TensorSpec spec{std::string(t.name), t.dtype, {t.shape.begin(), t.shape.end()}, t.role};
-    OWF_RETURN_IF_ERROR(w.add_tensor(spec, buffer));
-  }
-  return w.finish();
+  auto report = owf::convert(*source, to, owf::Format::kOwf, convert_options);
+  if (!report.ok()) return report.error();
+  return {};
 }
 
 unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }

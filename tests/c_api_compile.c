@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   const uint64_t shape[2] = {2, 3};
   const float values[6] = {1, 2, 3, 4, 5, 6};
   float back[6];
+  owf_load_request request;
   double as_double[2];
   unsigned char bf16[4];
   int64_t hidden = 0;
@@ -64,6 +65,12 @@ int main(int argc, char** argv) {
   EXPECT(info.rank == 2 && info.shape[1] == 3 && info.dtype == OWF_DTYPE_F32);
   EXPECT(info.data != NULL && memcmp(info.data, values, sizeof values) == 0);
   EXPECT(owf_file_read_tensor(file, 0, back, sizeof back, 1) == OWF_OK);
+  EXPECT(memcmp(back, values, sizeof values) == 0);
+  memset(back, 0, sizeof back);
+  request.tensor = 0;
+  request.out = back;
+  request.size = sizeof back;
+  EXPECT(owf_file_load(file, &request, 1, 0, 1, NULL, NULL) == OWF_OK);
   EXPECT(memcmp(back, values, sizeof values) == 0);
   EXPECT(owf_file_hparam_int64(file, "model.hidden_size", &hidden) == OWF_OK && hidden == 3);
   /* Elements as numbers: a range of the tensor, then a round trip through BF16. */

@@ -717,6 +717,26 @@ owf_status owf_file_verify(const owf_file* file, unsigned threads, owf_progress_
   });
 }
 
+owf_status owf_file_load(const owf_file* file, const owf_load_request* requests, size_t count, unsigned threads,
+                         int verify, owf_progress_fn progress, void* user_data) {
+  return with_file(file, [&] {
+    if (count != 0) require(requests, "requests");
+    std::vector<owf::LoadRequest> converted(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (requests[i].size != 0) require(requests[i].out, "requests[].out");
+      converted[i] = {requests[i].tensor, {static_cast<std::byte*>(requests[i].out), requests[i].size}};
+    }
+    owf::LoadOptions options;
+    options.threads = threads;
+    options.verify = verify != 0;
+    if (progress != nullptr)
+      options.progress = [progress, user_data](std::uint64_t done, std::uint64_t total) {
+        progress(done, total, user_data);
+      };
+    check(file->file.load(converted, options));
+  });
+}
+
 // License and provenance.
 
 owf_status owf_file_has_license(const owf_file* file, int* has_license) {

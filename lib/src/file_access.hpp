@@ -17,4 +17,8 @@ struct FileAccess {
   static const ValidatedFile& validated(const File& file);
 };
 
+/// The error of a tensor whose bytes do not hash to its manifest digest;
+/// one wording for every path that checks one (read, verify, load).
+Error tensor_digest_mismatch(const TensorInfo& tensor);
+
 }  // namespace owf::internal

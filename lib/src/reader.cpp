@@ -163,10 +163,15 @@ Status File::read(const TensorInfo& tensor, std::span<std::byte> out, bool check
   OWF_RETURN_IF_ERROR(read_range(tensor, 0, out));
   // A remote tensor read whole is always checked (spec/security.md, "Remote files").
   if ((check_digest || impl_->source->remote()) && internal::sha256(out) != tensor.sha256)
-    return Error(ErrorCode::kTensorDigestMismatch, "tensor '" + std::string(tensor.name) +
-                                                       "': SHA-256 of its bytes at offset " +
-                                                       std::to_string(tensor.offset) + " does not match the manifest");
+    return internal::tensor_digest_mismatch(tensor);
   return {};
+}
+
+Error internal::tensor_digest_mismatch(const TensorInfo& t) {
+  return Error(ErrorCode::kTensorDigestMismatch, "tensor '" + std::string(t.name.substr(0, 200)) +
+                                                     "': SHA-256 of its " + std::to_string(t.logical_bytes) +
+                                                     " bytes at offset " + std::to_string(t.offset) +
+                                                     " does not match the manifest");
 }
 
 namespace {
@@ -177,13 +182,6 @@ namespace {
 struct VerifyItem {
   std::size_t first, last;  // positions in the offset order, [first, last)
 };
-
-Error digest_mismatch(const TensorInfo& t) {
-  return Error(ErrorCode::kTensorDigestMismatch, "tensor '" + std::string(t.name.substr(0, 200)) +
-                                                     "': SHA-256 of its " + std::to_string(t.logical_bytes) +
-                                                     " bytes at offset " + std::to_string(t.offset) +
-                                                     " does not match the manifest");
-}
 
 }  // namespace
 
@@ -258,7 +256,7 @@ Status File::verify(const VerifyOptions& options) const {
         h.update(bytes);
         // R36 (canonical bytes) only when the digest (R34) matches.
         if (h.finish() != t.sha256)
-          failures[order[k]] = digest_mismatch(t);
+          failures[order[k]] = internal::tensor_digest_mismatch(t);
         else if (auto c = internal::check_canonical_bytes(t.name, t.dtype, t.element_count, bytes, 0); !c.ok())
           failures[order[k]] = c.error();
       }
@@ -291,7 +289,7 @@ Status File::verify(const VerifyOptions& options) const {
       report(piece.size());
     }
     if (h.finish() != t.sha256)
-      failures[i] = digest_mismatch(t);
+      failures[i] = internal::tensor_digest_mismatch(t);
     else if (!canonical.ok())
       failures[i] = canonical.error();
   });

@@ -320,6 +320,25 @@ TEST_CASE("C API: write then read back everything") {
     CHECK(owf_file_verify(f, 0, nullptr, nullptr) == OWF_OK);
   }
 
+  SUBCASE("load into caller buffers") {
+    float weight[6] = {};
+    float bias[3] = {};
+    const owf_load_request requests[] = {{1, weight, sizeof weight}, {0, bias, sizeof bias}};
+    Progress p;
+    CHECK(owf_file_load(f, requests, 2, 2, 1, on_progress, &p) == OWF_OK);
+    CHECK(std::memcmp(weight, kWeight, sizeof kWeight) == 0);
+    CHECK(std::memcmp(bias, kBias, sizeof kBias) == 0);
+    CHECK(p.total == sizeof kWeight + sizeof kBias);
+    CHECK(p.done == p.total);
+    CHECK(owf_file_load(f, nullptr, 0, 0, 1, nullptr, nullptr) == OWF_OK);
+    const owf_load_request short_buffer[] = {{1, weight, sizeof weight - 1}};
+    CHECK(owf_file_load(f, short_buffer, 1, 0, 1, nullptr, nullptr) == OWF_INVALID_ARGUMENT);
+    CHECK(std::string(owf_file_error_message(f)).find("layer.weight") != std::string::npos);
+    const owf_load_request out_of_range[] = {{3, weight, sizeof weight}};
+    CHECK(owf_file_load(f, out_of_range, 1, 0, 1, nullptr, nullptr) == OWF_INVALID_ARGUMENT);
+    CHECK(owf_file_load(f, nullptr, 1, 0, 1, nullptr, nullptr) == OWF_INVALID_ARGUMENT);
+  }
+
   SUBCASE("license and provenance") {
     int has = 0;
     CHECK(owf_file_has_license(f, &has) == OWF_OK);
@@ -531,6 +550,10 @@ TEST_CASE("C API: opening bad files") {
     float w[6];
     CHECK(owf_file_read_tensor(f, 1, w, sizeof w, 1) == OWF_TENSOR_DIGEST_MISMATCH);
     CHECK(owf_file_read_tensor(f, 1, w, sizeof w, 0) == OWF_OK);  // unchecked read still works
+    const owf_load_request load_weight[] = {{1, w, sizeof w}};
+    CHECK(owf_file_load(f, load_weight, 1, 2, 1, nullptr, nullptr) == OWF_TENSOR_DIGEST_MISMATCH);
+    CHECK(std::string(owf_file_error_message(f)).find("layer.weight") != std::string::npos);
+    CHECK(owf_file_load(f, load_weight, 1, 2, 0, nullptr, nullptr) == OWF_OK);
     owf_file_free(f);
 
     // A truncated file.

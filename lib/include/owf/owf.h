@@ -418,6 +418,31 @@ typedef void (*owf_progress_fn)(uint64_t done, uint64_t total, void* user_data);
  */
 OWF_C_API owf_status owf_file_verify(const owf_file* file, unsigned threads, owf_progress_fn progress, void* user_data);
 
+/** One tensor for owf_file_load(): its index and a buffer of exactly its
+ *  logical size (owf_tensor_info::logical_bytes). */
+typedef struct owf_load_request {
+  size_t tensor;
+  void* out;
+  size_t size;
+} owf_load_request;
+
+/**
+ * Loads tensors into caller-provided buffers with large positioned reads
+ * from several threads, checking each tensor's digest as its bytes land
+ * (owf::File::load). Fails with ::OWF_TENSOR_DIGEST_MISMATCH naming the
+ * first tensor that does not match; ::OWF_INVALID_ARGUMENT for an index out
+ * of range or a buffer of the wrong size.
+ *
+ * @param file      An open file.
+ * @param requests  `count` requests (may be NULL when `count` is 0).
+ * @param threads   0 for one per core.
+ * @param verify    Nonzero to check digests (always done for remote files).
+ * @param progress  NULL, or called with the bytes loaded so far.
+ * @param user_data Passed to `progress` unchanged.
+ */
+OWF_C_API owf_status owf_file_load(const owf_file* file, const owf_load_request* requests, size_t count,
+                                   unsigned threads, int verify, owf_progress_fn progress, void* user_data);
+
 /** @} */
 
 /** @defgroup owf_metadata License, provenance, hyperparameters and metadata

@@ -37,6 +37,23 @@ struct VerifyOptions {
   ProgressCallback progress;  // called from worker threads, serialized
 };
 
+/// One tensor for File::load(): its index (File::find) and a buffer of
+/// exactly its logical size.
+struct LoadRequest {
+  std::size_t tensor = 0;
+  std::span<std::byte> out;
+};
+
+struct LoadOptions {
+  /// Threads reading and hashing; 0: one per core (more for remote files,
+  /// where threads mostly wait).
+  unsigned threads = 0;
+  /// Check every tensor's SHA-256 (and canonical bytes, R36) as its bytes
+  /// land. Always on for remote files (spec/security.md, "Remote files").
+  bool verify = true;
+  ProgressCallback progress;  // bytes loaded; called from worker threads, serialized
+};
+
 struct OpenOptions {
   Limits limits;
   /// Map the file privately and writable (copy-on-write) rather than
@@ -93,6 +110,14 @@ class OWF_API File {
   Status read(const TensorInfo& tensor, std::span<std::byte> out, bool check_digest = false) const;
   /// Reads logical bytes [offset, offset + out.size()) of a tensor.
   Status read_range(const TensorInfo& tensor, std::uint64_t offset, std::span<std::byte> out) const;
+
+  /// Loads tensors into caller-provided buffers (pinned memory, staging
+  /// for a device upload, or simply memory the caller owns): large
+  /// positioned reads from several threads in file order, each tensor's
+  /// digest checked as its bytes land, compressed tensors decoded. Fails
+  /// naming the first tensor that does not match (with how many more do
+  /// not); buffers of tensors that failed hold unspecified bytes.
+  Status load(std::span<const LoadRequest> requests, const LoadOptions& options = {}) const;
 
   /// Whether the bytes of views may be written (OpenOptions::copy_on_write_views).
   bool views_writable() const;
