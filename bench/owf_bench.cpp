@@ -23,6 +23,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -325,6 +326,50 @@ std::uint64_t read_manifest_bytes(const fs::path& p) {
 std::uint64_t manifest_length(const fs::path& p) {
   auto f = take(owf::File::open(p), "open");
   return f.manifest_bytes().size();
+}
+
+// Drops a file from the page cache so that the next read comes from the
+// disk (no root needed): written back first, since dirty pages stay.
+void evict(const fs::path& p) {
+  const int fd = open_or_die(p, O_RDONLY);
+  if (::fdatasync(fd) != 0) die("fdatasync " + p.string());
+  if (::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) die("posix_fadvise " + p.string());
+  ::close(fd);
+}
+
+// The cold-read baseline, as `dd if=FILE iflag=direct bs=8M`: the whole
+// file with O_DIRECT, 8 MiB per read, one read in flight. False when the
+// filesystem refuses O_DIRECT (tmpfs).
+constexpr std::size_t kDirectBlock = 8u << 20;
+bool direct_read(const fs::path& p, std::byte* block) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) return false;
+  for (std::uint64_t at = 0;;) {
+    const ssize_t r = ::pread(fd, block, kDirectBlock, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      ::close(fd);
+      return false;
+    }
+    if (r == 0) break;
+    keep(static_cast<std::uint64_t>(block[0]));
+    at += static_cast<std::uint64_t>(r);
+  }
+  ::close(fd);
+  return true;
+}
+
+// Every tensor of an open file as one load request each, into consecutive
+// parts of `buffer`.
+std::vector<owf::LoadRequest> load_all_requests(const owf::File& f, std::span<std::byte> buffer) {
+  std::vector<owf::LoadRequest> requests;
+  std::uint64_t at = 0;
+  for (std::size_t i = 0; i < f.tensor_count(); ++i) {
+    const auto bytes = f.tensor(i).logical_bytes;
+    requests.push_back({i, buffer.subspan(at, bytes)});
+    at += bytes;
+  }
+  return requests;
 }
 
 void remove_file(const fs::path& p) {
@@ -661,6 +706,98 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
     });
     rows.push_back(
         {"read all into caller buffers", d.name, owf_s, d.total, n, "read() whole file, one buffer", base, 0.8});
+  }
+
+  // The parallel loader, warm: verified and unverified against memcpy of
+  // the same bytes.
+  {
+    std::vector<std::byte> from(d.total), buffer(d.total);
+    std::memset(from.data(), 2, from.size());
+    std::memset(buffer.data(), 1, buffer.size());  // resident before timing
+    const double base = median_seconds(reps, [&] {
+      const auto t0 = Clock::now();
+      std::memcpy(buffer.data(), from.data(), from.size());
+      keep(static_cast<std::uint64_t>(buffer[buffer.size() / 2]));
+      return seconds_since(t0);
+    });
+    auto f = take(owf::File::open(d.owf), "open");
+    const auto requests = load_all_requests(f, buffer);
+    auto load_with = [&](bool verify) {
+      return median_seconds(reps, [&] {
+        owf::LoadOptions options;
+        options.verify = verify;
+        const auto t0 = Clock::now();
+        check(f.load(requests, options), "load");
+        return seconds_since(t0);
+      });
+    };
+    rows.push_back({"load all into caller buffers, verified (warm)", d.name, load_with(true), d.total, n,
+                    "memcpy of the same bytes", base, 0});
+    rows.push_back({"load all into caller buffers, unverified (warm)", d.name, load_with(false), d.total, n,
+                    "memcpy of the same bytes", base, 0});
+  }
+
+  // Cold cache: the file evicted before each run, against a direct read of
+  // the whole file.
+  if (d.name != "many-small") {
+    std::unique_ptr<std::byte, decltype(&std::free)> block(
+        static_cast<std::byte*>(std::aligned_alloc(4096, kDirectBlock)), &std::free);
+    std::vector<std::byte> buffer(d.total);
+    std::memset(buffer.data(), 1, buffer.size());
+    bool direct_ok = true;
+    const double direct_s = median_seconds(reps, [&] {
+      evict(d.owf);
+      const auto t0 = Clock::now();
+      direct_ok = direct_read(d.owf, block.get()) && direct_ok;
+      return seconds_since(t0);
+    });
+    auto cold_load = [&](bool verify) {
+      return median_seconds(reps, [&] {
+        evict(d.owf);
+        const auto t0 = Clock::now();
+        auto f = take(owf::File::open(d.owf), "open");
+        owf::LoadOptions options;
+        options.verify = verify;
+        check(f.load(load_all_requests(f, buffer), options), "load");
+        return seconds_since(t0);
+      });
+    };
+    const double verified_s = cold_load(true);
+    const double unverified_s = cold_load(false);
+    const double verify_s = median_seconds(reps, [&] {
+      evict(d.owf);
+      const auto t0 = Clock::now();
+      auto f = take(owf::File::open(d.owf), "open");
+      check(f.verify(), "verify");
+      return seconds_since(t0);
+    });
+    const std::string direct = "direct read, O_DIRECT 8 MiB blocks (dd iflag=direct bs=8M)";
+    if (!direct_ok) {
+      Row row{"cold load / verify", d.name, 0, d.total, n, direct, 0, 0};
+      row.note = "no O_DIRECT on this filesystem";
+      rows.push_back(row);
+    } else {
+      rows.push_back({"open + load all, verified (cold cache)", d.name, verified_s, fsize, n, direct, direct_s, 0.9});
+      rows.push_back({"open + verify (cold cache)", d.name, verify_s, fsize, n, direct, direct_s, 0.9});
+    }
+    rows.push_back({"open + load all, verified (cold cache)", d.name, verified_s, fsize, n,
+                    "the same load, unverified (cold cache)", unverified_s, 0.95});
+  } else {
+    const double manifest_s = median_seconds(reps, [&] {
+      evict(d.owf);
+      const auto t0 = Clock::now();
+      keep(read_manifest_bytes(d.owf));
+      return seconds_since(t0);
+    });
+    const double lookup_s = median_seconds(reps, [&] {
+      evict(d.owf);
+      const auto t0 = Clock::now();
+      auto f = take(owf::File::open(d.owf), "open");
+      for (const auto& name : names) keep(f.find(name).value_or(0));
+      return seconds_since(t0);
+    });
+    rows.push_back({"open + look up every tensor by name (cold cache)", d.name, lookup_s, 0, n,
+                    "read the manifest bytes (cold cache)", manifest_s, 0});
   }
 
   // Verify every digest.

@@ -123,7 +123,18 @@ Status File::load(std::span<const LoadRequest> requests, const LoadOptions& opti
     }
   };
 
+  // On a cold disk the threads spend part of their time hashing; asking
+  // the kernel for the pieces a little ahead keeps the disk busy meanwhile.
+  const std::size_t lookahead = 4 * static_cast<std::size_t>(threads);
+  auto hint = [&](std::size_t k) {
+    if (k >= pieces.size()) return;
+    const TensorInfo& t = tensors[requests[pieces[k].request].tensor];
+    if (t.codec == Codec::kNone) source.will_read(t.offset + pieces[k].at, pieces[k].size);
+  };
+  for (std::size_t k = 0; k < lookahead; ++k) hint(k);
+
   internal::parallel_for(pieces.size(), threads, [&](std::size_t k) {
+    hint(k + lookahead);
     const Piece& p = pieces[k];
     const LoadRequest& q = requests[p.request];
     const TensorInfo& t = tensors[q.tensor];
