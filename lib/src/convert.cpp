@@ -150,7 +150,7 @@ Result<ConvertReport> write_foreign(const Source& source, const ModelInfo& info,
   if (to == Format::kNpy && source.tensor_count() == 1 &&
       written_name(to, path, source.tensor(0).name) != source.tensor(0).name)
     report.renamed.emplace_back(std::string(source.tensor(0).name), written_name(to, path, source.tensor(0).name));
-  internal::OutputOptions output{.replace = options.write.overwrite};
+  internal::OutputOptions output{.replace = options.write.overwrite, .write_back_early = true};  // always synced
   output.before_rename = [&](const std::filesystem::path& temporary) -> Status {
     if (source_check) OWF_RETURN_IF_ERROR(source_check());
     OWF_ASSIGN_OR_RETURN(report.weights_digest, expected_digest(checked, to, path));

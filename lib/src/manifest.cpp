@@ -540,10 +540,14 @@ Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
   model.required_features.erase(std::unique(model.required_features.begin(), model.required_features.end()),
                                 model.required_features.end());
 
-  FlatBufferBuilder fbb(static_cast<std::size_t>(std::min<std::uint64_t>(estimate, 1ull << 26)));
+  // The estimate above is an upper bound, for the refusal; the buffer starts
+  // near the real size (a tensor table is about 88 bytes besides its name,
+  // shape and chunks), so that it neither doubles nor sits half empty.
+  const std::uint64_t expected = estimate - 72 * model.tensors.size();
+  FlatBufferBuilder fbb(static_cast<std::size_t>(std::min<std::uint64_t>(expected, 1ull << 26)));
   std::vector<Offset<fb::Tensor>> tensors;
   tensors.reserve(model.tensors.size());
-  for (const auto& t : model.tensors) {
+  for (auto& t : model.tensors) {
     const auto name = fbb.CreateString(t.name);
     const auto shape = fbb.CreateVector(t.shape);
     Offset<flatbuffers::Vector<const fb::Chunk*>> chunks;
@@ -557,7 +561,9 @@ Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
     tensors.push_back(fb::CreateTensor(fbb, name, static_cast<std::uint16_t>(t.dtype), shape,
                                        static_cast<fb::Role>(t.role), t.offset, t.stored_length,
                                        static_cast<fb::Codec>(t.codec), &digest, t.chunk_length, chunks));
+    t = TensorRecord{};  // its name, shape and chunks are in the buffer now
   }
+  model.tensors = {};  // before the buffer is copied out: the two need not coexist
   const auto tensor_vector = fbb.CreateVector(tensors);
 
   std::vector<Offset<fb::Hyperparameter>> hparams;

@@ -394,3 +394,27 @@ TEST_CASE("a file of a newer minor version is read but not rewritten") {
   CHECK(edited.error().message().find("newer than this implementation") != std::string::npos);
   CHECK(owf::test::slurp(dir / "copy.owf") == before);
 }
+
+TEST_CASE("writer refuses a repeated name among many, and only a repeated one") {
+  TempDir dir;
+  auto w = Writer::create(dir / "x.owf");
+  REQUIRE(w.ok());
+  const auto one = bytes_for(DType::kU8, {1}, 1);
+  // Enough names that the writer's name index grows several times.
+  for (int i = 0; i < 3000; ++i) REQUIRE(w->add_tensor({"t." + std::to_string(i), DType::kU8, {1}}, one).ok());
+  for (const int i : {0, 1, 63, 64, 1499, 2999}) {
+    const auto s = w->add_tensor({"t." + std::to_string(i), DType::kU8, {1}}, one);
+    CHECK(s.code() == ErrorCode::kDuplicateTensorName);
+    CHECK(s.error().message().find("'t." + std::to_string(i) + "'") != std::string::npos);
+  }
+  // Prefixes, extensions and near misses of taken names are new names.
+  for (const char* name : {"t.", "t.30000", "t.0 ", "T.0", "t.-1", "t"})
+    CHECK(w->add_tensor({name, DType::kU8, {1}}, one).ok());
+  CHECK(w->add_tensor({"t.30000", DType::kU8, {1}}, one).code() == ErrorCode::kDuplicateTensorName);
+  REQUIRE(w->set_license(License{"MIT"}).ok());
+  REQUIRE(w->finish().ok());
+  auto f = File::open(dir / "x.owf");
+  REQUIRE(f.ok());
+  CHECK(f->tensor_count() == 3006);
+  CHECK(f->verify().ok());
+}

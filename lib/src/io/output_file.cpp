@@ -113,7 +113,7 @@ Result<bool> OutputFile::copy_prefix(const std::filesystem::path& from, std::uin
   // Whole-file clone, then cut: FICLONERANGE would need a block-aligned
   // length, and the kept prefix rarely ends on a block boundary.
   if (::ioctl(fd_, FICLONE, in) == 0 && ::ftruncate(fd_, static_cast<off_t>(length)) == 0) {
-    position_ = length;
+    position_ = fd_position_ = written_back_to_ = length;
     if (::lseek(fd_, static_cast<off_t>(length), SEEK_SET) < 0)
       return fail(system_error(temp_.string(), "seek", errno));
     return true;
@@ -135,6 +135,7 @@ Result<bool> OutputFile::copy_prefix(const std::filesystem::path& from, std::uin
       if (n < 0) return fail(system_error(name, "copying its first " + std::to_string(length) + " bytes", errno));
       if (n == 0) return fail(Error(ErrorCode::kIoError, name + " became shorter while it was being copied"));
       done += static_cast<std::uint64_t>(n);
+      fd_position_ += static_cast<std::uint64_t>(n);
       continue;
     }
     buffer.resize(std::min<std::size_t>(want, 4u << 20));
@@ -155,6 +156,14 @@ Status OutputFile::write_all(std::span<const std::byte> data) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail(system_error(temp_.string(), "write", errno));
     data = data.subspan(static_cast<std::size_t>(n));
+    fd_position_ += static_cast<std::uint64_t>(n);
+  }
+  // Only a request to start: errors surface at the fsync in finish().
+  constexpr std::uint64_t kWriteBackBytes = 16u << 20;
+  if (options_.write_back_early && fd_position_ - written_back_to_ >= kWriteBackBytes) {
+    ::sync_file_range(fd_, static_cast<off_t>(written_back_to_), static_cast<off_t>(fd_position_ - written_back_to_),
+                      SYNC_FILE_RANGE_WRITE);
+    written_back_to_ = fd_position_;
   }
   return {};
 }

@@ -33,6 +33,10 @@ struct OutputOptions {
   /// leaves the target untouched and removes the temporary file (a writer
   /// re-reads and checks what it wrote here).
   std::function<Status(const std::filesystem::path& temporary)> before_rename;
+  /// The file will be synced at finish(): start writing it back as it is
+  /// written, so that the disk works while the writer hashes and the final
+  /// fsync waits for the tail only, not for the whole file.
+  bool write_back_early = false;
 };
 
 /// Checks `target` against the rules above without creating anything:
@@ -81,6 +85,8 @@ class OutputFile {
   bool failed_ = false;
   std::vector<std::byte> buffer_;
   std::uint64_t position_ = 0;
+  std::uint64_t fd_position_ = 0;      // bytes handed to write(), where the next one lands
+  std::uint64_t written_back_to_ = 0;  // writeback started for [0, this)
 };
 
 }  // namespace owf::internal
