@@ -204,7 +204,13 @@ class safe_open:
     def _load_all(self) -> Dict[str, Any]:
         """Every tensor by name (aliases as the same object), then closes."""
         with self:
-            out = {name: self.get_tensor(name) for name in self.keys()}
+            names = self.keys()
+            indexes = [self._index(name) for name in names]
+            arrays = self._reader.arrays(indexes, self._framework == "pt")
+            out = {
+                name: self._finish(array, index, None)
+                for name, index, array in zip(names, indexes, arrays)
+            }
             for alias, target in self.aliases().items():
                 out[alias] = out[target]
             return out

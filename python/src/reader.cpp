@@ -263,6 +263,38 @@ class Reader {
     return a;
   }
 
+  /// Several whole tensors, as array() returns them; of an OWF file, the
+  /// ones that need a copy are loaded together (File::load: several
+  /// threads, each tensor's digest checked as it lands).
+  py::list arrays(const std::vector<std::size_t>& indexes, bool writeable) const {
+    auto s = source();
+    const File* file = s->owf_file();
+    py::list out;
+    std::vector<LoadRequest> requests;
+    for (const std::size_t i : indexes) {
+      const TensorInfo t = tensor(*s, i);
+      if (file == nullptr || view_of(*s, t, unwrap(layout_of(t)).itemsize)) {
+        out.append(array(i, writeable));
+        continue;
+      }
+      const ArrayLayout l = unwrap(layout_of(t));
+      py::array a(numpy_dtype(l.dtype), l.shape);
+      if (nbytes(l) != t.logical_bytes)  // layout_of keeps them equal
+        raise_error(ErrorCode::kUnsupported, "tensor '" + std::string(t.name) + "': no array layout");
+      requests.push_back({i, {static_cast<std::byte*>(a.mutable_data()), static_cast<std::size_t>(t.logical_bytes)}});
+      out.append(a);
+    }
+    if (!requests.empty()) {
+      Status status;
+      {
+        py::gil_scoped_release release;
+        status = file->load(requests);
+      }
+      check(status);
+    }
+    return out;
+  }
+
   /// Logical bytes [offset, offset + len(out)) of tensor i into `out`.
   void read_range(std::size_t i, std::uint64_t offset, const py::buffer& out) const {
     auto s = source();
@@ -415,6 +447,7 @@ void bind_reader(py::module_& m) {
       .def("dtype", &Reader::dtype, py::arg("index"), "The OWF dtype name of tensor `index`.")
       .def("tensor_info", &Reader::tensor_info, py::arg("index"))
       .def("array", &Reader::array, py::arg("index"), py::arg("writeable") = false)
+      .def("arrays", &Reader::arrays, py::arg("indexes"), py::arg("writeable") = false)
       .def("read_range", &Reader::read_range, py::arg("index"), py::arg("offset"), py::arg("out"))
       .def("info", &Reader::info)
       .def("weights_digest", &Reader::weights_digest, py::arg("threads") = 0)

@@ -156,6 +156,29 @@ def test_compression_digest_and_verify(tmp_path):
         owf.numpy.save_file(tensors, tmp_path / "x.owf", license="MIT", compression="lz4")
 
 
+def test_load_file_loads_the_tensors_that_need_a_copy_together_and_checks_them(tmp_path):
+    rng = np.random.default_rng(1)
+    tensors = {
+        "a": (rng.standard_normal((256, 512)) * 0.02).astype(np.float32),
+        "b": np.zeros(400_000, np.float32),
+        "c": np.arange(1000, dtype=np.int64),
+    }
+    path = tmp_path / "packed.owf"
+    owf.numpy.save_file(tensors, path, license="MIT", compression="zstd")
+    with owf.safe_open(path) as f:
+        codecs = {k: f.tensor_info(k)["codec"] for k in tensors}
+        stored = f.tensor_info("b")
+    assert codecs["b"] != "none"
+    check_equal(owf.numpy.load_file(path), tensors)
+    # A changed byte inside a compressed tensor: the load fails naming it.
+    data = bytearray(path.read_bytes())
+    data[stored["offset"] + stored["stored_bytes"] // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+    with pytest.raises(owf.OWFError) as info:
+        owf.numpy.load_file(path)
+    assert "'b'" in str(info.value)
+
+
 SLICES = [
     (...,),
     (0,),
