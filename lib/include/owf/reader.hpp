@@ -38,7 +38,7 @@ struct VerifyOptions {
 };
 
 /// One tensor for File::load(): its index (File::find) and a buffer of
-/// exactly its logical size.
+/// exactly its logical size. The buffers of one call must not overlap.
 struct LoadRequest {
   std::size_t tensor = 0;
   std::span<std::byte> out;
