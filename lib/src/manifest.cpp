@@ -1,9 +1,14 @@
 #include "manifest.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <string>
 
 #include "layout.hpp"
@@ -511,10 +516,21 @@ Offset<fb::Hyperparameter> encode_hyperparameter(FlatBufferBuilder& fbb, const s
 
 }  // namespace
 
-Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
-  // FlatBuffers aborts past 2 GiB; refuse well before that with an error.
+namespace {
+
+// FlatBuffers aborts past 2 GiB; the encoder refuses well before that.
+constexpr std::uint64_t kMaxEncodedEstimate = (1ull << 31) - (1ull << 24);
+// What a tensor table takes besides its name, shape and chunks, rounded up
+// (the refusal above counts on it being an upper bound).
+constexpr std::uint64_t kTensorOverhead = 160;
+
+std::uint64_t estimate_of(const TensorRecord& t) {
+  return t.name.size() + 8 * t.shape.size() + 16 * t.chunks.size() + kTensorOverhead;
+}
+
+std::uint64_t estimate_of(const ManifestModel& model) {
   std::uint64_t estimate = 4096;
-  for (const auto& t : model.tensors) estimate += t.name.size() + 8 * t.shape.size() + 16 * t.chunks.size() + 160;
+  for (const auto& t : model.tensors) estimate += estimate_of(t);
   for (const auto& [k, v] : model.info.metadata) estimate += k.size() + v.size() + 32;
   for (const auto& [k, v] : model.info.hyperparameters) {
     estimate += k.size() + 64;
@@ -530,59 +546,168 @@ Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
       estimate += bv->size();
   }
   if (model.info.license) estimate += model.info.license->text.size() + 1024;
-  if (estimate > (1ull << 31) - (1ull << 24))
-    return Error(ErrorCode::kLimitExceeded,
-                 "manifest would be about " + std::to_string(estimate) + " bytes, over FlatBuffers' 2 GiB limit");
+  return estimate;
+}
 
-  std::sort(model.tensors.begin(), model.tensors.end(),
-            [](const TensorRecord& a, const TensorRecord& b) { return compare_bytes(a.name, b.name) < 0; });
-  std::sort(model.required_features.begin(), model.required_features.end());
-  model.required_features.erase(std::unique(model.required_features.begin(), model.required_features.end()),
-                                model.required_features.end());
+Error over_flatbuffers_limit(std::uint64_t estimate) {
+  return Error(ErrorCode::kLimitExceeded,
+               "manifest would be about " + std::to_string(estimate) + " bytes, over FlatBuffers' 2 GiB limit");
+}
 
-  // The estimate above is an upper bound, for the refusal; the buffer starts
-  // near the real size (a tensor table is about 88 bytes besides its name,
-  // shape and chunks), so that it neither doubles nor sits half empty.
-  const std::uint64_t expected = estimate - 72 * model.tensors.size();
-  FlatBufferBuilder fbb(static_cast<std::size_t>(std::min<std::uint64_t>(expected, 1ull << 26)));
-  std::vector<Offset<fb::Tensor>> tensors;
-  tensors.reserve(model.tensors.size());
-  for (auto& t : model.tensors) {
-    const auto name = fbb.CreateString(t.name);
-    const auto shape = fbb.CreateVector(t.shape);
-    Offset<flatbuffers::Vector<const fb::Chunk*>> chunks;
-    if (t.codec != Codec::kNone) {
-      std::vector<fb::Chunk> c;
-      c.reserve(t.chunks.size());
-      for (const auto& ref : t.chunks) c.emplace_back(ref.offset, ref.stored_length);
-      chunks = fbb.CreateVectorOfStructs(c);
+// FlatBuffers' buffer, grown without holding the manifest twice. The
+// builder keeps its data at the end of the buffer; its default allocator
+// copies that into a new buffer half as large again, so the moment of
+// growth holds the old and the new copy (a 12 MiB manifest peaked at
+// 28 MiB). Here mremap moves pages instead of bytes, then the data moves up
+// piece by piece from the top, and each page it leaves is released at once.
+class PageAllocator final : public flatbuffers::Allocator {
+ public:
+  std::uint8_t* allocate(std::size_t size) override {
+    void* p = ::mmap(nullptr, pages(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<std::uint8_t*>(p);
+  }
+  void deallocate(std::uint8_t* p, std::size_t size) override { ::munmap(p, pages(size)); }
+  std::uint8_t* reallocate_downward(std::uint8_t* old_p, std::size_t old_size, std::size_t new_size,
+                                    std::size_t in_use_back, std::size_t in_use_front) override {
+    void* q = ::mremap(old_p, pages(old_size), pages(new_size), MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) throw std::bad_alloc();
+    auto* p = static_cast<std::uint8_t*>(q);
+    const std::size_t shift = new_size - old_size;
+    const std::size_t begin = old_size - in_use_back;  // the data: [begin, old_size) -> [begin + shift, new_size)
+    constexpr std::size_t kPiece = 1u << 20;
+    for (std::size_t end = old_size; end > begin;) {
+      const std::size_t n = std::min(kPiece, end - begin);
+      std::memmove(p + end - n + shift, p + end - n, n);
+      end -= n;
+      // Free what the data left, outside the front scratch and the data's new place.
+      const std::size_t lo = pages(std::max(end, in_use_front));
+      const std::size_t hi = std::min(end + n, begin + shift) & ~(kPage - 1);
+      if (lo < hi) ::madvise(p + lo, hi - lo, MADV_DONTNEED);
     }
-    const fb::Sha256 digest = to_fb(t.sha256);
-    tensors.push_back(fb::CreateTensor(fbb, name, static_cast<std::uint16_t>(t.dtype), shape,
+    return p;
+  }
+
+ private:
+  inline static const std::size_t kPage = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  static std::size_t pages(std::size_t bytes) { return (bytes + kPage - 1) & ~(kPage - 1); }
+};
+
+}  // namespace
+
+struct ManifestEncoder::State {
+  explicit State(std::size_t initial_bytes) : fbb(initial_bytes, &allocator) {}
+  PageAllocator allocator;  // before the builder, which frees its buffer through it
+  FlatBufferBuilder fbb;
+  std::vector<Offset<fb::Tensor>> tensors;         // in the order added
+  std::vector<Offset<flatbuffers::String>> names;  // parallel to tensors
+  std::vector<std::uint32_t> slots;                // name index: position in tensors + 1; 0 empty
+  std::uint64_t estimate = 4096;
+  bool finished = false;
+
+  // A string already in the buffer, found from the end, which stays put
+  // when the buffer grows (FlatBuffers builds back to front).
+  std::string_view name(std::size_t i) const {
+    return view(
+        reinterpret_cast<const flatbuffers::String*>(fbb.GetCurrentBufferPointer() + fbb.GetSize() - names[i].o));
+  }
+  std::size_t slot_of(std::string_view name) const { return std::hash<std::string_view>{}(name) & (slots.size() - 1); }
+  void index(std::size_t i) {
+    std::size_t k = slot_of(name(i));
+    while (slots[k] != 0) k = (k + 1) & (slots.size() - 1);
+    slots[k] = static_cast<std::uint32_t>(i + 1);
+  }
+};
+
+ManifestEncoder::ManifestEncoder(std::size_t initial_bytes) : state_(std::make_unique<State>(initial_bytes)) {}
+ManifestEncoder::~ManifestEncoder() = default;
+ManifestEncoder::ManifestEncoder(ManifestEncoder&&) noexcept = default;
+ManifestEncoder& ManifestEncoder::operator=(ManifestEncoder&&) noexcept = default;
+
+std::size_t ManifestEncoder::tensor_count() const { return state_->tensors.size(); }
+
+bool ManifestEncoder::contains(std::string_view name) const {
+  const State& s = *state_;
+  if (s.slots.empty()) return false;
+  for (std::size_t k = s.slot_of(name); s.slots[k] != 0; k = (k + 1) & (s.slots.size() - 1))
+    if (s.name(s.slots[k] - 1) == name) return true;
+  return false;
+}
+
+Status ManifestEncoder::add_tensor(const TensorRecord& t) {
+  State& s = *state_;
+  if (s.finished) return Error(ErrorCode::kInvalidArgument, "add_tensor() after finish()");
+  // The index holds positions as 32 bits; far beyond any tensor limit.
+  if (s.tensors.size() >= 0x7fffffff) return Error(ErrorCode::kLimitExceeded, "more than 2^31 tensors in one manifest");
+  if (s.estimate + estimate_of(t) > kMaxEncodedEstimate) return over_flatbuffers_limit(s.estimate + estimate_of(t));
+  s.estimate += estimate_of(t);
+  FlatBufferBuilder& fbb = s.fbb;
+  const auto name = fbb.CreateString(t.name);
+  const auto shape = fbb.CreateVector(t.shape);
+  Offset<flatbuffers::Vector<const fb::Chunk*>> chunks;
+  if (t.codec != Codec::kNone) {
+    std::vector<fb::Chunk> c;
+    c.reserve(t.chunks.size());
+    for (const auto& ref : t.chunks) c.emplace_back(ref.offset, ref.stored_length);
+    chunks = fbb.CreateVectorOfStructs(c);
+  }
+  const fb::Sha256 digest = to_fb(t.sha256);
+  s.tensors.push_back(fb::CreateTensor(fbb, name, static_cast<std::uint16_t>(t.dtype), shape,
                                        static_cast<fb::Role>(t.role), t.offset, t.stored_length,
                                        static_cast<fb::Codec>(t.codec), &digest, t.chunk_length, chunks));
-    t = TensorRecord{};  // its name, shape and chunks are in the buffer now
+  s.names.push_back(name);
+  if (2 * s.tensors.size() > s.slots.size()) {
+    s.slots.assign(std::bit_ceil(std::max<std::size_t>(64, 4 * s.tensors.size())), 0);
+    for (std::size_t i = 0; i < s.tensors.size(); ++i) s.index(i);
+  } else {
+    s.index(s.tensors.size() - 1);
   }
-  model.tensors = {};  // before the buffer is copied out: the two need not coexist
-  const auto tensor_vector = fbb.CreateVector(tensors);
+  return {};
+}
 
+Result<std::span<const std::byte>> ManifestEncoder::finish(ManifestModel rest) {
+  State& s = *state_;
+  if (s.finished) return Error(ErrorCode::kInvalidArgument, "finish() called twice");
+  if (!rest.tensors.empty()) return Error(ErrorCode::kInvalidArgument, "finish(): tensors go through add_tensor()");
+  if (s.estimate + estimate_of(rest) > kMaxEncodedEstimate)
+    return over_flatbuffers_limit(s.estimate + estimate_of(rest));
+  if (!rest.info.license)
+    return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
+  s.finished = true;
+  FlatBufferBuilder& fbb = s.fbb;
+
+  // Tensors in name order (bytes, R20); the tables stay where they were built.
+  std::vector<std::uint32_t> order(s.tensors.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return compare_bytes(s.name(a), s.name(b)) < 0; });
+  s.slots = {};
+  s.names = {};
+  std::vector<Offset<fb::Tensor>> sorted(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) sorted[i] = s.tensors[order[i]];
+  s.tensors = {};
+  order = {};
+  const auto tensor_vector = fbb.CreateVector(sorted);
+  sorted = {};
+
+  std::sort(rest.required_features.begin(), rest.required_features.end());
+  rest.required_features.erase(std::unique(rest.required_features.begin(), rest.required_features.end()),
+                               rest.required_features.end());
   std::vector<Offset<fb::Hyperparameter>> hparams;
-  for (const auto& [k, v] : model.info.hyperparameters) hparams.push_back(encode_hyperparameter(fbb, k, v));
+  for (const auto& [k, v] : rest.info.hyperparameters) hparams.push_back(encode_hyperparameter(fbb, k, v));
   const auto hparam_vector =
       hparams.empty() ? Offset<flatbuffers::Vector<Offset<fb::Hyperparameter>>>() : fbb.CreateVector(hparams);
   std::vector<Offset<fb::KeyValue>> meta;
-  for (const auto& [k, v] : model.info.metadata)
+  for (const auto& [k, v] : rest.info.metadata)
     meta.push_back(fb::CreateKeyValue(fbb, fbb.CreateString(k), fbb.CreateString(v)));
   const auto meta_vector = meta.empty() ? Offset<flatbuffers::Vector<Offset<fb::KeyValue>>>() : fbb.CreateVector(meta);
 
-  if (!model.info.license)
-    return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
-  const License& l = *model.info.license;
+  const License& l = *rest.info.license;
   const auto license =
       fb::CreateLicense(fbb, fbb.CreateString(l.spdx), optional_string(fbb, l.concluded), optional_string(fbb, l.name),
                         optional_string(fbb, l.url), optional_string(fbb, l.text), optional_strings(fbb, l.copyright),
                         optional_string(fbb, l.attribution), optional_string(fbb, l.restrictions));
-  const Provenance& p = model.info.provenance;
+  const Provenance& p = rest.info.provenance;
   std::vector<Offset<fb::BaseModel>> bases;
   for (const auto& b : p.base_models) {
     const fb::Sha256 d = to_fb(b.weights_digest);
@@ -594,12 +719,28 @@ Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
       bases.empty() ? Offset<flatbuffers::Vector<Offset<fb::BaseModel>>>() : fbb.CreateVector(bases),
       optional_string(fbb, p.training_data), optional_string(fbb, p.software), optional_string(fbb, p.created));
 
-  const auto features = optional_strings(fbb, model.required_features);
-  const auto root = fb::CreateManifest(fbb, model.alignment, features, tensor_vector, hparam_vector, meta_vector,
-                                       license, provenance);
+  const auto features = optional_strings(fbb, rest.required_features);
+  const auto root =
+      fb::CreateManifest(fbb, rest.alignment, features, tensor_vector, hparam_vector, meta_vector, license, provenance);
   fb::FinishManifestBuffer(fbb, root);
-  const auto* begin = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
-  return std::vector<std::byte>(begin, begin + fbb.GetSize());
+  return std::span(reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+Result<std::vector<std::byte>> encode_manifest(ManifestModel model) {
+  // Refused before anything is built, whatever the order of the tensors.
+  if (const std::uint64_t estimate = estimate_of(model); estimate > kMaxEncodedEstimate)
+    return over_flatbuffers_limit(estimate);
+  std::sort(model.tensors.begin(), model.tensors.end(),
+            [](const TensorRecord& a, const TensorRecord& b) { return compare_bytes(a.name, b.name) < 0; });
+  // The buffer starts near the real size (a tensor table is about 88 bytes
+  // besides its name, shape and chunks), so that it neither grows nor sits
+  // half empty.
+  ManifestEncoder encoder(static_cast<std::size_t>(
+      std::min<std::uint64_t>(estimate_of(model) - (kTensorOverhead - 88) * model.tensors.size(), 1ull << 26)));
+  for (const auto& t : model.tensors) OWF_RETURN_IF_ERROR(encoder.add_tensor(t));
+  model.tensors = {};
+  OWF_ASSIGN_OR_RETURN(const auto bytes, encoder.finish(std::move(model)));
+  return std::vector<std::byte>(bytes.begin(), bytes.end());
 }
 
 Status check_manifest(std::span<const std::byte> bytes, const Limits& limits) {

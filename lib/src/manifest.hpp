@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -77,7 +78,36 @@ struct ManifestModel {
   ModelInfo info;
 };
 
-/// Serializes deterministically: equal models give equal bytes.
+/// Builds a manifest tensor by tensor, as a writer learns them: each
+/// tensor's table goes into the FlatBuffers buffer at once, so that what
+/// the encoder holds is the manifest itself plus a few bytes a tensor, not
+/// a record with its own name and shape allocations per tensor.
+class ManifestEncoder {
+ public:
+  /// `initial_bytes`: the buffer's first size; it grows by half as needed.
+  explicit ManifestEncoder(std::size_t initial_bytes = 256u << 10);
+  ~ManifestEncoder();
+  ManifestEncoder(ManifestEncoder&&) noexcept;
+  ManifestEncoder& operator=(ManifestEncoder&&) noexcept;
+
+  /// Adds a tensor's table; tensors may come in any order (finish() sorts
+  /// them) but the caller checks that names are unique (contains()).
+  /// limit_exceeded when the manifest would pass FlatBuffers' 2 GiB.
+  Status add_tensor(const TensorRecord& tensor);
+  bool contains(std::string_view name) const;
+  std::size_t tensor_count() const;
+  /// Encodes everything else (`rest.tensors` must be empty) and returns the
+  /// manifest, valid while the encoder lives. The bytes depend on the order
+  /// in which tensors were added.
+  Result<std::span<const std::byte>> finish(ManifestModel rest);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// Serializes deterministically: equal models give equal bytes (tensors
+/// are added to a ManifestEncoder in name order).
 Result<std::vector<std::byte>> encode_manifest(ManifestModel model);
 
 /// The reader's rules on model information (format.md §4.4-4.7, R24-R28),

@@ -51,44 +51,13 @@ Status validate_compression(const CompressionOptions& c) {
   return {};
 }
 
-// The names of the tensors written so far, as indexes into the writer's
-// records (open addressing, at most half full): 8 bytes a slot instead of a
-// second copy of every name, which for 100,000 tensors was 12 MiB.
-class NameIndex {
- public:
-  bool contains(std::string_view name, const std::vector<internal::TensorRecord>& records) const {
-    if (slots_.empty()) return false;
-    for (std::size_t i = slot_of(name); slots_[i] != 0; i = (i + 1) & (slots_.size() - 1))
-      if (records[slots_[i] - 1].name == name) return true;
-    return false;
-  }
-  /// Adds the last of `records`.
-  void add_last(const std::vector<internal::TensorRecord>& records) {
-    if (2 * records.size() > slots_.size()) {
-      slots_.assign(std::bit_ceil(std::max<std::size_t>(64, 4 * records.size())), 0);
-      for (std::size_t r = 0; r < records.size(); ++r) insert(r, records);
-    } else {
-      insert(records.size() - 1, records);
-    }
-  }
-
- private:
-  std::size_t slot_of(std::string_view name) const { return std::hash<std::string_view>{}(name) & (slots_.size() - 1); }
-  void insert(std::size_t record, const std::vector<internal::TensorRecord>& records) {
-    std::size_t i = slot_of(records[record].name);
-    while (slots_[i] != 0) i = (i + 1) & (slots_.size() - 1);
-    slots_[i] = record + 1;
-  }
-  std::vector<std::size_t> slots_;  // record index + 1; 0: empty
-};
-
 }  // namespace
 
 struct Writer::Impl {
   WriteOptions options;
   std::unique_ptr<internal::OutputFile> out;
-  internal::ManifestModel model;
-  NameIndex names;
+  internal::ManifestModel model;      // all but the tensors,
+  internal::ManifestEncoder tensors;  // which are encoded as they end
   bool finished = false;
   bool failed = false;  // an I/O error leaves the temporary file unusable
 
@@ -297,7 +266,7 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
     return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' is still open: call end_tensor() first");
   if (auto s = internal::check_tensor_name(spec.name, Limits{}); !s.ok())
     return Error(s.code(), "tensor '" + spec.name.substr(0, 200) + "': " + s.error().message());
-  if (w.names.contains(spec.name, w.model.tensors))
+  if (w.tensors.contains(spec.name))
     return Error(ErrorCode::kDuplicateTensorName, "tensor '" + spec.name + "' was already added");
   if (!dtype_info(spec.dtype))
     return Error(ErrorCode::kUnknownDtype,
@@ -380,8 +349,13 @@ Status Writer::end_tensor() {
     return w.fail(Error(ErrorCode::kTensorDigestMismatch, "tensor '" + w.current.name + "': its bytes hash to " +
                                                               to_hex(w.current.sha256) + ", not the expected " +
                                                               to_hex(*w.current_expected) + "; nothing was written"));
-  w.model.tensors.push_back(std::move(w.current));
-  w.names.add_last(w.model.tensors);
+  if (auto s = w.tensors.add_tensor(w.current); !s.ok()) return w.fail(s.error());
+  // Dtypes newer than version 1.0 are listed as features (R16), so that
+  // older readers refuse the file up front.
+  if (const auto feature = internal::feature_of(w.current.dtype);
+      feature && std::find(w.model.required_features.begin(), w.model.required_features.end(), feature->name) ==
+                     w.model.required_features.end())
+    w.model.required_features.emplace_back(feature->name);
   w.in_tensor = false;
   return {};
 }
@@ -413,15 +387,8 @@ Status Writer::finish() {
   if (!w.model.info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
   if (w.uses_compression) w.model.required_features.push_back("zstd");
-  // Dtypes newer than version 1.0 are listed as features (R16), so that
-  // older readers refuse the file up front; the file takes the oldest minor
-  // version that has every feature it lists.
+  // The file takes the oldest minor version that has every feature it lists.
   internal::Footer footer;
-  for (const auto& t : w.model.tensors)
-    if (const auto feature = internal::feature_of(t.dtype);
-        feature && std::find(w.model.required_features.begin(), w.model.required_features.end(), feature->name) ==
-                       w.model.required_features.end())
-      w.model.required_features.emplace_back(feature->name);
   for (const auto& name : w.model.required_features)
     footer.version.minor = std::max(footer.version.minor, internal::find_feature(name)->since_minor);
   if (footer.version.minor > 0)
@@ -429,14 +396,12 @@ Status Writer::finish() {
   // The limits a reader applies by default (format.md §9), so that every
   // file written opens with them.
   for (const Status& s :
-       {internal::check_tensor_count(w.model.tensors.size(), Limits{}),
+       {internal::check_tensor_count(w.tensors.tensor_count(), Limits{}),
         internal::check_entry_count(w.model.info.hyperparameters.size() + w.model.info.metadata.size(), Limits{})})
     if (!s.ok()) return w.fail(s.error());
-  // The model is moved, not copied: the writer is done with it either way,
-  // and a copy would double the memory of a large manifest.
-  auto encoded = internal::encode_manifest(std::move(w.model));
+  auto encoded = w.tensors.finish(std::move(w.model));
   if (!encoded.ok()) return w.fail(encoded.error());
-  const std::vector<std::byte>& manifest = *encoded;
+  const std::span<const std::byte> manifest = *encoded;
   if (auto s = internal::check_manifest_size(manifest.size(), Limits{}); !s.ok()) return w.fail(s.error());
 
   auto step = [&](Status s) -> Status { return s.ok() ? s : w.fail(s.error()); };

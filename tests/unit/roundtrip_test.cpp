@@ -395,14 +395,20 @@ TEST_CASE("a file of a newer minor version is read but not rewritten") {
   CHECK(owf::test::slurp(dir / "copy.owf") == before);
 }
 
-TEST_CASE("writer refuses a repeated name among many, and only a repeated one") {
+TEST_CASE("writer refuses a repeated name among many tensors added out of name order, and only a repeated one") {
   TempDir dir;
   auto w = Writer::create(dir / "x.owf");
   REQUIRE(w.ok());
   const auto one = bytes_for(DType::kU8, {1}, 1);
-  // Enough names that the writer's name index grows several times.
-  for (int i = 0; i < 3000; ++i) REQUIRE(w->add_tensor({"t." + std::to_string(i), DType::kU8, {1}}, one).ok());
-  for (const int i : {0, 1, 63, 64, 1499, 2999}) {
+  // Enough names that the writer's name index and its manifest buffer grow
+  // several times (the buffer past 1 MiB, which it moves in pieces), added
+  // out of name order ("t.10" sorts before "t.2").
+  constexpr int kCount = 20000;
+  for (int i = 0; i < kCount; ++i) {
+    const std::vector<std::byte> value{static_cast<std::byte>(i % 251)};
+    REQUIRE(w->add_tensor({"t." + std::to_string(i), DType::kU8, {1}}, value).ok());
+  }
+  for (const int i : {0, 1, 63, 64, 1499, kCount - 1}) {
     const auto s = w->add_tensor({"t." + std::to_string(i), DType::kU8, {1}}, one);
     CHECK(s.code() == ErrorCode::kDuplicateTensorName);
     CHECK(s.error().message().find("'t." + std::to_string(i) + "'") != std::string::npos);
@@ -415,6 +421,14 @@ TEST_CASE("writer refuses a repeated name among many, and only a repeated one") 
   REQUIRE(w->finish().ok());
   auto f = File::open(dir / "x.owf");
   REQUIRE(f.ok());
-  CHECK(f->tensor_count() == 3006);
+  CHECK(f->tensor_count() == kCount + 6);
   CHECK(f->verify().ok());
+  for (const int i : {0, 7, 4096, 12345, kCount - 1}) {
+    const auto index = f->find("t." + std::to_string(i));
+    REQUIRE(index);
+    const auto bytes = f->bytes(f->tensor(*index));
+    REQUIRE(bytes.ok());
+    CHECK(bytes->size() == 1);
+    CHECK((*bytes)[0] == static_cast<std::byte>(i % 251));
+  }
 }
