@@ -389,8 +389,7 @@ Status Writer::finish() {
         feature && std::find(w.model.required_features.begin(), w.model.required_features.end(), feature->name) ==
                        w.model.required_features.end())
       w.model.required_features.emplace_back(feature->name);
-  for (const auto& name : w.model.required_features)
-    footer.version.minor = std::max(footer.version.minor, internal::find_feature(name)->since_minor);
+  footer.version.minor = internal::minor_version_for(w.model.required_features, !w.model.signatures.empty());
   if (footer.version.minor > 0)
     if (auto s = w.out->overwrite(0, internal::encode_header(footer.version.minor)); !s.ok()) return w.fail(s.error());
   // The limits a reader applies by default (format.md §9), so that every
