@@ -65,6 +65,7 @@ check "openssl refuses the signature over a changed message" \
 echo "== tampering"
 cp m.owf edited.owf
 run 0 "$edit" edited.owf --license Apache-2.0
+check "owf-edit says which signatures it invalidated" has "$err" "1 embedded signature\(s\) cover the model information"
 run 1 "$verify" edited.owf --require-signature --trusted-key "$keys/ed25519.pub.pem"
 check "a changed license breaks the full signature" has "$out" "ed25519 \(weights\+info\): invalid"
 run 0 "$verify" edited.owf --require-signature --trusted-key "$keys/p256.pub.pem"
