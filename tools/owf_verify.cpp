@@ -38,13 +38,9 @@ struct SignatureInputs {
   bool require = false;
 };
 
+// After the digests: the weights digest computed there is the one checked.
 void check_signatures_of(const Source& source, const SignatureInputs& in, Outcome& out) {
-  auto checks = check_signatures(source, in.trusted, in.detached, in.detached_path);
-  if (!checks.ok()) {
-    out.error = checks.error();
-    return;
-  }
-  out.signatures = std::move(*checks);
+  out.signatures = check_signatures(source, *out.digest, in.trusted, in.detached, in.detached_path);
   for (const auto& c : out.signatures)
     if (c.status == SignatureStatus::kValid) out.signed_by_trusted = true;
   if (in.require && !out.signed_by_trusted)

@@ -436,6 +436,13 @@ Result<std::vector<SignatureCheck>> check_signatures(const Source& source, std::
                                                      std::span<const DetachedSignature> detached,
                                                      std::string_view detached_origin) {
   OWF_ASSIGN_OR_RETURN(Sha256Digest weights, compute_weights_digest(source));
+  return check_signatures(source, weights, trusted, detached, detached_origin);
+}
+
+std::vector<SignatureCheck> check_signatures(const Source& source, const Sha256Digest& weights,
+                                             std::span<const PublicKey> trusted,
+                                             std::span<const DetachedSignature> detached,
+                                             std::string_view detached_origin) {
   const Sha256Digest info = info_digest(source);
   std::vector<SignatureCheck> out;
   if (const File* f = source.owf_file())

@@ -257,6 +257,16 @@ Status Writer::set_info(const ModelInfo& info) {
   return {};
 }
 
+Status Writer::set_signatures(std::span<const Signature> signatures) {
+  OWF_RETURN_IF_ERROR(internal::check_signature_count(signatures.size(), Limits{}));
+  for (std::size_t i = 0; i < signatures.size(); ++i) {
+    const Signature& s = signatures[i];
+    OWF_RETURN_IF_ERROR(internal::check_signature_fields(i, s.algorithm, s.key_id, s.covers, s.bytes.size()));
+  }
+  impl_->model.signatures.assign(signatures.begin(), signatures.end());
+  return {};
+}
+
 Status Writer::begin_tensor(const TensorSpec& spec) {
   Impl& w = *impl_;
   if (w.finished || w.failed) return Error(ErrorCode::kInvalidArgument, "writer is finished or failed");

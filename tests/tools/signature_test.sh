@@ -62,6 +62,31 @@ printf 'X' >>full.msg
 check "openssl refuses the signature over a changed message" \
   bash -c "! openssl pkeyutl -verify -pubin -inkey '$keys/ed25519.pub.pem' -rawin -in full.msg -sigfile ed.sig"
 
+echo "== independent check: the info digest of spec/signatures.md §3, built byte by byte"
+# u64 little-endian; str = u64 length + bytes; the case is conformance.md's
+# valid-signed-ed25519 (license Apache-2.0, provenance name tiny,
+# hyperparameter layers = I64 2, tensors a.weight (weight), b.bias (bias)).
+u64() { local v=$1 i out=""; for i in 0 1 2 3 4 5 6 7; do out+=$(printf '\\x%02x' $(((v >> (8 * i)) & 255))); done; printf "$out"; }
+str() { u64 ${#1}; printf '%s' "$1"; }
+case_file=$data/../../conformance/files/valid-signed-ed25519.owf
+{
+  printf 'OWF-INFO-V1\x01'
+  str Apache-2.0; for i in 1 2 3 4; do str ""; done; u64 0; str ""; str ""  # license
+  str tiny; for i in 1 2 3; do str ""; done; u64 0; str ""; u64 0; str ""; str ""; str ""  # provenance
+  u64 1; str layers; printf '\x02\x00'; u64 2  # hyperparameters
+  u64 0  # metadata
+  u64 2; str a.weight; printf '\x01'; str b.bias; printf '\x02'  # roles
+} >info.bin
+run 0 "$inspect" --json "$case_file"
+check "the info digest built from the spec is the library's" \
+  test "$(sha256sum <info.bin | cut -c1-64)" = "$(json_str "$out" info_digest)"
+printf 'OWF-SIGNATURE-V1\x0cweights+info' >case.msg
+printf '%s' "$(json_str "$out" weights_digest)" | xxd -r -p >>case.msg
+sha256sum <info.bin | cut -c1-64 | xxd -r -p >>case.msg
+printf '%s' "$(json_str "$out" signature)" | xxd -r -p >case.sig
+check "openssl verifies the conformance case's signature over the message built from the spec" \
+  openssl pkeyutl -verify -pubin -inkey "$keys/ed25519.pub.pem" -rawin -in case.msg -sigfile case.sig
+
 echo "== tampering"
 cp m.owf edited.owf
 run 0 "$edit" edited.owf --license Apache-2.0
@@ -87,6 +112,8 @@ check "a changed license: the full one names what no longer matches" has "$out" 
 run 0 "$convert" m.owf z.owf --compress zstd
 run 0 "$verify" z.owf --signature m.sig --trusted-key "$keys/ed25519.pub.pem" --require-signature
 check "a recompressed copy verifies the full detached signature" has "$out" "m.sig .*: valid"
+run 0 "$verify" z.owf --trusted-key "$keys/ed25519.pub.pem" --require-signature
+check "the embedded signature travels with the recompressed copy" has "$out" "embedded key .* \(weights\+info\): valid"
 # DSSE by hand: PAE(payloadType, payload) verified by openssl.
 payload=$(json_str "$(cat m.sig)" payload)
 printf '%s' "$payload" | base64 -d >payload.json

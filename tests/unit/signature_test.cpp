@@ -216,12 +216,22 @@ TEST_CASE("signatures: embedded signatures of both algorithms verify, and each c
       options.write.compression.enabled = true;
       options.write.compression.min_saving = 0;
       REQUIRE(convert(*source, dir / "zstd.owf", Format::kOwf, options).ok());
-      // Conversion does not carry signatures over: the original one is added.
-      REQUIRE(add_signature(dir / "zstd.owf", embedded_signatures(*file)[0]).ok());
+      // The signature travels: what it covers is unchanged.
       auto copy = File::open(dir / "zstd.owf");
       REQUIRE(copy.ok());
       CHECK(copy->tensor(0).codec != Codec::kNone);
       CHECK(status_of(dir / "zstd.owf", trusted) == SignatureStatus::kValid);
+      // A conversion that changes the license leaves the signature over it behind.
+      options.license = License{.spdx = "MIT"};
+      REQUIRE(convert(*source, dir / "mit.owf", Format::kOwf, options).ok());
+      CHECK(embedded_signatures(*File::open(dir / "mit.owf")).empty());
+      // One over the weights alone stays.
+      REQUIRE(add_signature(signed_path, *sign(*source, key, Covers::kWeights)).ok());
+      auto resigned = open(signed_path);
+      REQUIRE(convert(*resigned, dir / "mit2.owf", Format::kOwf, options).ok());
+      auto mit2 = File::open(dir / "mit2.owf");
+      REQUIRE(embedded_signatures(*mit2).size() == 1);
+      CHECK(embedded_signatures(*mit2)[0].covers == "weights");
     }
   }
 }

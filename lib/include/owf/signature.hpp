@@ -147,6 +147,12 @@ OWF_API Result<DetachedSignature> parse_envelope(std::string_view json);
 OWF_API Result<std::vector<SignatureCheck>> check_signatures(const Source& source, std::span<const PublicKey> trusted,
                                                              std::span<const DetachedSignature> detached = {},
                                                              std::string_view detached_origin = "detached");
+/// The same with the weights digest of `source` already known (e.g. from
+/// compute_digests), so that a foreign file is not read a second time.
+OWF_API std::vector<SignatureCheck> check_signatures(const Source& source, const Sha256Digest& weights,
+                                                     std::span<const PublicKey> trusted,
+                                                     std::span<const DetachedSignature> detached = {},
+                                                     std::string_view detached_origin = "detached");
 
 /// The signatures embedded in an OWF file, in stored order.
 OWF_API std::vector<Signature> embedded_signatures(const File& file);
