@@ -52,10 +52,13 @@ int run(int argc, char** argv) {
                                                    " file; owf-edit changes OWF files (convert it with owf-convert)"),
                 kExitUsage);
   ModelInfo info;
+  std::size_t info_signatures = 0;  // embedded signatures the edit invalidates
   {
     auto file = File::open(path);
     if (!file.ok()) return fail(kTool, file.error());
     info = file->info();
+    for (const auto& s : embedded_signatures(*file))
+      if (covers_from_name(s.covers) != Covers::kWeights) ++info_signatures;
   }
   const ModelInfo before = info;
 
@@ -113,6 +116,13 @@ int run(int argc, char** argv) {
     fmt::print("{}: new manifest ({}); data section {} ({}); weights digest {} (unchanged)\n", printable(path),
                human_bytes(report->manifest_bytes), report->reflinked ? "shared by reflink" : "copied",
                human_bytes(report->data_bytes), to_hex(report->weights_digest));
+  // Signatures are kept as they are (spec/signatures.md): those over the
+  // model information no longer verify until the file is signed again.
+  if (info_signatures > 0)
+    fmt::print(stderr,
+               "{}: note: {} embedded signature(s) cover the model information and no longer verify; sign again "
+               "(owf-sign) or remove them (owf-sign --remove KEYID)\n",
+               kTool, info_signatures);
   return kExitOk;
 }
 

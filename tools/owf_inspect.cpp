@@ -11,6 +11,12 @@
 namespace owf::tools {
 namespace {
 
+std::string hex_of(const std::vector<std::uint8_t>& bytes) {
+  std::string out;
+  for (auto b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
 constexpr std::string_view kTool = "owf-inspect";
 
 int inspect_tensor(const Source& source, const std::string& name, std::size_t show, bool json) {
@@ -113,10 +119,26 @@ int run(int argc, char** argv) {
     size = std::filesystem::file_size(path, ec);
   }
   const FileReport report{path, size, source->get(), &*digests};
-  if (json)
-    fmt::print("{}\n", dump_json(report_json(report)));
-  else
+  // Embedded signatures are listed, not checked (owf-verify --trusted-key does).
+  std::vector<Signature> signatures;
+  if (const File* f = (*source)->owf_file()) signatures = embedded_signatures(*f);
+  if (json) {
+    nlohmann::json j = report_json(report);
+    auto sigs = nlohmann::json::array();
+    for (const auto& s : signatures)
+      sigs.push_back(
+          {{"algorithm", s.algorithm}, {"key_id", s.key_id}, {"covers", s.covers}, {"signature", hex_of(s.bytes)}});
+    j["signatures"] = sigs;
+    j["info_digest"] = to_hex(info_digest(**source));
+    fmt::print("{}\n", dump_json(j));
+  } else {
     print_report(report, full);
+    if (!signatures.empty()) {
+      fmt::print("signatures ({}, not checked here: owf-verify --trusted-key):\n", signatures.size());
+      for (const auto& s : signatures)
+        fmt::print("  {} key {} covers {}\n", printable(s.algorithm), printable(s.key_id), printable(s.covers));
+    }
+  }
   return kExitOk;
 }
 

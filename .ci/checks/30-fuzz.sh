@@ -19,6 +19,7 @@ seeds() {  # seed files per target (missing ones skipped)
   case $1 in
     owf) echo "$root/tests/conformance/files" ;;
     manifest) echo "" ;;
+    signature) echo "$root/fuzz/regressions/signature $root/tests/data/keys" ;;
     safetensors) echo "$corpus/SafeTensors.jl/model.safetensors $corpus/SafeTensors.jl/model.with_metadata.safetensors $corpus/burn/multi_layer.safetensors $corpus/candle/jfk-codes.safetensors" ;;
     gguf) echo "$corpus/llama4j/tinyllamas-stories-260k-q8_0.gguf" ;;
     npy) echo "$corpus/numpy/python3.npy $corpus/numpy/win64python2.npy $corpus/numpy/py3-objarr.npy $corpus/candle/test.npy" ;;
@@ -29,6 +30,7 @@ seeds() {  # seed files per target (missing ones skipped)
 max_len() {
   case $1 in
     manifest) echo 16384 ;;
+    signature) echo 8192 ;;
     owf) echo 65536 ;;
     *) echo 131072 ;;
   esac
@@ -40,7 +42,7 @@ rss_limit() { echo 1024; }
 
 out=$root/$build/out
 rm -rf "$out"
-for target in owf manifest safetensors gguf npy npz pytorch; do
+for target in owf manifest safetensors gguf npy npz pytorch signature; do
   dir=$out/$target
   mkdir -p "$dir/corpus" "$dir/seeds"
   for s in $(seeds $target); do

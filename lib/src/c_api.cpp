@@ -65,6 +65,7 @@ static_assert(static_cast<int>(owf::ErrorCode::kBadMetadata) == OWF_BAD_METADATA
 static_assert(static_cast<int>(owf::ErrorCode::kMissingLicense) == OWF_MISSING_LICENSE);
 static_assert(static_cast<int>(owf::ErrorCode::kBadLicense) == OWF_BAD_LICENSE);
 static_assert(static_cast<int>(owf::ErrorCode::kBadProvenance) == OWF_BAD_PROVENANCE);
+static_assert(static_cast<int>(owf::ErrorCode::kBadSignature) == OWF_BAD_SIGNATURE);
 static_assert(static_cast<int>(owf::ErrorCode::kBadChunkTable) == OWF_BAD_CHUNK_TABLE);
 static_assert(static_cast<int>(owf::ErrorCode::kCorruptCompressedData) == OWF_CORRUPT_COMPRESSED_DATA);
 static_assert(static_cast<int>(owf::ErrorCode::kForeignFormatInvalid) == OWF_FOREIGN_FORMAT_INVALID);
@@ -1212,6 +1213,36 @@ owf_status owf_writer_end_tensor(owf_writer* writer) {
 
 owf_status owf_writer_finish(owf_writer* writer) {
   return with_writer(writer, [&](owf::Writer& w) { check(w.finish()); });
+}
+
+owf_status owf_sign_file(const char* path, const char* private_key_path, int weights_only, owf_error** out_error) {
+  return guard_create(out_error, [&]() -> owf_status {
+    require(path, "path");
+    require(private_key_path, "private_key_path");
+    const owf::PrivateKey key = take(owf::PrivateKey::load(private_key_path));
+    const owf::Covers covers = weights_only != 0 ? owf::Covers::kWeights : owf::Covers::kWeightsAndInfo;
+    const owf::Signature signature = take(owf::sign(*take(owf::open_source(path)), key, covers));
+    take(owf::add_signature(path, signature));
+    return OWF_OK;
+  });
+}
+
+owf_status owf_verify_signatures(const char* path, const char* const* trusted_key_paths, size_t count,
+                                 size_t* out_valid, owf_error** out_error) {
+  return guard_create(out_error, [&]() -> owf_status {
+    require(out_valid, "out_valid");
+    *out_valid = 0;
+    require(path, "path");
+    if (count > 0) require(trusted_key_paths, "trusted_key_paths");
+    std::vector<owf::PublicKey> trusted;
+    for (size_t i = 0; i < count; ++i) {
+      require(trusted_key_paths[i], "a trusted key path");
+      trusted.push_back(take(owf::PublicKey::load(trusted_key_paths[i])));
+    }
+    for (const auto& c : take(owf::check_signatures(*take(owf::open_source(path)), trusted)))
+      if (c.status == owf::SignatureStatus::kValid) ++*out_valid;
+    return OWF_OK;
+  });
 }
 
 }  // extern "C"

@@ -30,6 +30,7 @@
 #include "cast_source.hpp"
 #include "checked_source.hpp"
 #include "formats/formats.hpp"
+#include "owf/signature.hpp"
 #include "tensor_pieces.hpp"
 #include "tensor_selection.hpp"
 
@@ -91,6 +92,19 @@ Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, con
   };
   OWF_ASSIGN_OR_RETURN(Writer writer, Writer::create(path, write));
   OWF_RETURN_IF_ERROR(writer.set_info(info));
+  // Embedded signatures travel with an OWF source when what they cover is
+  // kept: the weights (a plain conversion keeps them, and the read-back
+  // check above proves it) and, for weights+info, the model information
+  // (tensor roles are copied as they are). A selection or cast gives a
+  // source that is not an OWF file: nothing travels.
+  if (const File* from = source.owf_file()) {
+    std::vector<Signature> kept;
+    for (const Signature& s : embedded_signatures(*from))
+      if (s.covers == covers_name(Covers::kWeights) ||
+          (s.covers == covers_name(Covers::kWeightsAndInfo) && info == from->info()))
+        kept.push_back(s);
+    OWF_RETURN_IF_ERROR(writer.set_signatures(kept));
+  }
   internal::PieceBuffer buffer;
   for (std::size_t i = 0; i < source.tensor_count(); ++i) OWF_RETURN_IF_ERROR(copy_tensor(source, i, writer, buffer));
   OWF_RETURN_IF_ERROR(writer.finish());

@@ -86,6 +86,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "bad_license";
     case ErrorCode::kBadProvenance:
       return "bad_provenance";
+    case ErrorCode::kBadSignature:
+      return "bad_signature";
     case ErrorCode::kBadChunkTable:
       return "bad_chunk_table";
     case ErrorCode::kCorruptCompressedData:

@@ -351,7 +351,8 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
                  "manifest failed FlatBuffers verification (malformed, or beyond depth/table limits)");
   const fb::Manifest* m = fb::GetManifest(data);
   OWF_RETURN_IF_ERROR(check_wide_vector_alignment(m));
-  OWF_RETURN_IF_ERROR(check_manifest_coverage(bytes, {.newer_minor = file_minor > kFormatMinor}));
+  OWF_RETURN_IF_ERROR(
+      check_manifest_coverage(bytes, {.newer_minor = file_minor > kFormatMinor, .file_minor = file_minor}));
   const StringChecker strings(limits);
   DecodedManifest out;
 
@@ -447,6 +448,20 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
   OWF_ASSIGN_OR_RETURN(License license, decode_license(m->license(), strings));
   out.info.license = std::move(license);
   OWF_ASSIGN_OR_RETURN(out.info.provenance, decode_provenance(m->provenance(), strings));
+  // R37 (spec/signatures.md): a signature entry is well-formed; whether it
+  // verifies is a question for a verifier, not for opening the file.
+  if (const auto* sigs = m->signatures(); sigs != nullptr) {
+    OWF_RETURN_IF_ERROR(check_signature_count(sigs->size(), limits));
+    out.signatures.reserve(sigs->size());
+    for (flatbuffers::uoffset_t i = 0; i < sigs->size(); ++i) {
+      const fb::Signature* s = sigs->Get(i);
+      OWF_RETURN_IF_ERROR(check_signature_fields(i, view(s->algorithm()), view(s->key_id()), view(s->covers()),
+                                                 s->signature()->size()));
+      out.signatures.push_back({std::string(view(s->algorithm())), std::string(view(s->key_id())),
+                                std::string(view(s->covers())),
+                                std::vector<std::uint8_t>(s->signature()->begin(), s->signature()->end())});
+    }
+  }
   return out;
 }
 
@@ -546,6 +561,7 @@ std::uint64_t estimate_of(const ManifestModel& model) {
       estimate += bv->size();
   }
   if (model.info.license) estimate += model.info.license->text.size() + 1024;
+  estimate += 1300 * model.signatures.size();
   return estimate;
 }
 
@@ -719,9 +735,15 @@ Result<std::span<const std::byte>> ManifestEncoder::finish(ManifestModel rest) {
       bases.empty() ? Offset<flatbuffers::Vector<Offset<fb::BaseModel>>>() : fbb.CreateVector(bases),
       optional_string(fbb, p.training_data), optional_string(fbb, p.software), optional_string(fbb, p.created));
 
+  std::vector<Offset<fb::Signature>> sigs;
+  for (const Signature& sig : rest.signatures)
+    sigs.push_back(fb::CreateSignature(fbb, fbb.CreateString(sig.algorithm), fbb.CreateString(sig.key_id),
+                                       fbb.CreateString(sig.covers), fbb.CreateVector(sig.bytes)));
+  const auto sig_vector = sigs.empty() ? Offset<flatbuffers::Vector<Offset<fb::Signature>>>() : fbb.CreateVector(sigs);
+
   const auto features = optional_strings(fbb, rest.required_features);
-  const auto root =
-      fb::CreateManifest(fbb, rest.alignment, features, tensor_vector, hparam_vector, meta_vector, license, provenance);
+  const auto root = fb::CreateManifest(fbb, rest.alignment, features, tensor_vector, hparam_vector, meta_vector,
+                                       license, provenance, sig_vector);
   fb::FinishManifestBuffer(fbb, root);
   return std::span(reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize());
 }

@@ -15,6 +15,7 @@
 #include "owf/error.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
+#include "owf/signature.hpp"
 #include "owf/tensor.hpp"
 
 namespace owf::internal {
@@ -41,6 +42,7 @@ struct DecodedManifest {
   std::vector<ChunkTable> chunk_tables;  // parallel to tensors
   std::vector<ChunkRef> chunk_storage;   // backing store for chunk tables
   ModelInfo info;
+  std::vector<Signature> signatures;  // stored order (R37)
 };
 
 /// Features this reader understands (spec/versioning.md).
@@ -76,6 +78,7 @@ struct ManifestModel {
   std::vector<std::string> required_features;  // sorted on encode
   std::vector<TensorRecord> tensors;           // sorted by name on encode
   ModelInfo info;
+  std::vector<Signature> signatures;  // kept in this order; makes the file 1.2
 };
 
 /// Builds a manifest tensor by tensor, as a writer learns them: each

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "owf_generated.h"
+#include "rules.hpp"
 
 namespace owf::internal {
 namespace {
@@ -152,6 +153,10 @@ class CoverageWalk {
         unwalked_ = true;
         continue;
       }
+      if (table == owf::fb::ManifestTypeTable() && manifest_field_since(i) > options_.file_minor)
+        return invalid("field '" + std::string(table->names[i]) + "' is not in version 1." +
+                       std::to_string(options_.file_minor) + "'s schema (it came with 1." +
+                       std::to_string(manifest_field_since(i)) + ")");
       const flatbuffers::TypeCode code = table->type_codes[i];
       const TypeTable* ref = code.sequence_ref >= 0 ? table->type_refs[code.sequence_ref]() : nullptr;
       const std::uint64_t size = code.is_repeating ? 4 : inline_size(code, ref);

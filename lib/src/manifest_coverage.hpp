@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include "owf/error.hpp"
@@ -24,6 +25,9 @@ struct CoverageOptions {
   /// this reader does not know are allowed, and the bytes they reach (which
   /// it cannot walk) are not required to be zero.
   bool newer_minor = false;
+  /// The file's minor version: a Manifest field introduced by a later minor
+  /// version (rules.hpp, manifest_field_since) is refused.
+  std::uint16_t file_minor = 0;
 };
 
 /// Precondition: `manifest` passed the FlatBuffers verifier for the

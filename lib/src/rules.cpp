@@ -87,6 +87,44 @@ std::optional<Feature> feature_of(DType dtype) {
   }
 }
 
+std::uint16_t manifest_field_since(std::size_t field_id) {
+  // Manifest fields 0-6 are version 1.0's; 7 (signatures) came with 1.2.
+  // Id 8 is reserved for shard sets (spec/versioning.md).
+  return field_id == 7 ? 2 : 0;
+}
+
+std::uint16_t minor_version_for(std::span<const std::string> features, bool has_signatures) {
+  std::uint16_t minor = has_signatures ? manifest_field_since(7) : 0;
+  for (const auto& name : features)
+    if (const auto f = find_feature(name)) minor = std::max(minor, f->since_minor);
+  return minor;
+}
+
+Status check_signature_count(std::uint64_t count, const Limits& limits) {
+  if (count <= limits.max_signatures) return {};
+  return Error(ErrorCode::kLimitExceeded, std::to_string(count) + " signatures, over the limit of " +
+                                              std::to_string(limits.max_signatures) + " (rule R37)");
+}
+
+Status check_signature_fields(std::size_t index, std::string_view algorithm, std::string_view key_id,
+                              std::string_view covers, std::size_t signature_bytes) {
+  const std::string where = "signature " + std::to_string(index);
+  auto printable = [](std::string_view s) {
+    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7F; });
+  };
+  auto fail = [&](const std::string& what) {
+    return Error(ErrorCode::kBadSignature, where + ": " + what + " (rule R37)");
+  };
+  if (!printable(algorithm)) return fail("the algorithm is not 1 to 64 bytes of printable ASCII");
+  if (key_id.size() != 64 || !std::all_of(key_id.begin(), key_id.end(),
+                                          [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
+    return fail("the key id is not 64 lowercase hex digits");
+  if (!printable(covers)) return fail("covers is not 1 to 64 bytes of printable ASCII");
+  if (signature_bytes == 0 || signature_bytes > 1024)
+    return fail(std::to_string(signature_bytes) + " signature bytes, not 1 to 1024");
+  return {};
+}
+
 Status check_dtype_feature(DType dtype, std::span<const std::string_view> listed) {
   const auto feature = feature_of(dtype);
   if (!feature || std::find(listed.begin(), listed.end(), feature->name) != listed.end()) return {};

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "owf/error.hpp"
@@ -46,6 +47,23 @@ struct Feature {
 /// Every feature this implementation reads (R12).
 std::span<const Feature> known_features();
 std::optional<Feature> find_feature(std::string_view name);
+
+/// The minor version that introduced field `field_id` of the Manifest
+/// table (0 for the fields of version 1.0). R35: a file of an older minor
+/// version that the reader implements must not have the field.
+std::uint16_t manifest_field_since(std::size_t field_id);
+
+/// The minor version a writer writes (spec/versioning.md): the oldest one
+/// that has every listed feature and every manifest field the file uses.
+std::uint16_t minor_version_for(std::span<const std::string> features, bool has_signatures);
+
+/// R37 (spec/signatures.md): at most limits.max_signatures entries
+/// (limit_exceeded); each with an algorithm and covers of 1 to 64 bytes of
+/// printable ASCII, a key id of 64 lowercase hex digits and 1 to 1024
+/// signature bytes (bad_signature). `index` is for messages.
+Status check_signature_count(std::uint64_t count, const Limits& limits);
+Status check_signature_fields(std::size_t index, std::string_view algorithm, std::string_view key_id,
+                              std::string_view covers, std::size_t signature_bytes);
 
 /// The feature a file must list to hold tensors of `dtype` (dtypes added
 /// after version 1.0; R16), or nullopt.

@@ -259,6 +259,16 @@ Status Writer::set_info(const ModelInfo& info) {
   return {};
 }
 
+Status Writer::set_signatures(std::span<const Signature> signatures) {
+  OWF_RETURN_IF_ERROR(internal::check_signature_count(signatures.size(), Limits{}));
+  for (std::size_t i = 0; i < signatures.size(); ++i) {
+    const Signature& s = signatures[i];
+    OWF_RETURN_IF_ERROR(internal::check_signature_fields(i, s.algorithm, s.key_id, s.covers, s.bytes.size()));
+  }
+  impl_->model.signatures.assign(signatures.begin(), signatures.end());
+  return {};
+}
+
 Status Writer::begin_tensor(const TensorSpec& spec) {
   Impl& w = *impl_;
   if (w.finished || w.failed) return Error(ErrorCode::kInvalidArgument, "writer is finished or failed");
@@ -389,8 +399,7 @@ Status Writer::finish() {
   if (w.uses_compression) w.model.required_features.push_back("zstd");
   // The file takes the oldest minor version that has every feature it lists.
   internal::Footer footer;
-  for (const auto& name : w.model.required_features)
-    footer.version.minor = std::max(footer.version.minor, internal::find_feature(name)->since_minor);
+  footer.version.minor = internal::minor_version_for(w.model.required_features, !w.model.signatures.empty());
   if (footer.version.minor > 0)
     if (auto s = w.out->overwrite(0, internal::encode_header(footer.version.minor)); !s.ok()) return w.fail(s.error());
   // The limits a reader applies by default (format.md §9), so that every

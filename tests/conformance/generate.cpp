@@ -448,6 +448,26 @@ class Suite {
     add(id, section, rule, description, build(m).bytes, {{"open", "ok"}, {"verify", error}}, {});
   }
 
+  /// A valid file whose embedded signatures, checked against `trusted`
+  /// (key files of the suite), must give `results` (signatures.md), in
+  /// stored order.
+  void signed_case(const std::string& id, const std::string& description, const Model& m,
+                   const std::vector<std::string>& trusted, const std::vector<std::string>& results) {
+    const Built b = build(m);
+    json expect = {{"open", "ok"},
+                   {"verify", "ok"},
+                   {"tensor_count", b.tensor_count},
+                   {"weights_digest", owf::to_hex(b.weights_digest)},
+                   {"signatures", {{"trusted_keys", trusted}, {"results", results}}}};
+    add(id, "signatures.md", "", description, b.bytes, expect, {});
+  }
+
+  /// A file of the suite that is not a case (the keys of the signed cases).
+  void write_file(const std::string& name, std::string_view text) const {
+    std::ofstream out(dir_ / "files" / name, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+
   void write_index() const {
     const owf::Limits d;
     json index = {{"suite", "owf-conformance"},
@@ -1093,16 +1113,16 @@ void coverage_cases(Suite& s) {
     const auto extra = fbb.CreateString("a field of a later version");
     owf::fb::ManifestBuilder mb(fbb);
     mb.add_license(license);
-    fbb.AddOffset(4 + 2 * 7, extra);  // field 7: one past Manifest's last field (provenance, 6)
+    fbb.AddOffset(4 + 2 * 9, extra);  // field 9: past signatures (7) and the id reserved for shard sets (8)
     return mb.Finish();
   };
   s.invalid("r35-unknown-field", "R35", "a 1.0 manifest with a field the 1.0 schema does not have", raw(future_field),
             "manifest_invalid");
   {
     Model m = raw(future_field);
-    m.minor = 2;
+    m.minor = 3;
     s.valid("valid-newer-minor-unknown-field", "versioning.md",
-            "version 1.2: a manifest field a 1.1 reader does not know is skipped, its bytes unchecked", m);
+            "version 1.3: a manifest field a 1.2 reader does not know is skipped, its bytes unchecked", m);
   }
 }
 
@@ -2117,6 +2137,197 @@ void compression_cases(Suite& s) {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------
+// Signatures (signatures.md)
+
+// The suite's keys (also in tests/data/keys): test keys, never to be trusted.
+constexpr std::string_view kEd25519Private =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIJYi3arT26mU3eTHCTTsA8ml5vDygL2yFv/gOwHBbrOP\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr std::string_view kEd25519Public =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VwAyEAsNWRmfZnzYng9MnBz7kEL5WCuQ3baH4jK8YCjLk9/Mg=\n"
+    "-----END PUBLIC KEY-----\n";
+constexpr std::string_view kOtherEd25519Private =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIMvuII1UTNRZ3boL2RbDSjoKk081zLgHhb9VT3PZqhVe\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr std::string_view kP256Private =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQglP+lK4ykPwzMup5A\n"
+    "hP3Ga/AwTBN838XSk9yFuuEVCiihRANCAATF15By70AFt73Q/bn91n3bzsKax5qR\n"
+    "1QSayRgoKfYA0ncEQPQ6ESI6xnmpA4etUSpx6AGNWf/ACrEy+9UxRPyo\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr std::string_view kP256Public =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAExdeQcu9ABbe90P25/dZ9287Cmsea\n"
+    "kdUEmskYKCn2ANJ3BED0OhEiOsZ5qQOHrVEqcegBjVn/wAqxMvvVMUT8qA==\n"
+    "-----END PUBLIC KEY-----\n";
+// ECDSA signatures are randomized: the suite keeps one, made once over the
+// message of valid-signed-p256, so that the files regenerate byte for byte.
+// The generator checks it and prints a fresh one when the message changed.
+constexpr std::string_view kP256SignatureHex =
+    "3045022100fa3ec8188f2a21e6b32232a4debf3e4ad9d5ffcb2e9835c192732106050dc4fa02205ec0dbdecfeb9cb41b6ff19eb21b4540af3e"
+    "d7331da26351ff9b6d0d296c85c8";
+
+owf::PrivateKey key_of(std::string_view pem) {
+  auto k = owf::PrivateKey::from_pem(pem);
+  if (!k.ok()) throw std::logic_error("suite key: " + k.error().to_string());
+  return *k;
+}
+
+std::vector<std::uint8_t> from_hex(std::string_view hex) {
+  std::vector<std::uint8_t> out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  return out;
+}
+
+// The signature of `m` (as built) by `key`.
+owf::Signature signature_of(const Model& m, std::string_view key_pem, owf::Covers covers) {
+  const owf::PrivateKey key = key_of(key_pem);
+  const owf::Sha256Digest weights = build(m).weights_digest;
+  std::vector<owf::RoleEntry> roles;
+  for (const auto& t : m.tensors) roles.push_back({t.name, t.role});
+  const owf::Sha256Digest info = owf::info_digest_of(m.info, roles);
+  auto s = owf::sign_digests(key, covers, weights, info);
+  if (!s.ok()) throw std::logic_error("sign: " + s.error().to_string());
+  if (key.algorithm() == "ecdsa-p256-sha256") {
+    const auto kept = from_hex(kP256SignatureHex);
+    auto pub = owf::PublicKey::from_pem(kP256Public);
+    Model probe = m;
+    owf::Signature candidate = *s;
+    candidate.bytes = kept;
+    probe.minor = 2;
+    probe.edit_model = [candidate](ManifestModel& mm) { mm.signatures = {candidate}; };
+    const Bytes probe_bytes = build(probe).bytes;
+    auto file = owf::File::open_buffer(probe_bytes);
+    std::vector<owf::PublicKey> trusted = {*pub};
+    auto checks = file.ok() ? owf::check_signatures(*owf::source_of(std::move(*file)), trusted)
+                            : owf::Result<std::vector<owf::SignatureCheck>>(file.error());
+    if (!checks.ok() || checks->size() != 1 || (*checks)[0].status != owf::SignatureStatus::kValid) {
+      std::string hex;
+      for (auto b : s->bytes) hex += "0123456789abcdef"[b >> 4], hex += "0123456789abcdef"[b & 15];
+      throw std::logic_error("kP256SignatureHex does not sign this message; set it to " + hex);
+    }
+    s->bytes = kept;
+  }
+  return *s;
+}
+
+Model with_signatures(Model m, std::vector<owf::Signature> signatures) {
+  m.minor = 2;
+  auto previous = m.edit_model;
+  m.edit_model = [previous, signatures](ManifestModel& mm) {
+    if (previous) previous(mm);
+    mm.signatures = signatures;
+  };
+  return m;
+}
+
+void signature_cases(Suite& s) {
+  s.write_file("key-ed25519.pem", kEd25519Private);
+  s.write_file("key-ed25519.pub.pem", kEd25519Public);
+  s.write_file("key-p256.pem", kP256Private);
+  s.write_file("key-p256.pub.pem", kP256Public);
+  const std::vector<std::string> ed = {"files/key-ed25519.pub.pem"};
+  const std::vector<std::string> p256 = {"files/key-p256.pub.pem"};
+
+  Model m = base();
+  m.info.hyperparameters["layers"] = owf::Value(std::int64_t{2});
+  m.info.provenance.name = "tiny";
+  const owf::Signature full = signature_of(m, kEd25519Private, owf::Covers::kWeightsAndInfo);
+  const owf::Signature weights_only = signature_of(m, kEd25519Private, owf::Covers::kWeights);
+  s.signed_case("valid-signed-ed25519", "an Ed25519 signature over the weights and info digests",
+                with_signatures(m, {full}), ed, {"valid"});
+  s.signed_case("valid-signed-p256", "an ECDSA P-256 signature over the weights and info digests",
+                with_signatures(m, {signature_of(m, kP256Private, owf::Covers::kWeightsAndInfo)}), p256, {"valid"});
+  s.signed_case("valid-signed-weights-only", "an Ed25519 signature over the weights digest alone",
+                with_signatures(m, {weights_only}), ed, {"valid"});
+  s.signed_case("valid-signed-untrusted", "a valid signature, but no trusted key: present, not checked",
+                with_signatures(m, {full}), {}, {"untrusted_key"});
+  {
+    Model z = m;
+    z.features = {"zstd"};
+    for (auto& t : z.tensors) {
+      t.codec = owf::Codec::kZstd;
+      t.chunk_length = 8;
+    }
+    s.signed_case("valid-signed-recompressed",
+                  "the weights of valid-signed-ed25519 compressed (zstd, 8-byte chunks), its signature still valid",
+                  with_signatures(z, {full}), ed, {"valid"});
+  }
+  {
+    owf::Signature wrong = signature_of(m, kOtherEd25519Private, owf::Covers::kWeightsAndInfo);
+    wrong.key_id = full.key_id;
+    s.signed_case("valid-sig-wrong-key", "signature bytes by another key under the trusted key's id",
+                  with_signatures(m, {wrong}), ed, {"invalid"});
+  }
+  {
+    Model c = m;
+    Bytes data = canonical(DType::kF32, {2, 3}, pattern(24, 1));
+    data[5] ^= std::byte{1};
+    c.tensors[0].data = data;
+    s.signed_case("valid-sig-changed-weight-byte", "one weight byte differs from the signed file (digests updated)",
+                  with_signatures(c, {full}), ed, {"invalid"});
+  }
+  {
+    Model c = m;
+    c.info.license = license("MIT");
+    s.signed_case("valid-sig-changed-license", "the license differs from the signed file", with_signatures(c, {full}),
+                  ed, {"invalid"});
+    s.signed_case("valid-sig-weights-only-changed-license",
+                  "the license differs from the signed file; a weights-only signature does not cover it",
+                  with_signatures(c, {weights_only}), ed, {"valid"});
+  }
+  {
+    Model c = m;
+    c.info.hyperparameters["layers"] = owf::Value(std::int64_t{3});
+    s.signed_case("valid-sig-changed-hyperparameter", "hyperparameter layers is 3, signed as 2",
+                  with_signatures(c, {full}), ed, {"invalid"});
+  }
+  {
+    Model c = m;
+    c.tensors[1].name = "c.bias";
+    s.signed_case("valid-sig-renamed-tensor", "tensor b.bias renamed c.bias after signing", with_signatures(c, {full}),
+                  ed, {"invalid"});
+  }
+  {
+    Model c = m;
+    c.tensors[1].role = Role::kOther;
+    s.signed_case("valid-sig-changed-role", "the role of b.bias changed after signing", with_signatures(c, {full}), ed,
+                  {"invalid"});
+  }
+  {
+    owf::Signature cut = full;
+    cut.bytes.resize(32);
+    s.signed_case("valid-sig-truncated", "the first 32 of the signature's 64 bytes", with_signatures(m, {cut}), ed,
+                  {"invalid"});
+    owf::Signature garbage = full;
+    garbage.bytes.assign(64, 0xA5);
+    s.signed_case("valid-sig-garbage", "64 bytes of 0xA5 as an Ed25519 signature", with_signatures(m, {garbage}), ed,
+                  {"invalid"});
+    owf::Signature unknown = full;
+    unknown.algorithm = "rsa-pss-sha512";
+    s.signed_case("valid-sig-unknown-algorithm", "algorithm rsa-pss-sha512: reported as unknown, never valid",
+                  with_signatures(m, {unknown, full}), ed, {"unknown_algorithm", "valid"});
+  }
+  {
+    owf::Signature bad = full;
+    bad.key_id[0] = 'A';
+    s.invalid("r37-bad-key-id", "R37", "a signature whose key id has an upper-case hex digit",
+              with_signatures(m, {bad}), "bad_signature");
+    bad = full;
+    bad.bytes.clear();
+    s.invalid("r37-empty-signature", "R37", "a signature with no bytes", with_signatures(m, {bad}), "bad_signature");
+    Model old = with_signatures(m, {full});
+    old.minor = 1;
+    s.invalid("r35-signatures-in-1-1", "R35", "a version 1.1 file with the signatures field of 1.2", old,
+              "manifest_invalid");
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <output-dir>\n", argv[0]);
@@ -2132,6 +2343,7 @@ int main(int argc, char** argv) {
     metadata_cases(suite);
     data_section_cases(suite);
     compression_cases(suite);
+    signature_cases(suite);
     suite.write_index();
     std::printf("%zu cases written to %s\n", suite.size(), argv[1]);
   } catch (const std::exception& e) {

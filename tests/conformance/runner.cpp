@@ -80,6 +80,25 @@ std::string run(const std::filesystem::path& dir, const json& c) {
   if (expect.contains("weights_digest") && owf::to_hex(file->weights_digest()) != expect["weights_digest"])
     return "weights_digest: expected " + expect["weights_digest"].get<std::string>() + ", got " +
            owf::to_hex(file->weights_digest());
+  if (expect.contains("signatures")) {
+    // signatures.md: each embedded signature checked against the trusted keys.
+    std::vector<owf::PublicKey> trusted;
+    for (const auto& k : expect["signatures"]["trusted_keys"]) {
+      auto key = owf::PublicKey::load(dir / k.get<std::string>());
+      if (!key.ok()) return "trusted key: " + key.error().to_string();
+      trusted.push_back(*key);
+    }
+    auto checks = owf::check_signatures(*owf::source_of(std::move(*file)), trusted);
+    if (!checks.ok()) return "signatures: " + checks.error().to_string();
+    json got = json::array();
+    for (const auto& c : *checks) {
+      got.push_back(std::string(owf::signature_status_name(c.status)));
+      last_message += (last_message.empty() ? "" : "; ") + c.detail;
+    }
+    if (got != expect["signatures"]["results"])
+      return "signatures: expected " + expect["signatures"]["results"].dump() + ", got " + got.dump() + " (" +
+             last_message + ")";
+  }
   return "";
 }
 

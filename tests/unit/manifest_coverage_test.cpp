@@ -183,19 +183,39 @@ TEST_CASE("R35: hidden bytes inside the manifest are refused") {
 }
 
 TEST_CASE(
-    "R35: a field this version's schema lacks is refused in a 1.0 or 1.1 file and skipped in a newer minor version") {
+    "R35: a field this version's schema lacks is refused in a file of a version it implements and skipped in a newer "
+    "minor version") {
   flatbuffers::FlatBufferBuilder fbb;
   const auto license = mit(fbb);
   const auto extra = fbb.CreateString("from a future version");
   fb::ManifestBuilder builder(fbb);
   builder.add_license(license);
-  // Field id 7 (voffset 4 + 2 x 7): one past the last field of Manifest.
-  static_assert(fb::Manifest::VT_PROVENANCE == 4 + 2 * 6);
-  fbb.AddOffset(4 + 2 * 7, extra);
+  // Field id 9 (voffset 4 + 2 x 9): past signatures (7) and the id reserved
+  // for shard sets (8).
+  static_assert(fb::Manifest::VT_SIGNATURES == 4 + 2 * 7);
+  fbb.AddOffset(4 + 2 * 9, extra);
   fb::FinishManifestBuffer(fbb, builder.Finish());
   const auto manifest = bytes_of(fbb);
   CHECK(open_code(frame(manifest, 0)) == ErrorCode::kManifestInvalid);
   CHECK(open_message(frame(manifest, 0)).find("not in this version's schema") != std::string::npos);
-  CHECK(open_code(frame(manifest, 1)) == ErrorCode::kManifestInvalid);  // 1.1 is implemented too
+  CHECK(open_code(frame(manifest, 1)) == ErrorCode::kManifestInvalid);  // 1.1 and 1.2 are implemented too
+  CHECK(open_code(frame(manifest, 2)) == ErrorCode::kManifestInvalid);
+  CHECK(open_code(frame(manifest, 3)) == ErrorCode::kOk);
+}
+
+TEST_CASE("R35: the signatures field (1.2) is refused in a 1.0 or 1.1 file") {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto license = mit(fbb);
+  const std::vector<std::uint8_t> sig(64, 7);
+  const auto entry = fb::CreateSignature(fbb, fbb.CreateString("ed25519"), fbb.CreateString(std::string(64, 'a')),
+                                         fbb.CreateString("weights"), fbb.CreateVector(sig));
+  const auto sigs = fbb.CreateVector(std::vector{entry});
+  fb::ManifestBuilder builder(fbb);
+  builder.add_license(license);
+  builder.add_signatures(sigs);
+  fb::FinishManifestBuffer(fbb, builder.Finish());
+  const auto manifest = bytes_of(fbb);
+  CHECK(open_code(frame(manifest, 0)) == ErrorCode::kManifestInvalid);
+  CHECK(open_message(frame(manifest, 1)).find("'signatures' is not in version 1.1") != std::string::npos);
   CHECK(open_code(frame(manifest, 2)) == ErrorCode::kOk);
 }

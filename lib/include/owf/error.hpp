@@ -63,6 +63,7 @@ enum class ErrorCode : std::uint16_t {
   kMissingLicense = 53,
   kBadLicense = 54,
   kBadProvenance = 55,
+  kBadSignature = 56,
   // Compressed storage (spec/compression.md).
   kBadChunkTable = 60,
   kCorruptCompressedData = 61,

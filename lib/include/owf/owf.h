@@ -129,6 +129,7 @@ enum owf_error_code {
   OWF_MISSING_LICENSE = 53,
   OWF_BAD_LICENSE = 54,
   OWF_BAD_PROVENANCE = 55,
+  OWF_BAD_SIGNATURE = 56,
   OWF_BAD_CHUNK_TABLE = 60,
   OWF_CORRUPT_COMPRESSED_DATA = 61,
   OWF_FOREIGN_FORMAT_INVALID = 70,
@@ -668,6 +669,26 @@ OWF_C_API owf_status owf_writer_end_tensor(owf_writer* writer);
 /** Writes manifest and footer, syncs and renames the file into place. The
  *  writer must still be freed afterwards. */
 OWF_C_API owf_status owf_writer_finish(owf_writer* writer);
+
+/** @} */
+
+/** @defgroup owf_signatures Signatures (spec/signatures.md)
+ *  @{ */
+
+/** Signs the OWF file at `path` with the PEM private key (Ed25519 or ECDSA
+ *  P-256, PKCS#8) at `private_key_path` and embeds the signature in its
+ *  manifest (a manifest rewrite; the file becomes version 1.2). Non-zero
+ *  `weights_only` signs the weights digest alone, else the weights and info
+ *  digests. `out_error` as for owf_file_open() (may be NULL). */
+OWF_C_API owf_status owf_sign_file(const char* path, const char* private_key_path, int weights_only,
+                                   owf_error** out_error);
+
+/** Checks the signatures embedded in the file at `path` against the PEM
+ *  public keys at `trusted_key_paths[0 .. count)`; `*out_valid` receives
+ *  how many are valid signatures by one of them (0: none). A signature
+ *  that does not verify is not an error. */
+OWF_C_API owf_status owf_verify_signatures(const char* path, const char* const* trusted_key_paths, size_t count,
+                                           size_t* out_valid, owf_error** out_error);
 
 /** @} */
 

@@ -22,6 +22,8 @@
 
 namespace owf {
 
+struct Signature;
+
 struct CompressionOptions {
   bool enabled = false;
   int level = 3;
@@ -73,6 +75,11 @@ class OWF_API Writer {
   Status set_metadata(const std::string& key, std::string value);
   /// Copies license, provenance, hyperparameters and metadata (validated).
   Status set_info(const ModelInfo& info);
+  /// Signatures to embed as they are (owf/signature.hpp; checked as a
+  /// reader checks them, R37); the file becomes version 1.2. The writer
+  /// does not check what they sign: convert() passes on an OWF source's
+  /// signatures whose covered digests the conversion keeps.
+  Status set_signatures(std::span<const Signature> signatures);
 
   /// Adds a whole tensor. `data` holds its logical bytes (row-major,
   /// little-endian) and must have the size dtype x shape demands. Bytes
