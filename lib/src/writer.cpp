@@ -420,6 +420,9 @@ Status Writer::finish() {
   footer.manifest_sha256 = internal::sha256(manifest);
   OWF_RETURN_IF_ERROR(step(w.out->write(manifest)));
   OWF_RETURN_IF_ERROR(step(w.out->write(internal::encode_footer(footer))));
+  // The manifest is in the file now; its buffer goes before the file is
+  // finished, as a caller's check of the file (before_rename) opens it again.
+  w.tensors = internal::ManifestEncoder(0);
   OWF_RETURN_IF_ERROR(step(w.out->finish(w.options.sync)));
   w.finished = true;
   return {};
