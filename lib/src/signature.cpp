@@ -415,7 +415,7 @@ SignatureCheck check_embedded(const Signature& s, std::span<const PublicKey> tru
   }
   if (internal::verify_bytes(*key, signature_message(*covers, weights, info), s.bytes)) {
     c.status = SignatureStatus::kValid;
-    c.detail = "valid " + s.algorithm + " signature over the " +
+    c.detail = "signed by this key over the " +
                (*covers == Covers::kWeights ? "weights digest " + to_hex(weights)
                                             : "weights digest " + to_hex(weights) + " and info digest " + to_hex(info));
     return c;
