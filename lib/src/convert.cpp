@@ -11,6 +11,12 @@
 //   its own format's reader before it is renamed to the target, and its
 //   weights digest must equal the source's.
 //
+// With max_shard_bytes, a safetensors target whose tensors do not fit in
+// one shard is written as a Hugging Face shard set: each shard by the
+// ordinary writer over the shard's tensors, then the index, which appears
+// only once the whole set has been read back through the index reader
+// (ShardSetOutput removes the shards again when anything fails).
+//
 // With tensors chosen (include, exclude) or cast (cast_to), the source is
 // read through a CheckedSource whatever the target, then a SelectedSource,
 // then a CastSource; the target's weights digest is then the one of the
@@ -23,6 +29,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,7 +37,9 @@
 #include "cast_source.hpp"
 #include "checked_source.hpp"
 #include "formats/formats.hpp"
+#include "formats/shard_set.hpp"
 #include "owf/signature.hpp"
+#include "shard_plan.hpp"
 #include "tensor_pieces.hpp"
 #include "tensor_selection.hpp"
 
@@ -194,8 +203,101 @@ Result<ConvertReport> write_foreign(const Source& source, const ModelInfo& info,
   return report;
 }
 
+// The index of the shard set written for `target`: the target's name and
+// ".index.json" (model.safetensors -> model.safetensors.index.json).
+std::filesystem::path index_path_for(const std::filesystem::path& target) {
+  std::filesystem::path index = target;
+  index += ".index.json";
+  return index;
+}
+
+// A Hugging Face safetensors shard set for `path` (spec/interchange.md,
+// "Shard sets"), `plan` giving each shard's tensors (2 or more shards).
+Result<ConvertReport> write_safetensors_shards(const Source& source, const ModelInfo& info,
+                                               const std::filesystem::path& path,
+                                               const std::vector<std::vector<std::size_t>>& plan,
+                                               const ConvertOptions& options, const SourceCheck& source_check) {
+  const CheckedSource checked(source, info);
+  ConvertReport report;
+  report.format = Format::kSafetensors;
+  report.tensor_count = source.tensor_count();
+  report.not_kept = internal::info_not_kept(Format::kSafetensors, info);
+  internal::OutputOptions rules;
+  rules.replace = options.write.overwrite;
+  rules.write_back_early = true;
+  // A single file under the target's own name is what loaders open before
+  // looking for an index (transformers does): it may not be left beside the
+  // set unless it may be replaced, and then it is removed once the set is
+  // complete.
+  OWF_RETURN_IF_ERROR(internal::check_output_target(path, rules));
+  std::vector<std::filesystem::path> shard_paths;
+  for (std::size_t k = 0; k < plan.size(); ++k) shard_paths.push_back(internal::shard_path(path, k, plan.size()));
+  OWF_ASSIGN_OR_RETURN(internal::ShardSetOutput set,
+                       internal::ShardSetOutput::create(shard_paths, index_path_for(path), rules));
+
+  std::map<std::string, std::string> weight_map;
+  std::uint64_t total_size = 0;
+  for (std::size_t k = 0; k < plan.size(); ++k) {
+    const internal::SelectedSource shard(checked, plan[k]);
+    const std::string shard_name = shard_paths[k].filename().string();
+    for (std::size_t i = 0; i < shard.tensor_count(); ++i) {
+      const TensorInfo t = shard.tensor(i);
+      if (!weight_map.emplace(std::string(t.name), shard_name).second)
+        return Error(ErrorCode::kDuplicateTensorName, "tensor '" + std::string(t.name) + "' appears twice");
+      total_size += t.logical_bytes;  // the shards were written: no overflow
+    }
+    OWF_RETURN_IF_ERROR(set.write_shard(
+        k, [&](const std::filesystem::path& target) { return internal::write_safetensors(shard, target, rules); }));
+  }
+  OWF_ASSIGN_OR_RETURN(const std::string index_text, internal::shard_index_json(weight_map, total_size));
+
+  internal::OutputOptions output = rules;
+  output.before_rename = [&](const std::filesystem::path& temporary) -> Status {
+    if (source_check) OWF_RETURN_IF_ERROR(source_check());
+    OWF_ASSIGN_OR_RETURN(report.weights_digest, expected_digest(checked, Format::kSafetensors, path));
+    if (!options.check_output) return {};
+    // The set as a reader of the index will see it, index included, before
+    // the index appears under its name.
+    OWF_ASSIGN_OR_RETURN(auto written, internal::open_shard_set(temporary, Format::kSafetensors, Limits{}));
+    OWF_ASSIGN_OR_RETURN(Sha256Digest digest, compute_weights_digest(*written));
+    if (digest != report.weights_digest) return output_differs(set.index(), digest, report.weights_digest);
+    report.checked = true;
+    return {};
+  };
+  const auto write_index = [&](const std::filesystem::path& target) -> Status {
+    OWF_ASSIGN_OR_RETURN(auto file, internal::OutputFile::create(target, output));
+    OWF_RETURN_IF_ERROR(file->write(std::as_bytes(std::span(index_text.data(), index_text.size()))));
+    return file->finish(/*sync=*/true);
+  };
+  OWF_RETURN_IF_ERROR(set.write_index(write_index));
+  set.commit();
+  report.files = set.written();
+  std::error_code ec;
+  const auto stale = std::filesystem::symlink_status(path, ec);
+  if (std::filesystem::is_regular_file(stale) || std::filesystem::is_symlink(stale)) std::filesystem::remove(path, ec);
+  return report;
+}
+
+// OWF shard sets are written by another module (to come).
+Result<ConvertReport> write_owf_shard_set(const Source& source, const ModelInfo& info,
+                                          const std::filesystem::path& path, const ConvertOptions& options,
+                                          const SourceCheck& source_check) {
+  // TODO(OWF shard sets): replace this stub.
+  (void)source, (void)info, (void)path, (void)options, (void)source_check;
+  return Error(ErrorCode::kUnsupported, "OWF shard sets: not implemented yet");
+}
+
 Result<ConvertReport> write_target(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
                                    Format to, const ConvertOptions& options, const SourceCheck& source_check) {
+  if (options.max_shard_bytes != 0) {
+    // >>> OWF shard sets: the call another module's writer replaces. <<<
+    if (to == Format::kOwf) return write_owf_shard_set(source, info, path, options, source_check);
+    if (to == Format::kSafetensors) {
+      const auto plan = internal::plan_shards(source, options.max_shard_bytes);
+      if (plan.size() >= 2)
+        return write_safetensors_shards(source, info, path, plan, options, source_check);  // else one file
+    }
+  }
   switch (to) {
     case Format::kOwf:
       return write_owf(source, info, path, options, source_check);
@@ -285,15 +387,33 @@ ModelInfo converted_info(const ModelInfo& source, const ConvertOptions& options)
   return info;
 }
 
+namespace {
+
+// Why a target of format `to` cannot be written in shards (nothing when it can).
+Status check_shardable(Format to, std::uint64_t max_shard_bytes) {
+  if (max_shard_bytes == 0 || to == Format::kSafetensors || to == Format::kOwf) return {};
+  if (to == Format::kGguf)
+    return Error(ErrorCode::kUnsupported,
+                 "writing GGUF splits is not implemented: a GGUF target is written as one file");
+  return Error(ErrorCode::kUnsupported, std::string(format_name(to)) +
+                                            " files are not written in shards: only safetensors targets take a "
+                                            "maximum shard size");
+}
+
+}  // namespace
+
 Result<ConvertReport> convert(const Source& source, const std::filesystem::path& path, Format to,
                               const ConvertOptions& options) {
   if (to == Format::kPyTorch)
     return Error(ErrorCode::kUnsupported,
                  "writing PyTorch checkpoints is not supported (they are pickle programs); "
                  "convert to safetensors or OWF instead");
-  if (!options.include.empty() || !options.exclude.empty() || options.cast_to)
-    return convert_transformed(source, path, to, options);
-  return write_target(source, converted_info(source.info(), options), path, to, options, {});
+  OWF_RETURN_IF_ERROR(check_shardable(to, options.max_shard_bytes));
+  auto report = !options.include.empty() || !options.exclude.empty() || options.cast_to
+                    ? convert_transformed(source, path, to, options)
+                    : write_target(source, converted_info(source.info(), options), path, to, options, {});
+  if (report.ok() && report->files.empty()) report->files.push_back(path);
+  return report;
 }
 
 }  // namespace owf

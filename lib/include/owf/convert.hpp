@@ -75,6 +75,22 @@ struct ConvertOptions {
   /// owf.cast.from_weights_digest and owf.cast.dtype.
   std::optional<DType> cast_to;
   EncodeOptions cast_encoding;
+
+  /// 0 (the default): one target file. Otherwise the most logical bytes of
+  /// tensors per file: a safetensors target is written as a Hugging Face
+  /// shard set when its tensors exceed this (spec/interchange.md, "Shard
+  /// sets"). Tensors are taken in name order and a shard is closed when the
+  /// next tensor would take it over the limit (a larger tensor is a shard
+  /// of its own); `dir/model.safetensors` gives shards
+  /// `dir/model-00001-of-0000N.safetensors` and, written last, the index
+  /// `dir/model.safetensors.index.json` (transformers' names and layout).
+  /// When everything fits in one shard, the ordinary single file is written.
+  /// The set appears complete and checked, or not at all: a failure removes
+  /// the shards already written, and no name is written when one of them
+  /// (shards, index, or the single-file name) exists and overwrite is off.
+  /// Other target formats: unsupported (GGUF splits and OWF shard sets are
+  /// not written yet).
+  std::uint64_t max_shard_bytes = 0;
 };
 
 /// What convert() wrote.
@@ -101,6 +117,10 @@ struct ConvertReport {
   std::vector<std::string> not_kept;
   /// Tensors whose name the target cannot keep: (name, name in the target).
   std::vector<std::pair<std::string, std::string>> renamed;
+  /// The files written: the target, or a shard set's shards and then its
+  /// index (ConvertOptions::max_shard_bytes). weights_digest is the whole
+  /// set's.
+  std::vector<std::filesystem::path> files;
 };
 
 /// The model information the target gets: the source's, with `options`
@@ -111,7 +131,8 @@ OWF_API ModelInfo converted_info(const ModelInfo& source, const ConvertOptions& 
 /// choose, cast as options.cast_to says) to `path` in format `to`. The target
 /// appears complete and checked, or not at all; it replaces an existing
 /// file only if options.write.overwrite (directories, devices, FIFOs and
-/// sockets are never replaced).
+/// sockets are never replaced). With options.max_shard_bytes, a
+/// safetensors target may be a set of files (ConvertReport::files).
 OWF_API Result<ConvertReport> convert(const Source& source, const std::filesystem::path& path, Format to,
                                       const ConvertOptions& options = {});
 

@@ -313,4 +313,20 @@ Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& inde
                                                                   std::move(notes), std::move(files)));
 }
 
+Result<std::string> shard_index_json(const std::map<std::string, std::string>& weight_map, std::uint64_t total_size) {
+  // nlohmann's objects are std::maps: keys in byte order, which for UTF-8
+  // is code point order, Python's sort_keys order.
+  nlohmann::json index;
+  index["metadata"]["total_size"] = total_size;
+  nlohmann::json& map = index["weight_map"];
+  map = nlohmann::json::object();
+  for (const auto& [tensor, shard] : weight_map) map[tensor] = shard;
+  try {
+    // indent 2, ensure_ascii as Python's default: the same bytes as json.dumps.
+    return index.dump(2, ' ', /*ensure_ascii=*/true) + "\n";
+  } catch (const nlohmann::json::exception& e) {
+    return Error(ErrorCode::kBadUtf8, std::string("a tensor or shard name is not UTF-8: ") + e.what());
+  }
+}
+
 }  // namespace owf::internal

@@ -2,12 +2,15 @@
 // (`model.safetensors.index.json`, `pytorch_model.bin.index.json`: a JSON
 // object whose "weight_map" names the shard file of every tensor) and its
 // shards, which lie in the index's directory (spec/interchange.md,
-// "Shard sets").
+// "Shard sets"); and the index's text for a set being written.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "owf/source.hpp"
 
@@ -28,5 +31,12 @@ Result<Format> shard_set_format(const std::filesystem::path& index);
 /// be the shards' format.
 Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& index, std::optional<Format> format,
                                                const Limits& limits);
+
+/// The text of a Hugging Face index, as transformers writes it
+/// (json.dumps(index, indent=2, sort_keys=True) + "\n"): {"metadata":
+/// {"total_size": N}, "weight_map": {tensor: shard file name, ...}}, keys in
+/// byte order, non-ASCII escaped as \uXXXX. bad_utf8 when a name is not
+/// UTF-8.
+Result<std::string> shard_index_json(const std::map<std::string, std::string>& weight_map, std::uint64_t total_size);
 
 }  // namespace owf::internal
