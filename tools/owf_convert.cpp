@@ -3,6 +3,7 @@
 // Streams one tensor at a time, keeps every tensor's name, dtype, shape and
 // bytes, and carries license, provenance, hyperparameters and metadata
 // across as far as the target format can hold them (saying what it drops).
+// --max-shard-size writes a safetensors target as a Hugging Face shard set.
 // --include/--exclude choose tensors by name; --dtype casts floating-point
 // and quantized tensors (lossy: the new weights digest is printed and the
 // source's recorded in the target). The library checks the source's stored
@@ -13,6 +14,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "byte_size.hpp"
 #include "cli.hpp"
 #include "render.hpp"
 
@@ -40,7 +42,7 @@ Status parse_compression(const std::string& text, CompressionOptions& out) {
 }
 
 struct Options {
-  std::string in, out, license, license_name, license_url, metadata_file, compress, from, select, dtype;
+  std::string in, out, license, license_name, license_url, metadata_file, compress, from, select, dtype, max_shard_size;
   std::vector<std::string> include, exclude;
   bool saturate = false;
   std::optional<std::string> to;
@@ -90,6 +92,10 @@ void add_options(CLI::App& app, Options& o) {
       ->expected(0, 1)
       ->default_str("zstd");
   app.add_flag("--no-compress", o.no_compress, "store tensors uncompressed (the default)");
+  app.add_option("--max-shard-size", o.max_shard_size,
+                 "safetensors: write a Hugging Face shard set (OUT's stem-00001-of-0000N shards and "
+                 "OUT.index.json) of shards up to SIZE each: bytes, or with a unit, KB MB GB TB (powers of 1000) "
+                 "or KiB MiB GiB TiB (powers of 1024), e.g. 5GB");
   app.add_flag("-f,--force", o.force, "replace OUT if it is a file or a symbolic link (never a device or directory)");
   app.add_flag("--no-check", o.no_check,
                "skip reading OUT back before it replaces anything (IN's stored digests are still checked)");
@@ -143,6 +149,9 @@ Result<ConvertOptions> convert_options(const CLI::App& app, const Options& o) {
                    "--dtype: '" + o.dtype + "' is not one of f32, f16, bf16, f64, f8_e4m3fn, f8_e5m2");
     c.cast_to = *d;
   }
+  if (app.count("--max-shard-size") != 0) {
+    OWF_ASSIGN_OR_RETURN(c.max_shard_bytes, parse_byte_size(o.max_shard_size, "--max-shard-size"));
+  }
   if (o.saturate && !c.cast_to) return Error(ErrorCode::kInvalidArgument, "--saturate needs --dtype");
   c.cast_encoding.saturate = o.saturate;
   return c;
@@ -172,7 +181,8 @@ int run(int argc, char** argv) {
   if (!report.ok()) {
     const Error& e = report.error();
     if (e.code() == ErrorCode::kAlreadyExists)
-      return fail(kTool, Error(e.code(), o.out + " exists (use --force to replace it)"));
+      return fail(kTool, Error(e.code(), options->max_shard_bytes == 0 ? o.out + " exists (use --force to replace it)"
+                                                                       : e.message() + " (use --force to replace it)"));
     fail(kTool, e);
     if (e.code() == ErrorCode::kMissingLicense)
       fmt::print(stderr,
@@ -186,11 +196,18 @@ int run(int argc, char** argv) {
   }
   if (o.quiet) return kExitOk;
   std::error_code ec;
-  const std::uint64_t size = std::filesystem::file_size(o.out, ec);
+  std::uint64_t size = 0;
+  for (const auto& file : report->files) size += std::filesystem::file_size(file, ec);
   const bool unchanged = report->renamed.empty() && report->left_out == 0 && report->cast_count == 0;
-  fmt::print("{} -> {}: {} {} tensors, {}, weights digest {}{}\n", printable(o.in), printable(o.out),
-             format_name(report->format), report->tensor_count, human_bytes(size), to_hex(report->weights_digest),
+  const bool set = report->files.size() > 1;
+  fmt::print("{} -> {}: {} {} tensors, {}{}, weights digest {}{}\n", printable(o.in),
+             printable(set ? report->files.back().string() : o.out), format_name(report->format), report->tensor_count,
+             set ? fmt::format("{} shards, ", report->files.size() - 1) : "", human_bytes(size),
+             to_hex(report->weights_digest),
              unchanged ? (report->checked ? " (unchanged)" : " (unchanged; not read back)") : "");
+  if (set)
+    for (const auto& file : report->files)
+      fmt::print("  wrote {} ({})\n", printable(file.string()), human_bytes(std::filesystem::file_size(file, ec)));
   if (report->left_out != 0) fmt::print("  note: {} tensors of {} left out\n", report->left_out, printable(o.in));
   if (report->cast_count != 0)
     fmt::print("  note: lossy: {} tensors cast to {}, from weights digest {}\n", report->cast_count,

@@ -354,6 +354,33 @@ if [ -n "$corpus" ] && [ -f "$corpus/SafeTensors.jl/model.safetensors" ]; then
   fi
 fi
 
+if [ -n "$corpus" ] && [ -f "$corpus/SafeTensors.jl/model.safetensors" ]; then
+  echo "== owf-convert --max-shard-size"
+  st=$corpus/SafeTensors.jl/model.safetensors
+  mkdir sharded
+  run 0 "$convert" "$st" sharded/model.safetensors --max-shard-size 1KB
+  check "a shard set: 6 shards of the 36 tensors, the source's digest" has "$out" "safetensors 36 tensors, 6 shards, .*\(unchanged\)"
+  check "... each file written is listed, the index last" has "$(tail -1 <<<"$out")" "wrote sharded/model.safetensors.index.json"
+  check "... shards named as transformers names them" has "$out" "wrote sharded/model-00006-of-00006.safetensors"
+  check "... no single file beside the set" test ! -e sharded/model.safetensors
+  check "... the index in transformers' layout" has "$(head -3 sharded/model.safetensors.index.json)" '^\{$|^  "metadata": \{$|^    "total_size": 4305$'
+  run 0 "$diff" --weights-only sharded "$st"
+  check "the set reads back as the source's weights" has "$out" "."
+  run 2 "$convert" "$st" sharded/model.safetensors --max-shard-size 1KB
+  check "an existing shard needs --force, named" has "$err" "model-00001-of-00006.safetensors exists.*--force"
+  run 0 "$convert" "$st" sharded/model.safetensors --max-shard-size 2KiB --force
+  check "--force replaces the set" has "$out" "3 shards"
+  run 0 "$convert" "$st" one.safetensors --max-shard-size 1GB
+  check "everything in one shard: one ordinary file" test -f one.safetensors -a ! -e one.safetensors.index.json
+  for bad in 0 -5GB 1.5GB 5XB 99999999999TB ''; do
+    run 2 "$convert" "$st" bad.safetensors --max-shard-size "$bad"
+    check "--max-shard-size '$bad' is refused, saying why" has "$err" "--max-shard-size: '$bad'"
+  done
+  check "no output after a bad size" test ! -e bad.safetensors
+  run 2 "$convert" "$st" split.gguf --max-shard-size 1KB
+  check "GGUF splits are refused as not implemented" has "$err" "unsupported: writing GGUF splits is not implemented"
+fi
+
 if [ -n "$corpus" ] && [ -f "$corpus/candle/test_with_key.pt" ] && "$inspect" "$corpus/candle/test_with_key.pt" >/dev/null 2>&1; then
   echo "== PyTorch --select"
   run 0 "$inspect" --json "$corpus/candle/test_with_key.pt"
