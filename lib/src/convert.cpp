@@ -244,7 +244,9 @@ Result<ConvertReport> write_safetensors_shards(const Source& source, const Model
       const TensorInfo t = shard.tensor(i);
       if (!weight_map.emplace(std::string(t.name), shard_name).second)
         return Error(ErrorCode::kDuplicateTensorName, "tensor '" + std::string(t.name) + "' appears twice");
-      total_size += t.logical_bytes;  // the shards were written: no overflow
+      if (t.logical_bytes > UINT64_MAX - total_size)
+        return Error(ErrorCode::kShapeOverflow, "the shard set's total size overflows 64 bits");
+      total_size += t.logical_bytes;
     }
     OWF_RETURN_IF_ERROR(set.write_shard(
         k, [&](const std::filesystem::path& target) { return internal::write_safetensors(shard, target, rules); }));

@@ -338,4 +338,20 @@ TEST_CASE("a shard set appears complete or not at all") {
     }
     CHECK(directory_listing(dir.path()).empty());
   }
+  SUBCASE("a failing index removes the shards, and the error names the index") {
+    auto set = internal::ShardSetOutput::create({dir / "a", dir / "b"}, dir / "i", {.replace = false});
+    REQUIRE(set.ok());
+    const auto write = [](const std::filesystem::path& p) -> Status {
+      std::ofstream(p) << "x";
+      return {};
+    };
+    REQUIRE(set->write_shard(0, write).ok());
+    REQUIRE(set->write_shard(1, write).ok());
+    CHECK(set->written() == std::vector<std::filesystem::path>{dir / "a", dir / "b"});
+    const Status s = set->write_index(
+        [](const std::filesystem::path&) -> Status { return Error(ErrorCode::kIoError, "disk full"); });
+    REQUIRE(!s.ok());
+    CHECK(s.error().message() == "index " + (dir / "i").string() + ": disk full");
+    CHECK(directory_listing(dir.path()).empty());
+  }
 }
