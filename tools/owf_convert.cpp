@@ -95,7 +95,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--max-shard-size", o.max_shard_size,
                  "safetensors: write a Hugging Face shard set (OUT's stem-00001-of-0000N shards and "
                  "OUT.index.json) of shards up to SIZE each: bytes, or with a unit, KB MB GB TB (powers of 1000) "
-                 "or KiB MiB GiB TiB (powers of 1024), e.g. 5GB");
+                 "or KiB MiB GiB TiB (powers of 1024), e.g. 5GB")
+      ->type_name("SIZE");
   app.add_flag("-f,--force", o.force, "replace OUT if it is a file or a symbolic link (never a device or directory)");
   app.add_flag("--no-check", o.no_check,
                "skip reading OUT back before it replaces anything (IN's stored digests are still checked)");
