@@ -66,6 +66,8 @@ static_assert(static_cast<int>(owf::ErrorCode::kMissingLicense) == OWF_MISSING_L
 static_assert(static_cast<int>(owf::ErrorCode::kBadLicense) == OWF_BAD_LICENSE);
 static_assert(static_cast<int>(owf::ErrorCode::kBadProvenance) == OWF_BAD_PROVENANCE);
 static_assert(static_cast<int>(owf::ErrorCode::kBadSignature) == OWF_BAD_SIGNATURE);
+static_assert(static_cast<int>(owf::ErrorCode::kBadShardSet) == OWF_BAD_SHARD_SET);
+static_assert(static_cast<int>(owf::ErrorCode::kShardSetMismatch) == OWF_SHARD_SET_MISMATCH);
 static_assert(static_cast<int>(owf::ErrorCode::kBadChunkTable) == OWF_BAD_CHUNK_TABLE);
 static_assert(static_cast<int>(owf::ErrorCode::kCorruptCompressedData) == OWF_CORRUPT_COMPRESSED_DATA);
 static_assert(static_cast<int>(owf::ErrorCode::kForeignFormatInvalid) == OWF_FOREIGN_FORMAT_INVALID);

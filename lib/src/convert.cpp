@@ -32,16 +32,19 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cast_source.hpp"
 #include "checked_source.hpp"
 #include "formats/formats.hpp"
 #include "formats/shard_set.hpp"
+#include "owf/shard_set.hpp"
 #include "owf/signature.hpp"
 #include "shard_plan.hpp"
 #include "tensor_pieces.hpp"
 #include "tensor_selection.hpp"
+#include "writer_access.hpp"
 
 namespace owf {
 
@@ -73,21 +76,27 @@ Error output_differs(const std::filesystem::path& path, const Sha256Digest& writ
                                                         "; it was not written");
 }
 
-Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
-                                const ConvertOptions& options, const SourceCheck& source_check) {
+// How an OWF target is written: it needs a license; OWF to OWF keeps the
+// source's alignment unless told otherwise (other formats' alignments, GGUF's
+// 32, are below what OWF readers expect).
+Result<WriteOptions> owf_write_options(const Source& source, const ModelInfo& info, const ConvertOptions& options) {
   if (!info.license)
     return Error(ErrorCode::kMissingLicense,
                  "the source declares no license and none was given; an OWF file needs "
                  "an SPDX expression (or NOASSERTION, explicitly)");
-  ConvertReport report;
-  report.format = Format::kOwf;
-  report.tensor_count = source.tensor_count();
   WriteOptions write = options.write;
-  // OWF to OWF keeps the source's alignment unless told otherwise; other
-  // formats' alignments (GGUF's 32) are below what OWF readers expect.
   if (!options.alignment_given)
     write.alignment =
         source.format() == Format::kOwf && source.alignment() != 0 ? source.alignment() : WriteOptions{}.alignment;
+  return write;
+}
+
+Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
+                                const ConvertOptions& options, const SourceCheck& source_check) {
+  OWF_ASSIGN_OR_RETURN(WriteOptions write, owf_write_options(source, info, options));
+  ConvertReport report;
+  report.format = Format::kOwf;
+  report.tensor_count = source.tensor_count();
   write.before_rename = [&](const std::filesystem::path& temporary) -> Status {
     if (source_check) OWF_RETURN_IF_ERROR(source_check());
     OWF_ASSIGN_OR_RETURN(File written, File::open(temporary));
@@ -117,6 +126,73 @@ Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, con
   internal::PieceBuffer buffer;
   for (std::size_t i = 0; i < source.tensor_count(); ++i) OWF_RETURN_IF_ERROR(copy_tensor(source, i, writer, buffer));
   OWF_RETURN_IF_ERROR(writer.finish());
+  return report;
+}
+
+// An OWF shard set (spec/shards.md §5): every shard's tensors first, each
+// into its own writer, then every manifest, which holds every shard's
+// weights digest and the set's.
+Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
+                                    const ConvertOptions& options, const std::vector<std::vector<std::size_t>>& plan,
+                                    const SourceCheck& source_check) {
+  OWF_ASSIGN_OR_RETURN(WriteOptions write, owf_write_options(source, info, options));
+  const std::size_t count = plan.size();
+  std::vector<std::filesystem::path> paths;
+  for (std::size_t k = 0; k < count; ++k) paths.push_back(internal::shard_path(path, k, count));
+  internal::OutputOptions rules;
+  rules.replace = options.write.overwrite;
+  OWF_ASSIGN_OR_RETURN(internal::ShardSetOutput output, internal::ShardSetOutput::create(paths, {}, rules));
+
+  ConvertReport report;
+  report.format = Format::kOwf;
+  report.tensor_count = source.tensor_count();
+  std::vector<Writer> writers;
+  internal::PieceBuffer buffer;
+  for (std::size_t k = 0; k < count; ++k) {
+    write.before_rename = [&options, &report](const std::filesystem::path& temporary) -> Status {
+      OWF_ASSIGN_OR_RETURN(File written, File::open(temporary));  // R38 among the rest
+      if (!options.check_output) return {};
+      OWF_RETURN_IF_ERROR(written.verify());
+      report.checked = true;
+      return {};
+    };
+    OWF_ASSIGN_OR_RETURN(Writer writer, Writer::create(paths[k], write));
+    OWF_RETURN_IF_ERROR(writer.set_info(info));
+    for (std::size_t i : plan[k]) OWF_RETURN_IF_ERROR(copy_tensor(source, i, writer, buffer));
+    writers.push_back(std::move(writer));
+  }
+
+  ShardSetInfo set;
+  std::vector<DigestEntry> all;
+  for (std::size_t k = 0; k < count; ++k) {
+    std::vector<DigestEntry> entries = internal::WriterAccess::digest_entries(writers[k]);
+    ShardEntry e;
+    e.file_name = paths[k].filename().string();
+    e.tensor_count = entries.size();
+    e.first_tensor = std::string(source.tensor(plan[k].front()).name);  // the plan is in name order
+    all.insert(all.end(), entries.begin(), entries.end());
+    e.weights_digest = weights_digest_of(std::move(entries));
+    set.shards.push_back(std::move(e));
+  }
+  set.weights_digest = weights_digest_of(std::move(all));
+  if (const File* from = source.owf_file(); from != nullptr && from->weights_digest() != set.weights_digest)
+    return output_differs(path, set.weights_digest, from->weights_digest());
+  if (source_check) OWF_RETURN_IF_ERROR(source_check());
+
+  for (std::size_t k = 0; k < count; ++k) {
+    set.index = static_cast<std::uint32_t>(k);
+    internal::WriterAccess::set_shard_set(writers[k], set);
+    OWF_RETURN_IF_ERROR(output.write_shard(k, [&](const std::filesystem::path&) { return writers[k].finish(); }));
+  }
+  if (options.check_output) {
+    // The set as a reader opens it: every shard found and agreeing (S1-S5).
+    auto opened = FileSet::open(paths.front());
+    Status whole = opened.ok() ? opened->open_all() : Status(opened.error());
+    if (!whole.ok()) return Error(whole.error().code(), "read back, the set does not open: " + whole.error().message());
+  }
+  output.commit();
+  report.weights_digest = set.weights_digest;
+  report.files = output.written();
   return report;
 }
 
@@ -280,24 +356,13 @@ Result<ConvertReport> write_safetensors_shards(const Source& source, const Model
   return report;
 }
 
-// OWF shard sets are written by another module (to come).
-Result<ConvertReport> write_owf_shard_set(const Source& source, const ModelInfo& info,
-                                          const std::filesystem::path& path, const ConvertOptions& options,
-                                          const SourceCheck& source_check) {
-  // TODO(OWF shard sets): replace this stub.
-  (void)source, (void)info, (void)path, (void)options, (void)source_check;
-  return Error(ErrorCode::kUnsupported, "OWF shard sets: not implemented yet");
-}
-
 Result<ConvertReport> write_target(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
                                    Format to, const ConvertOptions& options, const SourceCheck& source_check) {
-  if (options.max_shard_bytes != 0) {
-    // >>> OWF shard sets: the call another module's writer replaces. <<<
-    if (to == Format::kOwf) return write_owf_shard_set(source, info, path, options, source_check);
-    if (to == Format::kSafetensors) {
-      const auto plan = internal::plan_shards(source, options.max_shard_bytes);
-      if (plan.size() >= 2)
-        return write_safetensors_shards(source, info, path, plan, options, source_check);  // else one file
+  if (options.max_shard_bytes != 0 && (to == Format::kOwf || to == Format::kSafetensors)) {
+    const auto plan = internal::plan_shards(source, options.max_shard_bytes);
+    if (plan.size() >= 2) {  // else one file
+      if (to == Format::kOwf) return write_owf_set(source, info, path, options, plan, source_check);
+      return write_safetensors_shards(source, info, path, plan, options, source_check);
     }
   }
   switch (to) {

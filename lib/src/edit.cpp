@@ -58,8 +58,10 @@ Result<EditReport> rewrite_manifest(const std::filesystem::path& path,
   }
   model.info = old.info;
   model.signatures = old.signatures;
+  model.shard_set = old.shard_set;
   OWF_RETURN_IF_ERROR(change(model));
-  const std::uint16_t minor = minor_version_for(model.required_features, !model.signatures.empty());
+  const std::uint16_t minor =
+      minor_version_for(model.required_features, !model.signatures.empty(), model.shard_set.has_value());
   OWF_ASSIGN_OR_RETURN(std::vector<std::byte> manifest, encode_manifest(std::move(model)));
   // Decoding checks the new information exactly as a reader will (SPDX,
   // UTF-8, keys, limits) before anything is written.

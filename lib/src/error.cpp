@@ -88,6 +88,10 @@ std::string_view error_code_name(ErrorCode code) {
       return "bad_provenance";
     case ErrorCode::kBadSignature:
       return "bad_signature";
+    case ErrorCode::kBadShardSet:
+      return "bad_shard_set";
+    case ErrorCode::kShardSetMismatch:
+      return "shard_set_mismatch";
     case ErrorCode::kBadChunkTable:
       return "bad_chunk_table";
     case ErrorCode::kCorruptCompressedData:

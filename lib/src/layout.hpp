@@ -25,7 +25,7 @@ inline constexpr std::uint64_t kFooterSize = 64;
 inline constexpr std::uint16_t kFormatMajor = 1;
 /// The newest minor version this implementation reads and writes. Writers
 /// write the oldest minor version whose content a file uses (its features).
-inline constexpr std::uint16_t kFormatMinor = 2;
+inline constexpr std::uint16_t kFormatMinor = kFormatVersionMinor;
 /// The manifest starts at a multiple of 8 so FlatBuffers scalars in a
 /// memory-mapped file are naturally aligned.
 inline constexpr std::uint64_t kManifestAlignment = 8;

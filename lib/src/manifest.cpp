@@ -56,13 +56,6 @@ std::string_view view(const flatbuffers::String* s) {
   return s == nullptr ? std::string_view() : std::string_view(s->c_str(), s->size());
 }
 
-// Orders names by their UTF-8 bytes, as unsigned chars (spec: "Tensor order").
-int compare_bytes(std::string_view a, std::string_view b) {
-  const int c = std::memcmp(a.data(), b.data(), std::min(a.size(), b.size()));
-  if (c != 0) return c;
-  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-}
-
 // Checks a string from the manifest against UTF-8 and the size limit.
 class StringChecker {
  public:
@@ -336,6 +329,36 @@ Status check_wide_vector_alignment(const fb::Manifest* m) {
 
 bool is_known_feature(std::string_view feature) { return find_feature(feature).has_value(); }
 
+namespace {
+
+// R38 (spec/shards.md §3): the set's entries, then whether the file's own
+// entry describes the file.
+Result<ShardSetInfo> decode_shard_set(const fb::ShardSet& set, const std::vector<TensorInfo>& tensors,
+                                      const Limits& limits) {
+  ShardSetInfo out;
+  std::memcpy(out.weights_digest.data(), set.weights_digest()->bytes()->data(), 32);
+  out.index = set.index();
+  OWF_RETURN_IF_ERROR(check_shard_count(set.shards()->size(), limits));
+  out.shards.reserve(set.shards()->size());
+  for (const fb::Shard* shard : *set.shards()) {
+    ShardEntry& e = out.shards.emplace_back();
+    e.file_name = std::string(view(shard->file_name()));
+    e.tensor_count = shard->tensor_count();
+    e.first_tensor = std::string(view(shard->first_tensor()));
+    std::memcpy(e.weights_digest.data(), shard->weights_digest()->bytes()->data(), 32);
+  }
+  OWF_RETURN_IF_ERROR(check_shard_entries(out, limits));
+  std::vector<DigestEntry> entries;
+  entries.reserve(tensors.size());
+  for (const TensorInfo& t : tensors) entries.push_back({t.name, t.dtype, t.shape, t.sha256});
+  const std::string_view first = tensors.empty() ? std::string_view() : tensors.front().name;
+  const std::string_view last = tensors.empty() ? std::string_view() : tensors.back().name;
+  OWF_RETURN_IF_ERROR(check_own_shard(out, tensors.size(), first, last, weights_digest_of(std::move(entries))));
+  return out;
+}
+
+}  // namespace
+
 Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const Limits& limits,
                                         std::uint16_t file_minor) {
   const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
@@ -462,6 +485,9 @@ Result<DecodedManifest> decode_manifest(std::span<const std::byte> bytes, const 
                                 std::vector<std::uint8_t>(s->signature()->begin(), s->signature()->end())});
     }
   }
+  if (const fb::ShardSet* set = m->shard_set(); set != nullptr) {
+    OWF_ASSIGN_OR_RETURN(out.shard_set, decode_shard_set(*set, out.tensors, limits));
+  }
   return out;
 }
 
@@ -562,6 +588,8 @@ std::uint64_t estimate_of(const ManifestModel& model) {
   }
   if (model.info.license) estimate += model.info.license->text.size() + 1024;
   estimate += 1300 * model.signatures.size();
+  if (model.shard_set)
+    for (const ShardEntry& e : model.shard_set->shards) estimate += e.file_name.size() + e.first_tensor.size() + 96;
   return estimate;
 }
 
@@ -641,6 +669,22 @@ ManifestEncoder::ManifestEncoder(ManifestEncoder&&) noexcept = default;
 ManifestEncoder& ManifestEncoder::operator=(ManifestEncoder&&) noexcept = default;
 
 std::size_t ManifestEncoder::tensor_count() const { return state_->tensors.size(); }
+
+std::vector<DigestEntry> ManifestEncoder::digest_entries() const {
+  const State& s = *state_;
+  std::vector<DigestEntry> out;
+  out.reserve(s.tensors.size());
+  for (std::size_t i = 0; i < s.tensors.size(); ++i) {
+    // A table already built, found from the end of the buffer as names are.
+    const auto* t =
+        reinterpret_cast<const fb::Tensor*>(s.fbb.GetCurrentBufferPointer() + s.fbb.GetSize() - s.tensors[i].o);
+    DigestEntry e{s.name(i), static_cast<DType>(t->dtype()), {}, {}};
+    if (t->shape() != nullptr) e.shape = std::span<const std::uint64_t>(t->shape()->data(), t->shape()->size());
+    std::memcpy(e.sha256.data(), t->sha256()->bytes()->data(), 32);
+    out.push_back(e);
+  }
+  return out;
+}
 
 bool ManifestEncoder::contains(std::string_view name) const {
   const State& s = *state_;
@@ -741,9 +785,22 @@ Result<std::span<const std::byte>> ManifestEncoder::finish(ManifestModel rest) {
                                        fbb.CreateString(sig.covers), fbb.CreateVector(sig.bytes)));
   const auto sig_vector = sigs.empty() ? Offset<flatbuffers::Vector<Offset<fb::Signature>>>() : fbb.CreateVector(sigs);
 
+  Offset<fb::ShardSet> shard_set;
+  if (rest.shard_set) {
+    std::vector<Offset<fb::Shard>> shards;
+    for (const ShardEntry& e : rest.shard_set->shards) {
+      const fb::Sha256 d = to_fb(e.weights_digest);
+      shards.push_back(
+          fb::CreateShard(fbb, fbb.CreateString(e.file_name), e.tensor_count, fbb.CreateString(e.first_tensor), &d));
+    }
+    const auto shard_vector = fbb.CreateVector(shards);
+    const fb::Sha256 d = to_fb(rest.shard_set->weights_digest);
+    shard_set = fb::CreateShardSet(fbb, &d, rest.shard_set->index, shard_vector);
+  }
+
   const auto features = optional_strings(fbb, rest.required_features);
   const auto root = fb::CreateManifest(fbb, rest.alignment, features, tensor_vector, hparam_vector, meta_vector,
-                                       license, provenance, sig_vector);
+                                       license, provenance, sig_vector, shard_set);
   fb::FinishManifestBuffer(fbb, root);
   return std::span(reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize());
 }

@@ -6,15 +6,18 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "layout.hpp"
+#include "owf/digest.hpp"
 #include "owf/error.hpp"
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
+#include "owf/shard_set.hpp"
 #include "owf/signature.hpp"
 #include "owf/tensor.hpp"
 
@@ -42,7 +45,8 @@ struct DecodedManifest {
   std::vector<ChunkTable> chunk_tables;  // parallel to tensors
   std::vector<ChunkRef> chunk_storage;   // backing store for chunk tables
   ModelInfo info;
-  std::vector<Signature> signatures;  // stored order (R37)
+  std::vector<Signature> signatures;      // stored order (R37)
+  std::optional<ShardSetInfo> shard_set;  // R38 checked
 };
 
 /// Features this reader understands (spec/versioning.md).
@@ -78,7 +82,8 @@ struct ManifestModel {
   std::vector<std::string> required_features;  // sorted on encode
   std::vector<TensorRecord> tensors;           // sorted by name on encode
   ModelInfo info;
-  std::vector<Signature> signatures;  // kept in this order; makes the file 1.2
+  std::vector<Signature> signatures;      // kept in this order; makes the file 1.2
+  std::optional<ShardSetInfo> shard_set;  // makes the file 1.3
 };
 
 /// Builds a manifest tensor by tensor, as a writer learns them: each
@@ -98,6 +103,10 @@ class ManifestEncoder {
   /// limit_exceeded when the manifest would pass FlatBuffers' 2 GiB.
   Status add_tensor(const TensorRecord& tensor);
   bool contains(std::string_view name) const;
+  /// The tensors added so far as the weights digest sees them, in the
+  /// order added; views into the buffer, valid until the next add_tensor()
+  /// or finish().
+  std::vector<DigestEntry> digest_entries() const;
   std::size_t tensor_count() const;
   /// Encodes everything else (`rest.tensors` must be empty) and returns the
   /// manifest, valid while the encoder lives. The bytes depend on the order

@@ -12,6 +12,7 @@
 #include "file_access.hpp"
 #include "io/byte_source.hpp"
 #include "io/http_source.hpp"
+#include "owf/shard_set.hpp"
 #include "owf/source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
@@ -111,6 +112,10 @@ std::span<const std::string_view> File::required_features() const {
 std::size_t File::tensor_count() const { return impl_->validated.manifest.tensors.size(); }
 TensorInfo File::tensor(std::size_t index) const { return impl_->at(index); }
 const ModelInfo& File::info() const { return impl_->validated.manifest.info; }
+const ShardSetInfo* File::shard_set() const {
+  const auto& set = impl_->validated.manifest.shard_set;
+  return set ? &*set : nullptr;
+}
 std::span<const std::byte> File::manifest_bytes() const { return impl_->validated.manifest_bytes; }
 
 std::optional<std::size_t> File::find(std::string_view name) const {

@@ -1,11 +1,19 @@
 #include "rules.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
+#include <unordered_set>
 
 #include "utf8.hpp"
 
 namespace owf::internal {
+
+int compare_bytes(std::string_view a, std::string_view b) {
+  const int c = std::memcmp(a.data(), b.data(), std::min(a.size(), b.size()));
+  if (c != 0) return c;
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
 
 Status check_tensor_name(std::string_view name, const Limits& limits) {
   if (name.empty()) return Error(ErrorCode::kBadTensorName, "the name is empty");
@@ -88,13 +96,13 @@ std::optional<Feature> feature_of(DType dtype) {
 }
 
 std::uint16_t manifest_field_since(std::size_t field_id) {
-  // Manifest fields 0-6 are version 1.0's; 7 (signatures) came with 1.2.
-  // Id 8 is reserved for shard sets (spec/versioning.md).
-  return field_id == 7 ? 2 : 0;
+  // Manifest fields 0-6 are version 1.0's; 7 (signatures) came with 1.2,
+  // 8 (shard_set) with 1.3.
+  return field_id == 7 ? 2 : field_id == 8 ? 3 : 0;
 }
 
-std::uint16_t minor_version_for(std::span<const std::string> features, bool has_signatures) {
-  std::uint16_t minor = has_signatures ? manifest_field_since(7) : 0;
+std::uint16_t minor_version_for(std::span<const std::string> features, bool has_signatures, bool has_shard_set) {
+  std::uint16_t minor = has_shard_set ? manifest_field_since(8) : has_signatures ? manifest_field_since(7) : 0;
   for (const auto& name : features)
     if (const auto f = find_feature(name)) minor = std::max(minor, f->since_minor);
   return minor;
@@ -130,6 +138,85 @@ Status check_dtype_feature(DType dtype, std::span<const std::string_view> listed
   if (!feature || std::find(listed.begin(), listed.end(), feature->name) != listed.end()) return {};
   return Error(ErrorCode::kUnknownDtype, "dtype " + std::string(dtype_name(dtype)) + " needs the required feature \"" +
                                              std::string(feature->name) + "\", which the file does not list");
+}
+
+}  // namespace owf::internal
+
+namespace owf::internal {
+
+namespace {
+
+Error bad_shard_set(const std::string& what) {
+  return Error(ErrorCode::kBadShardSet, "shard_set: " + what + " (rule R38)");
+}
+
+std::string quoted_name(std::string_view s) { return "'" + std::string(s.substr(0, 200)) + "'"; }
+
+}  // namespace
+
+std::optional<std::string> shard_file_name_problem(std::string_view name) {
+  if (name.empty() || name.size() > 255) return std::to_string(name.size()) + " bytes, not 1 to 255";
+  if (!is_valid_utf8(name)) return std::string("not valid UTF-8");
+  if (name.find('\0') != std::string_view::npos) return std::string("holds a NUL byte");
+  if (name.find('/') != std::string_view::npos || name.find('\\') != std::string_view::npos)
+    return std::string("holds a path separator: shards are plain file names in the set's directory");
+  if (name == "." || name == "..") return std::string("is '" + std::string(name) + "', not a file name");
+  return std::nullopt;
+}
+
+Status check_shard_count(std::uint64_t count, const Limits& limits) {
+  if (count > limits.max_shards)
+    return Error(ErrorCode::kLimitExceeded, "shard_set: " + std::to_string(count) + " shards, over the limit of " +
+                                                std::to_string(limits.max_shards) + " (rule R38)");
+  if (count == 0) return bad_shard_set("no shards");
+  return {};
+}
+
+Status check_shard_entries(const ShardSetInfo& set, const Limits& limits) {
+  if (set.index >= set.shards.size())
+    return bad_shard_set("index " + std::to_string(set.index) + " is not below the " +
+                         std::to_string(set.shards.size()) + " shards");
+  std::unordered_set<std::string_view> names;
+  std::uint64_t total = 0;
+  for (std::size_t k = 0; k < set.shards.size(); ++k) {
+    const ShardEntry& e = set.shards[k];
+    const std::string where = "shards[" + std::to_string(k) + "]";
+    if (auto problem = shard_file_name_problem(e.file_name)) return bad_shard_set(where + ": file name " + *problem);
+    if (!names.insert(e.file_name).second)
+      return bad_shard_set(where + ": file name " + quoted_name(e.file_name) + " is an earlier shard's too");
+    if (e.tensor_count == 0) return bad_shard_set(where + " " + quoted_name(e.file_name) + " holds no tensor");
+    if (e.tensor_count > ~std::uint64_t{0} - total)
+      return bad_shard_set(where + ": the tensor counts add up to more than 64 bits hold");
+    total += e.tensor_count;
+    if (auto s = check_tensor_name(e.first_tensor, limits); !s.ok())
+      return Error(s.error().code() == ErrorCode::kLimitExceeded ? ErrorCode::kLimitExceeded : ErrorCode::kBadShardSet,
+                   "shard_set: " + where + ": first_tensor: " + s.error().message() + " (rule R38)");
+    if (k > 0 && compare_bytes(set.shards[k - 1].first_tensor, e.first_tensor) >= 0)
+      return bad_shard_set(where + ": first_tensor " + quoted_name(e.first_tensor) +
+                           " does not sort after the previous shard's " + quoted_name(set.shards[k - 1].first_tensor));
+  }
+  return {};
+}
+
+Status check_own_shard(const ShardSetInfo& set, std::uint64_t tensor_count, std::string_view first_name,
+                       std::string_view last_name, const Sha256Digest& weights_digest) {
+  const ShardEntry& own = set.shards[set.index];
+  const std::string where =
+      "this file's entry (shards[" + std::to_string(set.index) + "] " + quoted_name(own.file_name) + ")";
+  if (own.tensor_count != tensor_count)
+    return bad_shard_set(where + " says " + std::to_string(own.tensor_count) + " tensors, the file holds " +
+                         std::to_string(tensor_count));
+  if (own.first_tensor != first_name)
+    return bad_shard_set(where + " says its first tensor is " + quoted_name(own.first_tensor) + ", the file's is " +
+                         quoted_name(first_name));
+  if (own.weights_digest != weights_digest)
+    return bad_shard_set(where + " says weights digest " + to_hex(own.weights_digest) + ", the file's is " +
+                         to_hex(weights_digest));
+  if (set.index + 1 < set.shards.size() && compare_bytes(last_name, set.shards[set.index + 1].first_tensor) >= 0)
+    return bad_shard_set("the file's last tensor " + quoted_name(last_name) +
+                         " does not sort before the next shard's first " +
+                         quoted_name(set.shards[set.index + 1].first_tensor));
+  return {};
 }
 
 }  // namespace owf::internal

@@ -12,8 +12,12 @@
 
 #include "owf/error.hpp"
 #include "owf/reader.hpp"
+#include "owf/shard_set.hpp"
 
 namespace owf::internal {
+
+/// Orders names by their UTF-8 bytes, as unsigned chars (format.md §4.2).
+int compare_bytes(std::string_view a, std::string_view b);
 
 /// R15, in the spec's order: non-empty (bad_tensor_name), at most
 /// limits.max_name_bytes (limit_exceeded), no NUL byte (bad_tensor_name),
@@ -55,7 +59,7 @@ std::uint16_t manifest_field_since(std::size_t field_id);
 
 /// The minor version a writer writes (spec/versioning.md): the oldest one
 /// that has every listed feature and every manifest field the file uses.
-std::uint16_t minor_version_for(std::span<const std::string> features, bool has_signatures);
+std::uint16_t minor_version_for(std::span<const std::string> features, bool has_signatures, bool has_shard_set = false);
 
 /// R37 (spec/signatures.md): at most limits.max_signatures entries
 /// (limit_exceeded); each with an algorithm and covers of 1 to 64 bytes of
@@ -64,6 +68,19 @@ std::uint16_t minor_version_for(std::span<const std::string> features, bool has_
 Status check_signature_count(std::uint64_t count, const Limits& limits);
 Status check_signature_fields(std::size_t index, std::string_view algorithm, std::string_view key_id,
                               std::string_view covers, std::size_t signature_bytes);
+
+/// R38 (spec/shards.md §3), check 1: 1 to limits.max_shards entries
+/// (limit_exceeded above, bad_shard_set at 0).
+Status check_shard_count(std::uint64_t count, const Limits& limits);
+/// R38 checks 2-3: the index and every entry (file names, tensor counts,
+/// first tensors), in entry order (bad_shard_set; first tensors as R15).
+Status check_shard_entries(const ShardSetInfo& set, const Limits& limits);
+/// R38 checks 4-5: the file's own entry describes the file, whose tensors
+/// (name order) have these first and last names and this weights digest.
+Status check_own_shard(const ShardSetInfo& set, std::uint64_t tensor_count, std::string_view first_name,
+                       std::string_view last_name, const Sha256Digest& weights_digest);
+/// A plain file name of a shard (R38): nullopt, or what is wrong with it.
+std::optional<std::string> shard_file_name_problem(std::string_view name);
 
 /// The feature a file must list to hold tensors of `dtype` (dtypes added
 /// after version 1.0; R16), or nullopt.

@@ -4,8 +4,10 @@
 #include <cctype>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 
 #include "file_access.hpp"
+#include "file_set.hpp"
 #include "formats/formats.hpp"
 #include "formats/shard_set.hpp"
 #include "io/byte_source.hpp"
@@ -169,6 +171,7 @@ Result<Format> detect_format(const std::filesystem::path& path) {
   }
   OWF_ASSIGN_OR_RETURN(const auto index, internal::find_shard_index(path));
   if (index) return internal::shard_set_format(*index);
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) return Format::kOwf;  // a shard set, if anything
   OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
   return detect_from_head(path, head);
 }
@@ -249,6 +252,9 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
   // A Hugging Face index, or a directory holding one: the set of its shards.
   OWF_ASSIGN_OR_RETURN(const auto index, internal::find_shard_index(path));
   if (index) return internal::open_shard_set(*index, format, limits);
+  // Otherwise a directory can only be an OWF shard set.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec) && (!format || *format == Format::kOwf))
+    return internal::open_owf_shard_set(path, limits);
   OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
   Format f;
   if (format) {
@@ -260,6 +266,8 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
   switch (f) {
     case Format::kOwf: {
       OWF_ASSIGN_OR_RETURN(File file, File::open(path, limits));
+      // A shard stands for its whole set (spec/shards.md §4).
+      if (file.shard_set() != nullptr) return internal::open_owf_shard_set(path, limits);
       return source_of(std::move(file));
     }
     case Format::kSafetensors:

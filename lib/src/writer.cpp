@@ -21,6 +21,7 @@
 #include "rules.hpp"
 #include "sha256.hpp"
 #include "utf8.hpp"
+#include "writer_access.hpp"
 
 namespace owf {
 
@@ -388,6 +389,35 @@ Status Writer::add_tensor(const TensorSpec& spec, std::span<const std::byte> dat
   return end_tensor();
 }
 
+namespace {
+
+// R38 on what the writer is about to write, as a reader will check it.
+Status check_shard_of(const Writer::Impl& w) {
+  const ShardSetInfo& set = *w.model.shard_set;
+  OWF_RETURN_IF_ERROR(internal::check_shard_count(set.shards.size(), Limits{}));
+  OWF_RETURN_IF_ERROR(internal::check_shard_entries(set, Limits{}));
+  std::vector<DigestEntry> entries = w.tensors.digest_entries();
+  std::string_view first, last;
+  for (const DigestEntry& e : entries) {
+    if (first.empty() || internal::compare_bytes(e.name, first) < 0) first = e.name;
+    if (last.empty() || internal::compare_bytes(e.name, last) > 0) last = e.name;
+  }
+  const std::size_t count = entries.size();
+  return internal::check_own_shard(set, count, first, last, weights_digest_of(std::move(entries)));
+}
+
+}  // namespace
+
+namespace internal {
+
+std::vector<DigestEntry> WriterAccess::digest_entries(const Writer& writer) {
+  return writer.impl_->tensors.digest_entries();
+}
+
+void WriterAccess::set_shard_set(Writer& writer, ShardSetInfo set) { writer.impl_->model.shard_set = std::move(set); }
+
+}  // namespace internal
+
 Status Writer::finish() {
   Impl& w = *impl_;
   if (w.finished) return Error(ErrorCode::kInvalidArgument, "finish() called twice");
@@ -398,8 +428,11 @@ Status Writer::finish() {
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
   if (w.uses_compression) w.model.required_features.push_back("zstd");
   // The file takes the oldest minor version that has every feature it lists.
+  if (w.model.shard_set)
+    if (auto s = check_shard_of(w); !s.ok()) return w.fail(s.error());
   internal::Footer footer;
-  footer.version.minor = internal::minor_version_for(w.model.required_features, !w.model.signatures.empty());
+  footer.version.minor = internal::minor_version_for(w.model.required_features, !w.model.signatures.empty(),
+                                                     w.model.shard_set.has_value());
   if (footer.version.minor > 0)
     if (auto s = w.out->overwrite(0, internal::encode_header(footer.version.minor)); !s.ok()) return w.fail(s.error());
   // The limits a reader applies by default (format.md §9), so that every

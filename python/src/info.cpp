@@ -365,6 +365,10 @@ Limits limits_from_python(py::handle limits) {
       l.max_alignment = n;
     else if (k == "max_chunk_bytes")
       l.max_chunk_bytes = n;
+    else if (k == "max_signatures")
+      narrow(l.max_signatures);
+    else if (k == "max_shards")
+      narrow(l.max_shards);
     else
       return false;
     return true;

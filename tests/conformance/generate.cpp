@@ -462,6 +462,30 @@ class Suite {
     add(id, "signatures.md", "", description, b.bytes, expect, {});
   }
 
+  /// A shard set (spec/shards.md): `files` written to sets/<id>/, opened
+  /// from `open` (a file name of the set, or "" for the directory). The
+  /// expected outcome of opening it whole (S1-S6) and, when that is ok, of
+  /// verifying it.
+  void set_case(const std::string& id, const std::string& rule, const std::string& description,
+                const std::vector<std::pair<std::string, Bytes>>& files, const std::string& open, json expect) {
+    for (const auto& c : sets_)
+      if (c["id"] == id) throw std::logic_error("duplicate set case id " + id);
+    const std::string dir = "sets/" + id;
+    std::filesystem::create_directories(dir_ / dir);
+    for (const auto& [name, bytes] : files) {
+      std::ofstream out(dir_ / dir / name, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    }
+    json c = {{"id", id},
+              {"directory", dir},
+              {"open", open.empty() ? dir : dir + "/" + open},
+              {"description", description},
+              {"section", "shards.md §4"}};
+    if (!rule.empty()) c["rule"] = rule;
+    c["expect"] = std::move(expect);
+    sets_.push_back(std::move(c));
+  }
+
   /// A file of the suite that is not a case (the keys of the signed cases).
   void write_file(const std::string& name, std::string_view text) const {
     std::ofstream out(dir_ / "files" / name, std::ios::binary | std::ios::trunc);
@@ -481,13 +505,16 @@ class Suite {
                     {"max_metadata_entries", d.max_metadata_entries},
                     {"max_string_bytes", d.max_string_bytes},
                     {"max_alignment", d.max_alignment},
-                    {"max_chunk_bytes", d.max_chunk_bytes}}},
-                  {"cases", cases_}};
+                    {"max_chunk_bytes", d.max_chunk_bytes},
+                    {"max_signatures", d.max_signatures},
+                    {"max_shards", d.max_shards}}},
+                  {"cases", cases_},
+                  {"sets", sets_}};
     std::ofstream out(dir_ / "index.json", std::ios::binary | std::ios::trunc);
     out << index.dump(2) << "\n";
   }
 
-  std::size_t size() const { return cases_.size(); }
+  std::size_t size() const { return cases_.size() + sets_.size(); }
 
  private:
   void add(const std::string& id, const std::string& section, const std::string& rule, const std::string& description,
@@ -506,6 +533,7 @@ class Suite {
 
   std::filesystem::path dir_;
   json cases_ = json::array();
+  json sets_ = json::array();
 };
 
 // ---------------------------------------------------------------------------
@@ -1113,16 +1141,16 @@ void coverage_cases(Suite& s) {
     const auto extra = fbb.CreateString("a field of a later version");
     owf::fb::ManifestBuilder mb(fbb);
     mb.add_license(license);
-    fbb.AddOffset(4 + 2 * 9, extra);  // field 9: past signatures (7) and the id reserved for shard sets (8)
+    fbb.AddOffset(4 + 2 * 9, extra);  // field 9: past signatures (7) and shard_set (8)
     return mb.Finish();
   };
   s.invalid("r35-unknown-field", "R35", "a 1.0 manifest with a field the 1.0 schema does not have", raw(future_field),
             "manifest_invalid");
   {
     Model m = raw(future_field);
-    m.minor = 3;
+    m.minor = 4;
     s.valid("valid-newer-minor-unknown-field", "versioning.md",
-            "version 1.3: a manifest field a 1.2 reader does not know is skipped, its bytes unchecked", m);
+            "version 1.4: a manifest field a 1.3 reader does not know is skipped, its bytes unchecked", m);
   }
 }
 
@@ -2328,6 +2356,202 @@ void signature_cases(Suite& s) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Shard sets (spec/shards.md): R38 on single files, S1-S6 on sets.
+
+// A set of shards, each a Model holding a name range of the tensors.
+struct SetDef {
+  std::vector<std::string> names;  // file names
+  std::vector<Model> shards;
+};
+
+SetDef three_shards() {
+  SetDef d;
+  d.names = {"m-00001-of-00003.owf", "m-00002-of-00003.owf", "m-00003-of-00003.owf"};
+  auto f32 = code(DType::kF32);
+  Model a, b, c;
+  a.tensors = {{"a.weight", f32, {2, 3}, Role::kWeight}, {"b.bias", f32, {3}, Role::kBias}};
+  b.tensors = {{"c.weight", f32, {4}, Role::kWeight}};
+  c.tensors = {{"d.weight", code(DType::kU8), {5}, Role::kWeight}, {"e.bias", f32, {1}, Role::kBias}};
+  for (Model* m : {&a, &b, &c}) {
+    m->info.license = license();
+    m->info.provenance.name = "tiny";
+    m->minor = 3;
+  }
+  d.shards = {a, b, c};
+  return d;
+}
+
+// The ShardSetInfo every shard of `d` states (index 0): each shard's own
+// weights digest, count and first tensor, and the digest over them all.
+owf::ShardSetInfo set_info_of(const SetDef& d) {
+  owf::ShardSetInfo set;
+  std::vector<Bytes> built;
+  for (const Model& m : d.shards) built.push_back(build(m).bytes);
+  std::vector<owf::File> files;
+  for (const Bytes& b : built) {
+    auto f = owf::File::open_buffer(b);
+    if (!f.ok()) throw std::logic_error("set_info_of: " + f.error().to_string());
+    files.push_back(std::move(*f));
+  }
+  std::vector<owf::DigestEntry> all;
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    const owf::File& f = files[k];
+    set.shards.push_back({d.names[k], f.tensor_count(), std::string(f.tensor(0).name), f.weights_digest()});
+    for (std::size_t i = 0; i < f.tensor_count(); ++i) {
+      const owf::TensorInfo t = f.tensor(i);
+      all.push_back({t.name, t.dtype, t.shape, t.sha256});
+    }
+  }
+  set.weights_digest = owf::weights_digest_of(std::move(all));
+  return set;
+}
+
+// Shard k of `d` stating `set` (its index set to k, then `edit` applied).
+Model shard_of(const SetDef& d, std::size_t k, const owf::ShardSetInfo& set,
+               const std::function<void(owf::ShardSetInfo&)>& edit = {}) {
+  Model m = d.shards[k];
+  owf::ShardSetInfo own = set;
+  own.index = static_cast<std::uint32_t>(k);
+  if (edit) edit(own);
+  m.edit_model = [own](ManifestModel& mm) { mm.shard_set = own; };
+  return m;
+}
+
+std::vector<std::pair<std::string, Bytes>> files_of(const SetDef& d, const owf::ShardSetInfo& set) {
+  std::vector<std::pair<std::string, Bytes>> out;
+  for (std::size_t k = 0; k < d.shards.size(); ++k) out.emplace_back(d.names[k], build(shard_of(d, k, set)).bytes);
+  return out;
+}
+
+void shard_cases(Suite& s) {
+  const SetDef d = three_shards();
+  const owf::ShardSetInfo set = set_info_of(d);
+  const auto section = "shards.md §3";
+
+  // R38 on one file: shard 2 of the set, with its entries edited.
+  s.valid("valid-shard-alone", section, "shard 1 of a set of 3, opened as the ordinary file it is",
+          shard_of(d, 0, set));
+  s.valid("valid-shard-last", section, "the last shard of a set of 3, opened alone", shard_of(d, 2, set));
+  auto bad = [&](const std::string& id, const std::string& description, std::size_t k,
+                 std::function<void(owf::ShardSetInfo&)> edit, const std::string& error = "bad_shard_set",
+                 json limits = {}) {
+    s.invalid_in(section, id, "R38", description, shard_of(d, k, set, std::move(edit)), error, std::move(limits));
+  };
+  bad("r38-no-shards", "a shard_set with no shards", 0, [](owf::ShardSetInfo& x) { x.shards.clear(); });
+  bad("r38-too-many-shards", "3 shards, over a max_shards limit of 2", 1, [](owf::ShardSetInfo&) {}, "limit_exceeded",
+      {{"max_shards", 2}});
+  bad("r38-index-past-end", "index 3 in a set of 3 shards", 1, [](owf::ShardSetInfo& x) { x.index = 3; });
+  bad("r38-file-name-slash", "a shard file name holding '/'", 1,
+      [](owf::ShardSetInfo& x) { x.shards[2].file_name = "sub/m-00003-of-00003.owf"; });
+  bad("r38-file-name-dotdot", "a shard file name '..'", 1, [](owf::ShardSetInfo& x) { x.shards[0].file_name = ".."; });
+  bad("r38-file-name-backslash", "a shard file name holding '\\'", 1,
+      [](owf::ShardSetInfo& x) { x.shards[0].file_name = "..\\m.owf"; });
+  bad("r38-file-name-empty", "an empty shard file name", 1, [](owf::ShardSetInfo& x) { x.shards[2].file_name = ""; });
+  bad("r38-file-name-256-bytes", "a shard file name of 256 bytes", 1,
+      [](owf::ShardSetInfo& x) { x.shards[2].file_name = std::string(252, 'm') + ".owf"; });
+  bad("r38-file-name-twice", "two shards with one file name", 1,
+      [](owf::ShardSetInfo& x) { x.shards[2].file_name = x.shards[0].file_name; });
+  bad("r38-zero-tensors", "a shard entry with tensor_count 0", 1,
+      [](owf::ShardSetInfo& x) { x.shards[2].tensor_count = 0; });
+  bad("r38-first-tensors-unsorted", "the first tensors of shards 2 and 3 out of order", 0,
+      [](owf::ShardSetInfo& x) { x.shards[2].first_tensor = "b.zz"; });
+  bad("r38-first-tensor-empty", "an empty first_tensor", 1,
+      [](owf::ShardSetInfo& x) { x.shards[0].first_tensor = ""; });
+  bad("r38-own-count", "the file's own entry says 2 tensors, the file holds 1", 1,
+      [](owf::ShardSetInfo& x) { x.shards[1].tensor_count = 2; });
+  bad("r38-own-first-tensor", "the file's own entry names another first tensor", 1,
+      [](owf::ShardSetInfo& x) { x.shards[1].first_tensor = "c.a"; });
+  bad("r38-own-digest", "the file's own entry states another weights digest", 1,
+      [](owf::ShardSetInfo& x) { x.shards[1].weights_digest[0] ^= 1; });
+  bad("r38-last-tensor-in-next-range", "the file's last tensor does not sort before the next shard's first", 0,
+      [](owf::ShardSetInfo& x) { x.shards[1].first_tensor = "b.bias"; });
+  {
+    Model old = shard_of(d, 1, set);
+    old.minor = 2;
+    s.invalid("r35-shard-set-in-1-2", "R35", "a version 1.2 file with the shard_set field of 1.3", old,
+              "manifest_invalid");
+  }
+
+  // S1-S6: sets of files.
+  auto files = files_of(d, set);
+  const json valid = {{"open", "ok"},
+                      {"verify", "ok"},
+                      {"shard_count", 3},
+                      {"tensor_count", 5},
+                      {"weights_digest", owf::to_hex(set.weights_digest)}};
+  s.set_case("valid-set-from-shard", "", "a set of 3 shards opened from its middle shard", files, d.names[1], valid);
+  s.set_case("valid-set-from-directory", "", "a set of 3 shards opened from its directory", files, "", valid);
+  {
+    SetDef one;
+    one.names = {"solo.owf"};
+    one.shards = {d.shards[0]};
+    one.shards[0].tensors.push_back(d.shards[1].tensors[0]);
+    const owf::ShardSetInfo single = set_info_of(one);
+    s.set_case("valid-set-of-one", "", "a set of 1 shard", files_of(one, single), "solo.owf",
+               {{"open", "ok"},
+                {"verify", "ok"},
+                {"shard_count", 1},
+                {"tensor_count", 3},
+                {"weights_digest", owf::to_hex(single.weights_digest)}});
+  }
+  {
+    auto renamed = files;
+    renamed[1].first = "copy.owf";
+    s.set_case("s1-renamed-shard", "S1", "shard 2 stored as copy.owf and opened by that name", renamed, "copy.owf",
+               {{"open", "shard_set_mismatch"}});
+  }
+  {
+    auto missing = files;
+    missing.erase(missing.begin() + 2);
+    s.set_case("s2-missing-shard", "S2", "shard 3 of 3 absent", missing, d.names[0], {{"open", "io_error"}});
+  }
+  {
+    auto swapped = files;
+    std::swap(swapped[0].second, swapped[1].second);
+    s.set_case("s3-swapped-shards", "S3", "shards 1 and 2 under each other's names, opened from shard 3", swapped,
+               d.names[2], {{"open", "shard_set_mismatch"}});
+    s.set_case("s1-swapped-shards", "S1", "shards 1 and 2 under each other's names, opened from the first name",
+               swapped, d.names[0], {{"open", "shard_set_mismatch"}});
+  }
+  {
+    SetDef other = d;
+    other.shards[1].tensors[0].data = canonical(DType::kF32, {4}, pattern(16, 99));
+    auto mixed = files;
+    mixed[1].second = build(shard_of(other, 1, set_info_of(other))).bytes;
+    s.set_case("s3-shard-of-another-set", "S3", "shard 2 from a set whose c.weight differs", mixed, d.names[0],
+               {{"open", "shard_set_mismatch"}});
+  }
+  {
+    auto unlike = files;
+    Model m = shard_of(d, 2, set);
+    m.info.license = license("MIT");
+    unlike[2].second = build(m).bytes;
+    s.set_case("s4-license-differs", "S4", "shard 3 states another license", unlike, d.names[0],
+               {{"open", "shard_set_mismatch"}});
+  }
+  {
+    owf::ShardSetInfo wrong = set;
+    wrong.weights_digest[31] ^= 1;
+    s.set_case("s5-set-digest-wrong", "S5", "every shard states the same wrong set weights digest", files_of(d, wrong),
+               d.names[0], {{"open", "shard_set_mismatch"}});
+  }
+  {
+    auto extra = files;
+    extra.emplace_back("stray.owf", build(base()).bytes);
+    s.set_case("s6-extra-file", "S6", "the set's directory holds another .owf file", extra, "",
+               {{"open", "shard_set_mismatch"}});
+    s.set_case("valid-set-beside-other-file", "", "the same directory opened from a shard: other files do not matter",
+               extra, d.names[0], valid);
+  }
+  {
+    auto flipped = files;
+    flipped[1].second[64] ^= std::byte{0x01};
+    s.set_case("r34-shard-bit-flip", "R34", "a data byte of shard 2 flipped: opens, fails verification", flipped,
+               d.names[0], {{"open", "ok"}, {"verify", "tensor_digest_mismatch"}});
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <output-dir>\n", argv[0]);
@@ -2344,6 +2568,7 @@ int main(int argc, char** argv) {
     data_section_cases(suite);
     compression_cases(suite);
     signature_cases(suite);
+    shard_cases(suite);
     suite.write_index();
     std::printf("%zu cases written to %s\n", suite.size(), argv[1]);
   } catch (const std::exception& e) {

@@ -47,6 +47,10 @@ owf::Limits limits_for(const json& c) {
       l.max_alignment = v;
     else if (key == "max_chunk_bytes")
       l.max_chunk_bytes = v;
+    else if (key == "max_signatures")
+      l.max_signatures = static_cast<std::uint32_t>(v);
+    else if (key == "max_shards")
+      l.max_shards = static_cast<std::uint32_t>(v);
     else
       throw std::runtime_error("unknown limit '" + key + "'");
   }
@@ -113,20 +117,20 @@ std::string read_text(const std::filesystem::path& p) {
 // Problems found, one per line; "" when the suite covers every rule.
 std::string check_table(const std::filesystem::path& spec, const json& index) {
   std::set<std::string> rules;  // "R1", ..., "C12", as the specification defines them
-  const std::regex rule_definition(R"(^- ([RC][0-9]+)(\.| \())");
-  for (const char* doc : {"format.md", "compression.md"}) {
+  const std::regex rule_definition(R"(^- ([RCS][0-9]+)(\.| \())");
+  for (const char* doc : {"format.md", "compression.md", "shards.md"}) {
     std::istringstream lines(read_text(spec / doc));
     for (std::string line; std::getline(lines, line);)
       if (std::smatch m; std::regex_search(line, m, rule_definition)) rules.insert(m[1]);
   }
   std::map<std::string, std::set<std::string>> rows;  // rule -> cases its row names
   std::set<std::string> valid_listed;
-  const std::regex case_id("`((?:valid|[rc][0-9]{2})-[a-z0-9.-]+)`");
+  const std::regex case_id("`((?:valid|[rc][0-9]{2}|s[0-9])-[a-z0-9.-]+)`");
   std::istringstream lines(read_text(spec / "conformance.md"));
   for (std::string line; std::getline(lines, line);) {
     std::smatch m;
     // "| R12 |", or "| R35 (after R11) |" with a note on its place.
-    const bool rule_row = std::regex_search(line, m, std::regex(R"(^\| ([RC][0-9]+)( \([^)]*\))? \|)"));
+    const bool rule_row = std::regex_search(line, m, std::regex(R"(^\| ([RCS][0-9]+)( \([^)]*\))? \|)"));
     const std::string rule = rule_row ? m[1].str() : "";
     for (std::sregex_iterator it(line.begin(), line.end(), case_id), end; it != end; ++it) {
       const std::string id = (*it)[1];
@@ -138,6 +142,8 @@ std::string check_table(const std::filesystem::path& spec, const json& index) {
   }
   std::map<std::string, const json*> cases;
   for (const json& c : index["cases"]) cases[c["id"].get<std::string>()] = &c;
+  if (index.contains("sets"))
+    for (const json& c : index["sets"]) cases[c["id"].get<std::string>()] = &c;
   std::string problems;
   auto problem = [&](const std::string& p) { problems += p + "\n"; };
   for (const auto& rule : rules)
@@ -171,6 +177,34 @@ std::string check_table(const std::filesystem::path& spec, const json& index) {
 
 }  // namespace
 
+// A shard set case (shards.md §4): opened whole (S1-S6), then verified.
+std::string run_set(const std::filesystem::path& dir, const json& c) {
+  last_message.clear();
+  const json& expect = c["expect"];
+  owf::OpenOptions options;
+  options.limits = limits_for(c);
+  auto set = owf::FileSet::open(dir / c["open"].get<std::string>(), options);
+  owf::Status whole = set.ok() ? set->open_all() : owf::Status(set.error());
+  const std::string opened = whole.ok() ? "ok" : std::string(owf::error_code_name(whole.code()));
+  if (!whole.ok()) last_message = whole.error().message();
+  if (opened != expect["open"])
+    return "open: expected " + expect["open"].get<std::string>() + ", got " + opened + " (" + last_message + ")";
+  if (!whole.ok()) return last_message.empty() ? "open: error without a message" : "";
+  const auto status = set->verify();
+  if (!status.ok()) last_message = status.error().message();
+  const std::string verified = status.ok() ? "ok" : std::string(owf::error_code_name(status.code()));
+  if (verified != expect["verify"])
+    return "verify: expected " + expect["verify"].get<std::string>() + ", got " + verified + " (" + last_message + ")";
+  if (expect.contains("shard_count") && set->shard_count() != expect["shard_count"].get<std::size_t>())
+    return "shard_count: expected " + expect["shard_count"].dump() + ", got " + std::to_string(set->shard_count());
+  if (expect.contains("tensor_count") && set->tensor_count() != expect["tensor_count"].get<std::uint64_t>())
+    return "tensor_count: expected " + expect["tensor_count"].dump() + ", got " + std::to_string(set->tensor_count());
+  if (expect.contains("weights_digest") && owf::to_hex(set->weights_digest()) != expect["weights_digest"])
+    return "weights_digest: expected " + expect["weights_digest"].get<std::string>() + ", got " +
+           owf::to_hex(set->weights_digest());
+  return "";
+}
+
 int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--check-table") {
     try {
@@ -197,10 +231,15 @@ int main(int argc, char** argv) {
   }
   const json index = json::parse(in);
   int failed = 0;
-  for (const json& c : index["cases"]) {
+  std::vector<const json*> all;
+  for (const json& c : index["cases"]) all.push_back(&c);
+  if (index.contains("sets"))
+    for (const json& c : index["sets"]) all.push_back(&c);
+  for (const json* each : all) {
+    const json& c = *each;
     std::string problem;
     try {
-      problem = run(dir, c);
+      problem = c.contains("directory") ? run_set(dir, c) : run(dir, c);
     } catch (const std::exception& e) {
       problem = std::string("bad case: ") + e.what();
     }
@@ -213,6 +252,6 @@ int main(int argc, char** argv) {
       ++failed;
     }
   }
-  std::printf("%zu cases, %d failed\n", index["cases"].size(), failed);
+  std::printf("%zu cases, %d failed\n", all.size(), failed);
   return failed == 0 ? 0 : 1;
 }

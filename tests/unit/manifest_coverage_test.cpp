@@ -190,17 +190,17 @@ TEST_CASE(
   const auto extra = fbb.CreateString("from a future version");
   fb::ManifestBuilder builder(fbb);
   builder.add_license(license);
-  // Field id 9 (voffset 4 + 2 x 9): past signatures (7) and the id reserved
-  // for shard sets (8).
-  static_assert(fb::Manifest::VT_SIGNATURES == 4 + 2 * 7);
+  // Field id 9 (voffset 4 + 2 x 9): past signatures (7) and shard_set (8).
+  static_assert(fb::Manifest::VT_SHARD_SET == 4 + 2 * 8);
   fbb.AddOffset(4 + 2 * 9, extra);
   fb::FinishManifestBuffer(fbb, builder.Finish());
   const auto manifest = bytes_of(fbb);
   CHECK(open_code(frame(manifest, 0)) == ErrorCode::kManifestInvalid);
   CHECK(open_message(frame(manifest, 0)).find("not in this version's schema") != std::string::npos);
-  CHECK(open_code(frame(manifest, 1)) == ErrorCode::kManifestInvalid);  // 1.1 and 1.2 are implemented too
+  CHECK(open_code(frame(manifest, 1)) == ErrorCode::kManifestInvalid);  // 1.1 to 1.3 are implemented too
   CHECK(open_code(frame(manifest, 2)) == ErrorCode::kManifestInvalid);
-  CHECK(open_code(frame(manifest, 3)) == ErrorCode::kOk);
+  CHECK(open_code(frame(manifest, 3)) == ErrorCode::kManifestInvalid);
+  CHECK(open_code(frame(manifest, 4)) == ErrorCode::kOk);
 }
 
 TEST_CASE("R35: the signatures field (1.2) is refused in a 1.0 or 1.1 file") {

@@ -88,8 +88,9 @@ struct ConvertOptions {
   /// The set appears complete and checked, or not at all: a failure removes
   /// the shards already written, and no name is written when one of them
   /// (shards, index, or the single-file name) exists and overwrite is off.
-  /// Other target formats: unsupported (GGUF splits and OWF shard sets are
-  /// not written yet).
+  /// An OWF target becomes an OWF shard set (spec/shards.md): the same
+  /// names, no index; every shard names the others. Other target formats:
+  /// unsupported (GGUF splits are not written yet).
   std::uint64_t max_shard_bytes = 0;
 };
 

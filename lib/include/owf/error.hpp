@@ -64,6 +64,9 @@ enum class ErrorCode : std::uint16_t {
   kBadLicense = 54,
   kBadProvenance = 55,
   kBadSignature = 56,
+  // Shard sets (spec/shards.md).
+  kBadShardSet = 57,
+  kShardSetMismatch = 58,
   // Compressed storage (spec/compression.md).
   kBadChunkTable = 60,
   kCorruptCompressedData = 61,

@@ -17,6 +17,7 @@ struct Limits {
   std::uint64_t max_alignment = 1ull << 21;        // the format maximum (2 MiB)
   std::uint64_t max_chunk_bytes = 64ull << 20;     // compressed storage: decoded chunk size
   std::uint32_t max_signatures = 64;               // entries of Manifest.signatures (spec/signatures.md)
+  std::uint32_t max_shards = 100'000;              // entries of Manifest.shard_set.shards (spec/shards.md)
 };
 
 }  // namespace owf

@@ -11,6 +11,7 @@
 #include "owf/metadata.hpp"
 #include "owf/reader.hpp"
 #include "owf/remote.hpp"
+#include "owf/shard_set.hpp"
 #include "owf/signature.hpp"
 #include "owf/source.hpp"
 #include "owf/tensor.hpp"

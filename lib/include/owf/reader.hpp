@@ -25,6 +25,8 @@
 
 namespace owf {
 
+struct ShardSetInfo;  // owf/shard_set.hpp
+
 namespace internal {
 struct FileAccess;  // the library's own access to an open file (lib/src/file_access.hpp)
 }
@@ -135,6 +137,11 @@ class OWF_API File {
   Sha256Digest weights_digest() const;
 
   const ModelInfo& info() const;
+
+  /// The shard set this file belongs to (spec/shards.md), checked against
+  /// the file alone (R38); nullptr when the file is not a shard. Open the
+  /// whole set with FileSet (owf/shard_set.hpp).
+  const ShardSetInfo* shard_set() const;
 
   /// The raw manifest bytes (FlatBuffers), as stored.
   std::span<const std::byte> manifest_bytes() const;

@@ -24,6 +24,10 @@ namespace owf {
 
 struct Signature;
 
+namespace internal {
+struct WriterAccess;  // the library's own access to a writer (lib/src/writer_access.hpp)
+}
+
 struct CompressionOptions {
   bool enabled = false;
   int level = 3;
@@ -102,6 +106,7 @@ class OWF_API Writer {
   struct Impl;
 
  private:
+  friend struct internal::WriterAccess;
   explicit Writer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

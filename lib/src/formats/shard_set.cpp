@@ -240,9 +240,7 @@ Result<std::optional<std::filesystem::path>> find_shard_index(const std::filesys
                                                   found[0].filename().string() + ", " + found[1].filename().string() +
                                                   ", ...): name the one to open");
   }
-  if (found.empty())
-    return Error(ErrorCode::kIoError, path.string() + " is a directory holding no shard index (*" +
-                                          std::string(kIndexSuffix) + "); name a weights file");
+  if (found.empty()) return std::optional<std::filesystem::path>();  // an OWF shard set, if anything
   return std::optional(found.front());
 }
 

@@ -18,8 +18,8 @@ namespace owf::internal {
 
 /// The index file `path` stands for: `path` itself when its name ends in
 /// ".index.json", the one such file inside `path` when it is a directory;
-/// nullopt otherwise (not a shard set). A directory holding several
-/// indexes is an error naming them.
+/// nullopt otherwise (a directory without one may hold an OWF shard set).
+/// A directory holding several indexes is an error naming them.
 Result<std::optional<std::filesystem::path>> find_shard_index(const std::filesystem::path& path);
 
 /// The format of the shards the index names (from the first shard's name).
