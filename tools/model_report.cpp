@@ -33,7 +33,37 @@ Totals totals_of(const Source& source) {
 
 std::string format_title(const Source& source) {
   if (const File* f = source.owf_file()) return fmt::format("OWF {}.{}", f->version().major, f->version().minor);
+  if (const FileSet* s = source.owf_file_set()) return fmt::format("OWF shard set of {} files", s->shard_count());
   return std::string(format_name(source.format()));
+}
+
+// Each shard's own numbers (spec/shards.md): the set's files are open by now.
+struct ShardRow {
+  std::string file;
+  std::uint64_t file_size = 0;
+  std::uint64_t tensor_count = 0;
+  std::string first_tensor;
+  std::string weights_digest;
+};
+
+std::vector<ShardRow> shard_rows(const FileSet& set) {
+  std::vector<ShardRow> rows;
+  for (std::size_t k = 0; k < set.shard_count(); ++k) {
+    const ShardEntry& e = set.shard(k);
+    auto file = set.shard_file(k);
+    rows.push_back(
+        {e.file_name, file.ok() ? (*file)->file_size() : 0, e.tensor_count, e.first_tensor, to_hex(e.weights_digest)});
+  }
+  return rows;
+}
+
+void print_shards(const FileSet& set) {
+  fmt::print("\nshards ({})\n", set.shard_count());
+  Table t({"file", "size", "tensors", "first tensor", "weights digest"}, {false, true, true, false, false});
+  for (const ShardRow& r : shard_rows(set))
+    t.add({printable(r.file), human_bytes(r.file_size), grouped(r.tensor_count), printable(r.first_tensor),
+           r.weights_digest});
+  fmt::print("{}", t.render());
 }
 
 void print_license(const std::optional<License>& license) {
@@ -103,6 +133,16 @@ nlohmann::json report_json(const FileReport& r) {
     j["files"] = nlohmann::json::array();
     for (const auto& f : files) j["files"].push_back(f.string());
   }
+  if (const FileSet* set = source.owf_file_set()) {
+    auto shards = nlohmann::json::array();
+    for (const ShardRow& r : shard_rows(*set))
+      shards.push_back({{"file", r.file},
+                        {"file_size", r.file_size},
+                        {"tensor_count", r.tensor_count},
+                        {"first_tensor", r.first_tensor},
+                        {"weights_digest", r.weights_digest}});
+    j["shard_set"] = {{"weights_digest", to_hex(set->weights_digest())}, {"shards", shards}};
+  }
   j["alignment"] = source.alignment();
   j["weights_digest"] = to_hex(r.digests->weights);
   // Always an object, so that license.spdx can be read without a check;
@@ -148,12 +188,15 @@ void print_report(const FileReport& r, bool full) {
   print_field("file size", !r.size          ? std::string("unknown (remote file)")
                            : *r.size < 1024 ? human_bytes(*r.size)
                                             : fmt::format("{} bytes ({})", grouped(*r.size), human_bytes(*r.size)));
-  if (const auto files = source.files(); !files.empty())
+  if (source.owf_file_set() != nullptr) {
+    // The shards are listed below.
+  } else if (const auto files = source.files(); !files.empty())
     print_field("files",
                 fmt::format("{} (an index and {} shards: {} ... {})", files.size(), files.size() - 1,
                             printable(files[1].filename().string()), printable(files.back().filename().string())));
   print_field("alignment", source.alignment() ? std::to_string(source.alignment()) : std::string("-"));
   print_field("weights digest", to_hex(r.digests->weights));
+  if (const FileSet* set = source.owf_file_set()) print_shards(*set);
   print_license(info.license);
   print_provenance(info.provenance);
 

@@ -93,8 +93,9 @@ void add_options(CLI::App& app, Options& o) {
       ->default_str("zstd");
   app.add_flag("--no-compress", o.no_compress, "store tensors uncompressed (the default)");
   app.add_option("--max-shard-size", o.max_shard_size,
-                 "safetensors: write a Hugging Face shard set (OUT's stem-00001-of-0000N shards and "
-                 "OUT.index.json) of shards up to SIZE each: bytes, or with a unit, KB MB GB TB (powers of 1000) "
+                 "split the target into shards of up to SIZE tensor bytes each, named OUT's stem-00001-of-0000N: "
+                 "an OWF shard set, or a Hugging Face safetensors set with OUT.index.json. SIZE: "
+                 "bytes, or with a unit, KB MB GB TB (powers of 1000) "
                  "or KiB MiB GiB TiB (powers of 1024), e.g. 5GB")
       ->type_name("SIZE");
   app.add_flag("-f,--force", o.force, "replace OUT if it is a file or a symbolic link (never a device or directory)");
@@ -201,10 +202,17 @@ int run(int argc, char** argv) {
   for (const auto& file : report->files) size += std::filesystem::file_size(file, ec);
   const bool unchanged = report->renamed.empty() && report->left_out == 0 && report->cast_count == 0;
   const bool set = report->files.size() > 1;
+  // A safetensors set ends with its index; an OWF set is its shards alone.
+  const bool indexed = set && report->format != Format::kOwf;
+  const std::size_t shards = indexed ? report->files.size() - 1 : report->files.size();
   fmt::print("{} -> {}: {} {} tensors, {}{}, weights digest {}{}\n", printable(o.in),
-             printable(set ? report->files.back().string() : o.out), format_name(report->format), report->tensor_count,
-             set ? fmt::format("{} shards, ", report->files.size() - 1) : "", human_bytes(size),
-             to_hex(report->weights_digest),
+             printable(indexed ? report->files.back().string()
+                       : set   ? (std::filesystem::path(o.out).parent_path() /
+                                (std::filesystem::path(o.out).stem().string() + "-*-of-*.owf"))
+                                   .string()
+                             : o.out),
+             format_name(report->format), report->tensor_count, set ? fmt::format("{} shards, ", shards) : "",
+             human_bytes(size), to_hex(report->weights_digest),
              unchanged ? (report->checked ? " (unchanged)" : " (unchanged; not read back)") : "");
   if (set)
     for (const auto& file : report->files)

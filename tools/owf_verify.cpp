@@ -27,6 +27,7 @@ struct Outcome {
   std::optional<Sha256Digest> digest;
   std::optional<Error> error;
   std::string checks;
+  std::size_t shards = 0;  // an OWF shard set: its files
   std::vector<SignatureCheck> signatures;
   bool signed_by_trusted = false;
 };
@@ -60,6 +61,7 @@ Outcome verify_one(const std::string& path, const std::optional<Sha256Digest>& e
     return out;
   }
   out.format = (*source)->format();
+  if (const FileSet* set = (*source)->owf_file_set()) out.shards = set->shard_count();
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < (*source)->tensor_count(); ++i) total += (*source)->tensor(i).logical_bytes;
   ProgressBar bar(path, progress_allowed && total >= kProgressMinBytes);
@@ -73,7 +75,9 @@ Outcome verify_one(const std::string& path, const std::optional<Sha256Digest>& e
     return out;
   }
   out.digest = digests->weights;
-  out.checks = (*source)->owf_file() != nullptr
+  out.checks = (*source)->owf_file_set() != nullptr
+                   ? "every shard's structure, padding, manifest digest and tensor digests, and the set's agreement"
+               : (*source)->owf_file() != nullptr
                    ? "structure, padding, manifest digest and every tensor digest"
                    : fmt::format("{} structure checked and every tensor read; the format stores no digests to compare",
                                  format_name(*out.format));
@@ -135,6 +139,7 @@ int run(int argc, char** argv) {
       j["format"] = o.format ? nlohmann::json(std::string(format_name(*o.format))) : nlohmann::json(nullptr);
       j["weights_digest"] = o.digest ? nlohmann::json(to_hex(*o.digest)) : nlohmann::json(nullptr);
       if (!o.checks.empty()) j["checks"] = o.checks;
+      if (o.shards != 0) j["shards"] = o.shards;
       if (o.error) j["error"] = error_json(*o.error);
       auto sigs = nlohmann::json::array();
       for (const auto& c : o.signatures)
@@ -152,8 +157,9 @@ int run(int argc, char** argv) {
       const bool owf = o.format == Format::kOwf;
       fmt::print(
           "{}: OK {}{}\n", printable(o.path), to_hex(*o.digest),
-          owf ? ""
-              : fmt::format(" ({}: structure checked, digest computed; no stored digests)", format_name(*o.format)));
+          o.shards != 0 ? fmt::format(" (a shard set of {} files, all verified)", o.shards)
+          : owf         ? ""
+                : fmt::format(" ({}: structure checked, digest computed; no stored digests)", format_name(*o.format)));
     }
     if (!json && (!quiet || o.error))
       for (const auto& c : o.signatures)

@@ -7,7 +7,7 @@
 namespace owf::internal {
 
 CheckedSource::CheckedSource(const Source& base, ModelInfo info)
-    : base_(base), info_(std::move(info)), stores_digests_(base.owf_file() != nullptr), states_(base.tensor_count()) {}
+    : base_(base), info_(std::move(info)), stores_digests_(base.stores_digests()), states_(base.tensor_count()) {}
 
 Status CheckedSource::read(std::size_t index, std::span<std::byte> out) const {
   OWF_RETURN_IF_ERROR(base_.read(index, out));

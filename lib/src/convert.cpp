@@ -63,7 +63,7 @@ void override_field(std::string& field, const std::string& value) {
 Status copy_tensor(const Source& source, std::size_t index, Writer& writer, internal::PieceBuffer& buffer) {
   const TensorInfo t = source.tensor(index);
   TensorSpec spec{std::string(t.name), t.dtype, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.role};
-  if (source.owf_file() != nullptr) spec.expected_sha256 = t.sha256;
+  if (source.stores_digests()) spec.expected_sha256 = t.sha256;
   OWF_RETURN_IF_ERROR(writer.begin_tensor(spec));
   OWF_RETURN_IF_ERROR(internal::for_each_piece(source, index, buffer,
                                                [&](std::span<const std::byte> piece) { return writer.append(piece); }));
@@ -101,8 +101,8 @@ Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, con
     if (source_check) OWF_RETURN_IF_ERROR(source_check());
     OWF_ASSIGN_OR_RETURN(File written, File::open(temporary));
     report.weights_digest = written.weights_digest();
-    if (const File* from = source.owf_file(); from != nullptr && from->weights_digest() != report.weights_digest)
-      return output_differs(path, report.weights_digest, from->weights_digest());
+    if (const auto from = source.stored_weights_digest(); from && *from != report.weights_digest)
+      return output_differs(path, report.weights_digest, *from);
     if (!options.check_output) return {};
     OWF_RETURN_IF_ERROR(written.verify());
     report.checked = true;
@@ -175,8 +175,8 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
     set.shards.push_back(std::move(e));
   }
   set.weights_digest = weights_digest_of(std::move(all));
-  if (const File* from = source.owf_file(); from != nullptr && from->weights_digest() != set.weights_digest)
-    return output_differs(path, set.weights_digest, from->weights_digest());
+  if (const auto from = source.stored_weights_digest(); from && *from != set.weights_digest)
+    return output_differs(path, set.weights_digest, *from);
   if (source_check) OWF_RETURN_IF_ERROR(source_check());
 
   for (std::size_t k = 0; k < count; ++k) {
@@ -383,7 +383,7 @@ Result<ConvertReport> write_target(const Source& source, const ModelInfo& info, 
 // (through `checked`, so that the tensors' digests are then known and a
 // second read of a tensor must agree with them).
 Result<Sha256Digest> source_weights_digest(const Source& source, const CheckedSource& checked) {
-  if (const File* file = source.owf_file()) return file->weights_digest();
+  if (const auto stored = source.stored_weights_digest()) return *stored;
   return compute_weights_digest(checked);
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 
+#include "owf/shard_set.hpp"
 #include "owf/source.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
@@ -55,6 +56,17 @@ Result<Digests> compute_digests(const Source& source, const DigestOptions& optio
     out.weights = f->weights_digest();
     return out;
   }
+  if (const FileSet* set = source.owf_file_set()) {
+    if (options.check_stored) {
+      VerifyOptions verify;
+      verify.threads = options.threads;
+      verify.progress = options.progress;
+      OWF_RETURN_IF_ERROR(set->verify(verify));
+    }
+    for (std::size_t i = 0; i < n; ++i) out.tensors[i] = infos[i].sha256;
+    out.weights = set->weights_digest();  // over the stored digests (S5, checked at open)
+    return out;
+  }
   std::uint64_t total = 0;
   for (const auto& t : infos) total += t.logical_bytes;
   std::mutex mutex;
@@ -83,7 +95,7 @@ Result<Digests> compute_digests(const Source& source, const DigestOptions& optio
 }
 
 Result<Sha256Digest> compute_weights_digest(const Source& source, unsigned threads) {
-  if (const File* f = source.owf_file()) return f->weights_digest();
+  if (const auto stored = source.stored_weights_digest()) return *stored;
   DigestOptions options;
   options.threads = threads;
   OWF_ASSIGN_OR_RETURN(Digests d, compute_digests(source, options));

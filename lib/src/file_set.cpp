@@ -245,6 +245,7 @@ class FileSetSource final : public Source {
   }
   bool ranged_reads() const override { return true; }
   const ModelInfo& info() const override { return set_.info(); }
+  const FileSet* owf_file_set() const override { return &set_; }
   std::uint64_t alignment() const override { return files_.front()->alignment(); }
   Result<Sha256Digest> tensor_sha256(std::size_t index) const override { return tensor(index).sha256; }
   std::vector<std::filesystem::path> files() const override {

@@ -12,6 +12,7 @@
 #include "formats/shard_set.hpp"
 #include "io/byte_source.hpp"
 #include "io/http_source.hpp"
+#include "owf/shard_set.hpp"
 #include "parallel.hpp"
 #include "sha256.hpp"
 
@@ -174,6 +175,12 @@ Result<Format> detect_format(const std::filesystem::path& path) {
   if (std::error_code ec; std::filesystem::is_directory(path, ec)) return Format::kOwf;  // a shard set, if anything
   OWF_ASSIGN_OR_RETURN(Head head, read_head(path));
   return detect_from_head(path, head);
+}
+
+std::optional<Sha256Digest> Source::stored_weights_digest() const {
+  if (const File* f = owf_file()) return f->weights_digest();
+  if (const FileSet* s = owf_file_set()) return s->weights_digest();
+  return std::nullopt;
 }
 
 std::optional<std::size_t> Source::find(std::string_view name) const {

@@ -24,6 +24,8 @@
 
 namespace owf {
 
+class FileSet;  // owf/shard_set.hpp
+
 enum class Format : std::uint8_t { kOwf, kSafetensors, kGguf, kNpz, kNpy, kPyTorch };
 
 OWF_API std::string_view format_name(Format format);  // "owf", "safetensors", "gguf", "npz", "npy", "pytorch"
@@ -65,6 +67,13 @@ class OWF_API Source {
   virtual std::vector<std::string> notes() const { return {}; }
   /// The OWF File behind this source, if it is one.
   virtual const File* owf_file() const { return nullptr; }
+  /// The OWF shard set behind this source, if it is one (owf/shard_set.hpp).
+  virtual const FileSet* owf_file_set() const { return nullptr; }
+  /// Whether tensor(i).sha256 are digests the file stores (an OWF file or
+  /// set), against which what is read can be checked.
+  bool stores_digests() const { return owf_file() != nullptr || owf_file_set() != nullptr; }
+  /// The weights digest the file stores (an OWF file or set), else nullopt.
+  std::optional<Sha256Digest> stored_weights_digest() const;
   /// The files this source reads when there are several (a shard set: its
   /// index, then its shards); empty for a source of one file.
   virtual std::vector<std::filesystem::path> files() const { return {}; }
