@@ -2,12 +2,16 @@
 // (`model.safetensors.index.json`, `pytorch_model.bin.index.json`: a JSON
 // object whose "weight_map" names the shard file of every tensor) and its
 // shards, which lie in the index's directory (spec/interchange.md,
-// "Shard sets").
+// "Shard sets"); and the union Source both it and GGUF split sets
+// (formats/gguf/gguf_split.hpp) are read as.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "owf/source.hpp"
 
@@ -28,5 +32,32 @@ Result<Format> shard_set_format(const std::filesystem::path& index);
 /// be the shards' format.
 Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& index, std::optional<Format> format,
                                                const Limits& limits);
+
+/// The most shards (or GGUF splits) a set may have.
+inline constexpr std::size_t kMaxShards = 100'000;
+
+/// One member of a set: its name for messages and its opened Source.
+struct ShardMember {
+  std::string name;
+  std::unique_ptr<Source> source;
+};
+
+/// What a set is made of, beyond its members.
+struct ShardUnion {
+  std::string where;  // the set, for messages: the index, or the split the caller opened
+  std::string noun;   // what a member is called in messages: "shard", "split"
+  Format format = Format::kOwf;
+  /// The set's model information; nullopt: the first member's.
+  std::optional<ModelInfo> info;
+  std::vector<std::string> notes;
+  std::vector<std::filesystem::path> files;  // Source::files()
+};
+
+/// The union of the members' tensors, sorted by name (the members' headers
+/// were read; no tensor data is). Refuses, naming `where` and the members,
+/// a tensor held by two members (foreign_format_invalid) and more than
+/// limits.max_tensors tensors in all (limit_exceeded). The set's alignment
+/// is the first member's. Shared by Hugging Face shard sets and GGUF splits.
+Result<std::unique_ptr<Source>> union_of_shards(std::vector<ShardMember> members, ShardUnion set, const Limits& limits);
 
 }  // namespace owf::internal
