@@ -148,10 +148,14 @@ void print_report(const FileReport& r, bool full) {
   print_field("file size", !r.size          ? std::string("unknown (remote file)")
                            : *r.size < 1024 ? human_bytes(*r.size)
                                             : fmt::format("{} bytes ({})", grouped(*r.size), human_bytes(*r.size)));
-  if (const auto files = source.files(); !files.empty())
-    print_field("files",
-                fmt::format("{} (an index and {} shards: {} ... {})", files.size(), files.size() - 1,
-                            printable(files[1].filename().string()), printable(files.back().filename().string())));
+  if (const auto files = source.files(); !files.empty()) {
+    // A Hugging Face index and its shards, or the splits of a GGUF split set.
+    const bool index = files.front().filename().string().ends_with(".index.json");
+    print_field("files", fmt::format("{} ({}{} {}: {} ... {})", files.size(), index ? "an index and " : "",
+                                     files.size() - (index ? 1 : 0), index ? "shards" : "GGUF splits",
+                                     printable(files[index ? 1 : 0].filename().string()),
+                                     printable(files.back().filename().string())));
+  }
   print_field("alignment", source.alignment() ? std::to_string(source.alignment()) : std::string("-"));
   print_field("weights digest", to_hex(r.digests->weights));
   print_license(info.license);

@@ -7,6 +7,7 @@
 
 #include "file_access.hpp"
 #include "formats/formats.hpp"
+#include "formats/gguf/gguf_split.hpp"
 #include "formats/shard_set.hpp"
 #include "io/byte_source.hpp"
 #include "io/http_source.hpp"
@@ -264,8 +265,8 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
     }
     case Format::kSafetensors:
       return internal::open_safetensors(path, limits);
-    case Format::kGguf:
-      return internal::open_gguf(path, limits);
+    case Format::kGguf:  // a split of a set opens the whole set
+      return internal::open_gguf_model(path, limits);
     case Format::kNpy:
       return internal::open_npy(path, limits);
     case Format::kNpz:
