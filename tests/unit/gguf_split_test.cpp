@@ -257,3 +257,86 @@ TEST_CASE("GGUF split sets: one refusal per defect") {
           std::string::npos);
   }
 }
+
+namespace {
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const auto nl = std::min(text.find('\n', at), text.size());
+    out.push_back(text.substr(at, nl - at));
+    at = nl + 1;
+  }
+  return out;
+}
+
+/// The model written by the GGUF writer as a set of splits PREFIX-0000i-of-0000n.gguf.
+void write_splits(const TempDir& dir, const std::string& prefix, const std::vector<std::vector<std::size_t>>& splits,
+                  std::uint64_t alignment) {
+  const auto all = model_tensors();
+  const auto count = static_cast<std::uint16_t>(splits.size());
+  for (std::uint16_t i = 0; i < count; ++i) {
+    std::vector<FakeTensor> tensors;
+    for (std::size_t t : splits[i]) tensors.push_back(all[t]);
+    const Status st = internal::write_gguf(model(std::move(tensors), model_info()),
+                                           dir / internal::gguf::split_path(prefix, i, count), alignment, {},
+                                           internal::GgufSplit{i, count, static_cast<std::int32_t>(all.size())});
+    REQUIRE_MESSAGE(st.ok(), st.error().to_string());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the GGUF writer writes splits as gguf-split does, and they open as one Source") {
+  TempDir dir;
+  write(model(model_tensors(), model_info()), dir / "whole.gguf");
+  auto whole = open_source(dir / "whole.gguf");
+  REQUIRE(whole.ok());
+  write_splits(dir, "w", kSplits, 0);
+  // The first split: the model's pairs, then the split keys; the others:
+  // the split keys alone.
+  auto first = internal::open_gguf(dir / "w-00001-of-00003.gguf", {});
+  REQUIRE(first.ok());
+  const auto first_keys = lines((*first)->info().metadata.at("gguf.kv_order"));
+  REQUIRE(first_keys.size() == 8);
+  CHECK(std::vector(first_keys.end() - 3, first_keys.end()) ==
+        std::vector<std::string>{"split.no", "split.count", "split.tensors.count"});
+  CHECK((*first)->info().hyperparameters.at("split.tensors.count") == Value(std::int64_t{6}, IntType::kI32));
+  auto second = internal::open_gguf(dir / "w-00002-of-00003.gguf", {});
+  REQUIRE(second.ok());
+  CHECK(lines((*second)->info().metadata.at("gguf.kv_order")) ==
+        std::vector<std::string>{"split.no", "split.count", "split.tensors.count"});
+  CHECK((*second)->info().hyperparameters.at("split.no") == Value(std::int64_t{1}, IntType::kU16));
+  CHECK((*second)->info().provenance.name.empty());
+
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    auto set = open_source(dir / internal::gguf::split_path("w", i, 3));
+    REQUIRE_MESSAGE(set.ok(), set.error().to_string());
+    CHECK((*set)->tensor_count() == 6);
+    CHECK(compute_weights_digest(**set).value() == compute_weights_digest(**whole).value());
+    CHECK((*set)->info() == (*whole)->info());
+    CHECK((*set)->notes().empty());
+  }
+
+  SUBCASE("a first split without tensors (gguf-split --no-tensor-first-split) and an alignment of 64") {
+    write_splits(dir, "e", {{}, {0, 1, 2}, {3, 4, 5}}, 64);
+    auto set = open_source(dir / "e-00003-of-00003.gguf");
+    REQUIRE_MESSAGE(set.ok(), set.error().to_string());
+    CHECK((*set)->tensor_count() == 6);
+    CHECK((*set)->alignment() == 64);
+    CHECK(compute_weights_digest(**set).value() == compute_weights_digest(**whole).value());
+    auto last = internal::open_gguf(dir / "e-00003-of-00003.gguf", {});
+    REQUIRE(last.ok());
+    CHECK((*last)->alignment() == 64);
+  }
+  SUBCASE("an impossible split description is refused before anything is written") {
+    const Status st = internal::write_gguf(model(model_tensors(), model_info()), dir / "bad-00003-of-00003.gguf", 0, {},
+                                           internal::GgufSplit{3, 3, 6});
+    CHECK(st.code() == ErrorCode::kInvalidArgument);
+    CHECK(!std::filesystem::exists(dir / "bad-00003-of-00003.gguf"));
+    const Status more = internal::write_gguf(model(model_tensors(), model_info()), dir / "bad-00001-of-00003.gguf", 0,
+                                             {}, internal::GgufSplit{0, 3, 5});
+    CHECK(more.code() == ErrorCode::kInvalidArgument);
+  }
+}
