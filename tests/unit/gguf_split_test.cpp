@@ -207,13 +207,19 @@ TEST_CASE("GGUF split sets: one refusal per defect") {
     expect_invalid(split_file(dir, 0), {"model-00003-of-00003.gguf", "'split.tensors.count'", "= 7", "says 6"});
   }
   SUBCASE("a union with another number of tensors than split.tensors.count") {
-    for (std::uint32_t i = 0; i < 3; ++i) write_split(dir, i, kSplits[i], SplitKeyValues{i, 3, 5});
-    expect_invalid(split_file(dir, 1), {"the 3 splits hold 6 tensors, but split.tensors.count is 5"});
+    for (std::uint32_t i = 0; i < 3; ++i) write_split(dir, i, kSplits[i], SplitKeyValues{i, 3, 7});
+    expect_invalid(split_file(dir, 1), {"the 3 splits hold 6 tensors, but split.tensors.count is 7"});
+    // Too many: found without reading the splits after the one that tips it over.
+    for (std::uint32_t i = 0; i < 3; ++i) write_split(dir, i, kSplits[i], SplitKeyValues{i, 3, 4});
+    std::filesystem::remove(split_file(dir, 2));
+    expect_invalid(split_file(dir, 0),
+                   {"the first 2 of 3 splits already hold 5 tensors, but split.tensors.count is 4"});
   }
   SUBCASE("a tensor in two splits") {
-    write_split(dir, 0, kSplits[0]);
-    write_split(dir, 1, {1, 2, 3});
-    write_split(dir, 2, {4, 5});
+    // 7 tensors in the files, as split.tensors.count says, 6 names.
+    write_split(dir, 0, kSplits[0], SplitKeyValues{0, 3, 7});
+    write_split(dir, 1, {1, 2, 3}, SplitKeyValues{1, 3, 7});
+    write_split(dir, 2, {4, 5}, SplitKeyValues{2, 3, 7});
     expect_invalid(split_file(dir, 2),
                    {"tensor 'blk.0.attn_q.weight' is in split 'model-00001-of-00003.gguf' and in split "
                     "'model-00002-of-00003.gguf'"});

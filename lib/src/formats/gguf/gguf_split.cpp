@@ -30,6 +30,10 @@ namespace {
 
 using namespace gguf;
 
+// Compatibility notes of the whole set, at most (each split has its own
+// bound; a set may have thousands of splits).
+constexpr std::size_t kMaxSetNotes = 64;
+
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 /// "key 'split.no' (key/value pair 3 at byte 120)"
@@ -158,6 +162,13 @@ Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& pat
   std::vector<std::filesystem::path> files;
   std::vector<std::string> notes;
   std::vector<std::string> order;  // the tensors in split order, each split's in file order
+  std::uint64_t dropped_notes = 0;
+  const auto add_note = [&](std::string note) {
+    if (notes.size() < kMaxSetNotes)
+      notes.push_back(std::move(note));
+    else
+      ++dropped_notes;
+  };
   for (std::uint32_t i = 0; i < keys->count; ++i) {
     const std::filesystem::path split = split_path(name->prefix, i, keys->count);
     const std::string split_where = split.string();
@@ -166,8 +177,8 @@ Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& pat
     if (i == keys->no) {
       file = std::move(named);
     } else {
-      std::error_code ec;
-      if (!std::filesystem::exists(split, ec))
+      std::error_code ec;  // other reasons a split cannot be read are its own error, below
+      if (!std::filesystem::exists(split, ec) && !ec)
         return invalid(where, "split " + std::to_string(i + 1) + " of " + std::to_string(keys->count) + ", " +
                                   in_quotes(split_name) + ", is missing (" + split_where + " does not exist)");
       auto split_bytes = open_file_source(split);
@@ -201,19 +212,26 @@ Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& pat
                                   " says " + std::to_string(keys->tensors_count));
     }
     const Source& s = *file.source;
-    for (const auto& n : s.notes()) notes.push_back("split " + in_quotes(split_name) + ": " + n);
+    for (const auto& n : s.notes()) add_note("split " + in_quotes(split_name) + ": " + n);
     // gguf-split writes the model's pairs into the first split only; a later
     // split with pairs of its own that differ is read, and said.
     if (i > 0) {
       const ModelInfo other = without_tensor_records(s.info());
       if (other != ModelInfo{} && other != without_tensor_records(members.front().source->info()))
-        notes.push_back("split " + in_quotes(split_name) + " carries other model information than the first split " +
-                        in_quotes(members.front().name) + "; the set shows the first split's");
+        add_note("split " + in_quotes(split_name) + " carries other model information than the first split " +
+                 in_quotes(members.front().name) + "; the set shows the first split's");
     }
+    // Past split.tensors.count, the rest of the set need not be read.
+    if (s.tensor_count() > keys->tensors_count - order.size())
+      return invalid(where, "the first " + std::to_string(i + 1) + " of " + std::to_string(keys->count) +
+                                " splits already hold " + std::to_string(order.size() + s.tensor_count()) +
+                                " tensors, but split.tensors.count is " + std::to_string(keys->tensors_count));
     for (std::size_t t = 0; t < s.tensor_count(); ++t) order.emplace_back(s.tensor(t).name);
     members.push_back({split_name, std::move(file.source)});
     files.push_back(split);
   }
+
+  if (dropped_notes > 0) notes.push_back(std::to_string(dropped_notes) + " more notes like these");
 
   // The first split's information, without the split keys (left out by the
   // reader), with the set's tensor order and every split's file shapes.
