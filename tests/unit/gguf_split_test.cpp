@@ -12,6 +12,7 @@
 #include "fake_source.hpp"
 #include "formats/formats.hpp"
 #include "owf/owf.hpp"
+#include "tensor_selection.hpp"
 #include "test_util.hpp"
 
 using namespace owf;
@@ -345,4 +346,30 @@ TEST_CASE("the GGUF writer writes splits as gguf-split does, and they open as on
                                              {}, internal::GgufSplit{0, 3, 5});
     CHECK(more.code() == ErrorCode::kInvalidArgument);
   }
+}
+
+TEST_CASE("a corpus model split in three by the GGUF writer opens as the model, and merges back byte for byte") {
+  const std::filesystem::path original =
+      std::filesystem::path(OWF_CORPUS_DIR) / "python-gen-worker" / "stories260K.gguf";
+  if (!std::filesystem::exists(original)) return;
+  auto model_file = open_source(original);
+  REQUIRE_MESSAGE(model_file.ok(), model_file.error().to_string());
+  const Source& m = **model_file;
+  REQUIRE(m.tensor_count() == 48);
+  TempDir dir;
+  for (std::uint16_t i = 0; i < 3; ++i) {
+    std::vector<std::size_t> part;
+    for (std::size_t t = 16u * i; t < 16u * (i + 1); ++t) part.push_back(t);  // GGUF sources are in file order
+    const internal::SelectedSource split(m, std::move(part));
+    const Status st = internal::write_gguf(split, dir / internal::gguf::split_path("stories260K", i, 3), 0, {},
+                                           internal::GgufSplit{i, 3, 48});
+    REQUIRE_MESSAGE(st.ok(), st.error().to_string());
+  }
+  auto set = open_source(dir / "stories260K-00002-of-00003.gguf");
+  REQUIRE_MESSAGE(set.ok(), set.error().to_string());
+  CHECK((*set)->tensor_count() == 48);
+  CHECK(compute_weights_digest(**set).value() == compute_weights_digest(m).value());
+  CHECK((*set)->info() == m.info());
+  write(**set, dir / "merged.gguf");
+  CHECK(owf::test::slurp(dir / "merged.gguf") == owf::test::slurp(original));
 }
