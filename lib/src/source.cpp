@@ -148,8 +148,8 @@ Result<std::unique_ptr<Source>> open_remote_source(const std::string& url, const
     }
     case Format::kSafetensors:
       return internal::open_safetensors(std::move(bytes), options.limits);
-    case Format::kGguf:
-      return internal::open_gguf(std::move(bytes), options.limits);
+    case Format::kGguf:  // a split of a set opens the whole set
+      return internal::open_gguf_model(std::move(bytes), url, options.remote, options.limits);
     case Format::kNpy:
       return internal::open_npy(std::move(bytes), path.stem().string(), options.limits);
     case Format::kNpz:

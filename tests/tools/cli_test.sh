@@ -259,35 +259,7 @@ run 0 "$inspect" --json escape.safetensors
 check "--json keeps the name exact (JSON-escaped)" has "$out" 'x\\u001b\[2K\\r'
 
 echo "== GGUF split sets"
-# Little-endian integers and GGUF strings, for files built byte by byte.
-le() { local i; for ((i = 0; i < $2; i++)); do printf "\\x$(printf %02x $((($1 >> (8 * i)) & 255)))"; done; }
-gstr() { le ${#1} 8; printf '%s' "$1"; }
-# gguf_file PATH KVS... -- TENSORS...: a GGUF v3 file; a KV is KEY:TYPE:VALUE
-# (u16, i32 or u32), a tensor NAME:FILLBYTE is 4 F32 values of that byte.
-gguf_file() {
-  local path=$1 kvs=() tensors=() kv t k=0
-  shift
-  while [ "$1" != -- ]; do kvs+=("$1"); shift; done
-  shift
-  tensors=("$@")
-  { printf 'GGUF'; le 3 4; le ${#tensors[@]} 8; le ${#kvs[@]} 8
-    for kv in "${kvs[@]}"; do
-      IFS=: read -r key type value <<<"$kv"
-      gstr "$key"
-      case $type in u16) le 2 4; le "$value" 2 ;; i32) le 5 4; le "$value" 4 ;; u32) le 4 4; le "$value" 4 ;; esac
-    done
-    for t in "${tensors[@]}"; do gstr "${t%%:*}"; le 1 4; le 4 8; le 0 4; le $((32 * k)) 8; k=$((k + 1)); done
-  } >"$path"
-  truncate -s $((($(stat -c %s "$path") + 31) / 32 * 32)) "$path"
-  for t in "${tensors[@]}"; do
-    { for ((i = 0; i < 16; i++)); do printf "\\x${t##*:}"; done; head -c 16 /dev/zero; } >>"$path"
-  done
-}
-arch=(llama.context_length:u32:64 llama.block_count:u32:1)
-gguf_file whole.gguf "${arch[@]}" -- a.weight:11 b.weight:22 c.weight:33 d.weight:44
-gguf_file tiny-00001-of-00003.gguf "${arch[@]}" split.no:u16:0 split.count:u16:3 split.tensors.count:i32:4 -- a.weight:11
-gguf_file tiny-00002-of-00003.gguf split.no:u16:1 split.count:u16:3 split.tensors.count:i32:4 -- b.weight:22 c.weight:33
-gguf_file tiny-00003-of-00003.gguf split.no:u16:2 split.count:u16:3 split.tensors.count:i32:4 -- d.weight:44
+tiny_split_set .
 run 0 "$inspect" whole.gguf
 whole_digest=$(sed -nE 's/^ *weights digest +([0-9a-f]{64}).*/\1/p' <<<"$out")
 check "the unsplit file has a digest" test -n "$whole_digest"

@@ -76,8 +76,9 @@ class OWF_API Source {
 /// Opens any supported format (detected from the content) with its reader's
 /// full validation. `path` may be an http(s):// URL (owf/remote.hpp). A
 /// Hugging Face shard index (or a directory holding one) opens its shards,
-/// and a local GGUF file that is one split of a set (NAME-00002-of-00003.gguf)
-/// opens every split, as one Source (spec/interchange.md, "Shard sets").
+/// and a GGUF file (or URL) that is one split of a set
+/// (NAME-00002-of-00003.gguf) opens every split, as one Source
+/// (spec/interchange.md, "Shard sets").
 OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path,
                                                     std::optional<Format> format = std::nullopt,
                                                     const Limits& limits = {});

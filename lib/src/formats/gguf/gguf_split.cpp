@@ -6,6 +6,7 @@
 // itself is the shard sets' (formats/shard_set.hpp).
 #include "formats/gguf/gguf_split.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <system_error>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "formats/gguf/gguf_format.hpp"
 #include "formats/gguf/gguf_metadata.hpp"
 #include "formats/shard_set.hpp"
+#include "io/http_source.hpp"
 
 namespace owf::internal {
 
@@ -134,16 +136,29 @@ ModelInfo without_tensor_records(ModelInfo info) {
   return info;
 }
 
-}  // namespace
+/// Where the splits of a set are: files beside the one named, or URLs
+/// beside the one named (the same query after each).
+struct Location {
+  std::string named;                      // the path, or the URL without its query and fragment
+  std::string tail;                       // a URL's query and fragment
+  const RemoteOptions* remote = nullptr;  // null: local files
 
-Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& path, const Limits& limits) {
-  OWF_ASSIGN_OR_RETURN(auto bytes, open_file_source(path));
-  OWF_ASSIGN_OR_RETURN(GgufFile named, open_gguf_file(std::move(bytes), limits, true));
-  const std::string where = path.string();
-  OWF_ASSIGN_OR_RETURN(const std::optional<SetKeys> keys, set_keys(where, named.split, limits));
-  if (!keys) return std::move(named.source);
+  /// A split's path or URL for messages (no credentials).
+  std::string shown(const std::string& at) const { return remote ? redacted_url(at) : at; }
+  /// The same for Source::files(): a URL without its query (as open_source shows URLs).
+  std::string listed(const std::string& at) const {
+    std::string s = shown(at);
+    if (remote && s.ends_with("?...")) s.resize(s.size() - 4);
+    return s;
+  }
+};
 
-  const auto name = parse_split_name(path.native());
+/// The set that `named` (already opened, with `keys`) is a split of.
+Result<std::unique_ptr<Source>> open_set(GgufFile named, const SetKeys* keys, const Location& loc,
+                                         const Limits& limits) {
+  const std::string where = loc.shown(loc.named + loc.tail);
+  const std::filesystem::path path = loc.named;  // for its file name
+  const auto name = parse_split_name(loc.named);
   const std::string expected_suffix = split_path("", keys->no, keys->count);
   if (!name)
     return invalid(where, "a GGUF split (split.no = " + std::to_string(keys->no) +
@@ -170,18 +185,19 @@ Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& pat
       ++dropped_notes;
   };
   for (std::uint32_t i = 0; i < keys->count; ++i) {
-    const std::filesystem::path split = split_path(name->prefix, i, keys->count);
-    const std::string split_where = split.string();
-    const std::string split_name = split.filename().string();
+    const std::string split_named = split_path(name->prefix, i, keys->count);
+    const std::string split = split_named + loc.tail;
+    const std::string split_where = loc.shown(split);
+    const std::string split_name = std::filesystem::path(split_named).filename().string();
     GgufFile file;
     if (i == keys->no) {
       file = std::move(named);
     } else {
       std::error_code ec;  // other reasons a split cannot be read are its own error, below
-      if (!std::filesystem::exists(split, ec) && !ec)
+      if (!loc.remote && !std::filesystem::exists(split, ec) && !ec)
         return invalid(where, "split " + std::to_string(i + 1) + " of " + std::to_string(keys->count) + ", " +
                                   in_quotes(split_name) + ", is missing (" + split_where + " does not exist)");
-      auto split_bytes = open_file_source(split);
+      auto split_bytes = loc.remote ? open_http_source(split, *loc.remote) : open_file_source(split);
       if (!split_bytes.ok())
         return Error(split_bytes.code(),
                      where + ": split " + in_quotes(split_name) + ": " + split_bytes.error().message());
@@ -228,7 +244,7 @@ Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& pat
                                 " tensors, but split.tensors.count is " + std::to_string(keys->tensors_count));
     for (std::size_t t = 0; t < s.tensor_count(); ++t) order.emplace_back(s.tensor(t).name);
     members.push_back({split_name, std::move(file.source)});
-    files.push_back(split);
+    files.push_back(loc.listed(split));
   }
 
   if (dropped_notes > 0) notes.push_back(std::to_string(dropped_notes) + " more notes like these");
@@ -256,6 +272,26 @@ Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& pat
                               std::to_string(source->tensor_count()) + " tensors, but split.tensors.count is " +
                               std::to_string(keys->tensors_count));
   return source;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& path, const Limits& limits) {
+  OWF_ASSIGN_OR_RETURN(auto bytes, open_file_source(path));
+  OWF_ASSIGN_OR_RETURN(GgufFile named, open_gguf_file(std::move(bytes), limits, true));
+  OWF_ASSIGN_OR_RETURN(const std::optional<SetKeys> keys, set_keys(path.string(), named.split, limits));
+  if (!keys) return std::move(named.source);
+  return open_set(std::move(named), &*keys, Location{path.string(), "", nullptr}, limits);
+}
+
+Result<std::unique_ptr<Source>> open_gguf_model(std::shared_ptr<const ByteSource> bytes, const std::string& url,
+                                                const RemoteOptions& remote, const Limits& limits) {
+  OWF_ASSIGN_OR_RETURN(GgufFile named, open_gguf_file(std::move(bytes), limits, true));
+  OWF_ASSIGN_OR_RETURN(const std::optional<SetKeys> keys, set_keys(redacted_url(url), named.split, limits));
+  if (!keys) return std::move(named.source);
+  const std::size_t cut = std::min(url.find('?'), url.find('#'));
+  Location loc{url.substr(0, cut), cut == std::string::npos ? "" : url.substr(cut), &remote};
+  return open_set(std::move(named), &*keys, loc, limits);
 }
 
 }  // namespace owf::internal

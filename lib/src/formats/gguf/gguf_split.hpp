@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "io/byte_source.hpp"
+#include "owf/remote.hpp"
 #include "owf/source.hpp"
 
 namespace owf::internal::gguf {
@@ -62,5 +63,9 @@ namespace owf::internal {
 /// tensors, sorted by name, with the first split's model information. Any
 /// split may be named.
 Result<std::unique_ptr<Source>> open_gguf_model(const std::filesystem::path& path, const Limits& limits);
+/// The same for the GGUF file at `url`, already opened (`bytes`): the other
+/// splits are the URLs with the split's name changed (the query kept).
+Result<std::unique_ptr<Source>> open_gguf_model(std::shared_ptr<const ByteSource> bytes, const std::string& url,
+                                                const RemoteOptions& remote, const Limits& limits);
 
 }  // namespace owf::internal
