@@ -228,14 +228,34 @@ TEST_CASE("GGUF split sets: one refusal per defect") {
   SUBCASE("a split whose name does not follow llama.cpp's pattern") {
     write_split(dir, 0, kSplits[0], std::nullopt, "model-part1.gguf");
     expect_invalid(dir / "model-part1.gguf", {"model-part1.gguf", "does not end in", "'-00001-of-00003.gguf'"});
-    write_split(dir, 0, kSplits[0], std::nullopt, "model-1-of-3.gguf");
-    expect_invalid(dir / "model-1-of-3.gguf", {"does not end in"});
+    for (const char* name : {"model-1-of-3.gguf", "model-000001-of-00003.gguf", "-00001-of-00003.gguf",
+                             "model-00001-of-00003.GGUF", "model-00001_of-00003.gguf"}) {
+      CAPTURE(name);
+      write_split(dir, 0, kSplits[0], std::nullopt, name);
+      // The prefix is a path's: "dir/-00001-of-00003.gguf" has one (as for llama_split_prefix).
+      if (std::string_view(name).starts_with("-")) {
+        expect_invalid(dir / name, {"split 2 of 3", "is missing"});
+        continue;
+      }
+      expect_invalid(dir / name, {"does not end in"});
+    }
   }
   SUBCASE("split keys of other types than llama.cpp writes") {
     SplitKeyValues k{0, 3, 6};
     k.count_type = IntType::kU32;
     write_split(dir, 0, kSplits[0], k);
     expect_invalid(split_file(dir, 0), {"'split.count'", "must have type u16, not u32"});
+  }
+  SUBCASE("a split without split.no, or with a negative split.tensors.count") {
+    ModelInfo info = model_info();
+    info.hyperparameters["split.count"] = Value(std::int64_t{3}, IntType::kU16);
+    info.hyperparameters["split.tensors.count"] = Value(std::int64_t{6}, IntType::kI32);
+    write(model({model_tensors()[0]}, info), split_file(dir, 0));
+    expect_invalid(split_file(dir, 0), {"without the key 'split.no'"});
+    info.hyperparameters["split.no"] = Value(std::int64_t{0}, IntType::kU16);
+    info.hyperparameters["split.tensors.count"] = Value(std::int64_t{-1}, IntType::kI32);
+    write(model({model_tensors()[0]}, info), split_file(dir, 0));
+    expect_invalid(split_file(dir, 0), {"'split.tensors.count'", "is negative (-1)"});
   }
   SUBCASE("split.no outside the set") {
     write_split(dir, 0, kSplits[0], SplitKeyValues{3, 3, 6});

@@ -95,8 +95,8 @@ Result<std::optional<SetKeys>> set_keys(const std::string& where, const SplitKey
 }
 
 /// The path without "-NNNNN-of-MMMMM.gguf", and the numbers, when the path
-/// ends so (llama_split_prefix: the numbers are at least 5 digits, the
-/// prefix is not empty).
+/// ends so: 5 digits each, as llama_split_path's %05d writes every number
+/// a u16 can hold, after a non-empty prefix (llama_split_prefix).
 struct SplitName {
   std::string prefix;
   std::uint64_t no1 = 0;  // 1-based
@@ -107,23 +107,20 @@ std::optional<SplitName> parse_split_name(const std::string& path) {
   constexpr std::string_view kExt = ".gguf";
   if (!path.ends_with(kExt)) return std::nullopt;
   std::size_t end = path.size() - kExt.size();
-  // Digits backwards from `end`; at least 5, at most 9.
-  const auto digits = [&](std::size_t& e, std::uint64_t& value) {
-    std::size_t b = e;
-    while (b > 0 && path[b - 1] >= '0' && path[b - 1] <= '9' && e - b < 9) --b;
-    if (e - b < 5) return false;
-    value = std::stoull(path.substr(b, e - b));
-    e = b;
+  // The 5 digits before `e`, which must follow `before`.
+  const auto digits = [&](std::size_t& e, std::uint64_t& value, std::string_view before) {
+    if (e < 5 + before.size()) return false;
+    const std::size_t b = e - 5;
+    for (std::size_t k = b; k < e; ++k)
+      if (path[k] < '0' || path[k] > '9') return false;
+    if (path.compare(b - before.size(), before.size(), before) != 0) return false;
+    value = std::stoull(path.substr(b, 5));
+    e = b - before.size();
     return true;
   };
   SplitName n;
-  if (!digits(end, n.count)) return std::nullopt;
-  constexpr std::string_view kOf = "-of-";
-  if (end < kOf.size() || path.compare(end - kOf.size(), kOf.size(), kOf) != 0) return std::nullopt;
-  end -= kOf.size();
-  if (!digits(end, n.no1)) return std::nullopt;
-  if (end < 2 || path[end - 1] != '-') return std::nullopt;
-  n.prefix = path.substr(0, end - 1);
+  if (!digits(end, n.count, "-of-") || !digits(end, n.no1, "-") || end == 0) return std::nullopt;
+  n.prefix = path.substr(0, end);
   return n;
 }
 
