@@ -190,10 +190,14 @@ void print_report(const FileReport& r, bool full) {
                                             : fmt::format("{} bytes ({})", grouped(*r.size), human_bytes(*r.size)));
   if (source.owf_file_set() != nullptr) {
     // The shards are listed below.
-  } else if (const auto files = source.files(); !files.empty())
-    print_field("files",
-                fmt::format("{} (an index and {} shards: {} ... {})", files.size(), files.size() - 1,
-                            printable(files[1].filename().string()), printable(files.back().filename().string())));
+  } else if (const auto files = source.files(); !files.empty()) {
+    // A Hugging Face index and its shards, or the splits of a GGUF split set.
+    const bool index = files.front().filename().string().ends_with(".index.json");
+    print_field("files", fmt::format("{} ({}{} {}: {} ... {})", files.size(), index ? "an index and " : "",
+                                     files.size() - (index ? 1 : 0), index ? "shards" : "GGUF splits",
+                                     printable(files[index ? 1 : 0].filename().string()),
+                                     printable(files.back().filename().string())));
+  }
   print_field("alignment", source.alignment() ? std::to_string(source.alignment()) : std::string("-"));
   print_field("weights digest", to_hex(r.digests->weights));
   if (const FileSet* set = source.owf_file_set()) print_shards(*set);

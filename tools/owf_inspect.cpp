@@ -110,8 +110,8 @@ int run(int argc, char** argv) {
   std::optional<std::uint64_t> size;
   if (const File* f = (*source)->owf_file()) {
     size = f->file_size();
-  } else if (const auto files = (*source)->files(); !files.empty()) {
-    std::error_code ec;  // a shard set: its index and every shard
+  } else if (const auto files = (*source)->files(); !files.empty() && !is_url(path)) {
+    std::error_code ec;  // a shard set: its index and every shard (or a GGUF split set: its splits)
     size = 0;
     for (const auto& file : files) *size += std::filesystem::file_size(file, ec);
   } else if (!is_url(path)) {

@@ -9,6 +9,7 @@
 #include "file_access.hpp"
 #include "file_set.hpp"
 #include "formats/formats.hpp"
+#include "formats/gguf/gguf_split.hpp"
 #include "formats/shard_set.hpp"
 #include "io/byte_source.hpp"
 #include "io/http_source.hpp"
@@ -150,8 +151,8 @@ Result<std::unique_ptr<Source>> open_remote_source(const std::string& url, const
     }
     case Format::kSafetensors:
       return internal::open_safetensors(std::move(bytes), options.limits);
-    case Format::kGguf:
-      return internal::open_gguf(std::move(bytes), options.limits);
+    case Format::kGguf:  // a split of a set opens the whole set
+      return internal::open_gguf_model(std::move(bytes), url, options.remote, options.limits);
     case Format::kNpy:
       return internal::open_npy(std::move(bytes), path.stem().string(), options.limits);
     case Format::kNpz:
@@ -279,8 +280,8 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
     }
     case Format::kSafetensors:
       return internal::open_safetensors(path, limits);
-    case Format::kGguf:
-      return internal::open_gguf(path, limits);
+    case Format::kGguf:  // a split of a set opens the whole set
+      return internal::open_gguf_model(path, limits);
     case Format::kNpy:
       return internal::open_npy(path, limits);
     case Format::kNpz:

@@ -43,6 +43,7 @@ for i in $(seq -w 1 5000); do specs+=("$long.t$i:4"); done
 safetensors many.safetensors "${specs[@]}"
 cp "$corpus/burn/mnist.safetensors" www/mnist.safetensors
 cp "$corpus/llama4j/tinyllamas-stories-260k-q8_0.gguf" www/stories.gguf
+tiny_split_set www
 for f in mnist big many; do
   src=$f.safetensors
   [ -e "www/$src" ] && src=www/$src
@@ -93,6 +94,20 @@ for f in mnist.owf many.owf big.owf mnist.safetensors stories.gguf; do
 done
 run 0 "$tools/owf-inspect" --json "$base/mnist.owf"
 check "inspect --json of a URL names the URL" has "$out" "\"file\": \"$base/mnist.owf\""
+# A GGUF split set opens from the URL of any split: the others are fetched
+# beside it, with the same query.
+run 0 "$tools/owf-inspect" www/whole.gguf
+split_digest=$(digest_of "$(grep "weights digest" <<<"$out")")
+run 0 "$tools/owf-inspect" "$base/tiny-00002-of-00003.gguf?download=true"
+check "a split's URL opens the set" has "$out" "files +3 \(3 GGUF splits: tiny-00001-of-00003.gguf ... tiny-00003-of-00003.gguf\)"
+check "... with the unsplit file's digest" has "$out" "weights digest +$split_digest"
+check "... size unknown rather than made up" has "$out" "file size +unknown"
+check "every split was asked for with the query" test "$(grep -c 'GET /tiny-0000[123]-of-00003.gguf?download=true' nginx/access.log)" -ge 3
+run 0 "$tools/owf-inspect" --json "$base/tiny-00003-of-00003.gguf"
+check "--json lists the splits' URLs" has "$out" "\"$base/tiny-00001-of-00003.gguf\""
+mv www/tiny-00003-of-00003.gguf www/gone.gguf
+run 2 "$tools/owf-inspect" "$base/tiny-00001-of-00003.gguf"
+check "a missing split's URL is named" has "$err" "split 'tiny-00003-of-00003.gguf'.*404"
 # Read-only: nothing is written to a URL.
 run 2 "$tools/owf-convert" www/mnist.owf "$base/out.safetensors"
 check "convert to a URL is refused" has "$err" "read-only"

@@ -258,6 +258,31 @@ check "inspect escapes names" lacks "$out" $'\e'
 run 0 "$inspect" --json escape.safetensors
 check "--json keeps the name exact (JSON-escaped)" has "$out" 'x\\u001b\[2K\\r'
 
+echo "== GGUF split sets"
+tiny_split_set .
+run 0 "$inspect" whole.gguf
+whole_digest=$(sed -nE 's/^ *weights digest +([0-9a-f]{64}).*/\1/p' <<<"$out")
+check "the unsplit file has a digest" test -n "$whole_digest"
+run 0 "$inspect" tiny-00002-of-00003.gguf
+check "inspect of any split shows the whole set" has "$out" "files +3 \(3 GGUF splits: tiny-00001-of-00003.gguf ... tiny-00003-of-00003.gguf\)"
+check "... with the unsplit file's digest" has "$out" "weights digest +$whole_digest"
+check "... and the first split's hyperparameters, without split.*" has "$out" "llama.block_count"
+check "... no split keys" lacks "$out" "split\.count"
+run 0 "$inspect" --json tiny-00003-of-00003.gguf
+check "--json lists the splits" has "$(tr -d ' \n' <<<"$out")" '"files":\["[^"]*tiny-00001-of-00003.gguf","[^"]*tiny-00002-of-00003.gguf","[^"]*tiny-00003-of-00003.gguf"\]'
+run 0 "$convert" tiny-00001-of-00003.gguf tiny.owf --license MIT
+check "convert of a split set writes one OWF file of all its tensors" has "$out" "owf 4 tensors.*weights digest $whole_digest"
+run 0 "$verify" tiny.owf
+run 0 "$convert" tiny-00003-of-00003.gguf merged.gguf
+check "convert to GGUF merges the splits" has "$out" "gguf 4 tensors"
+run 0 "$inspect" merged.gguf
+check "the merged file has no split keys" lacks "$out" "split\."
+mv tiny-00002-of-00003.gguf elsewhere.gguf
+run 1 "$inspect" tiny-00001-of-00003.gguf
+check "a missing split is named" has "$err" "foreign_format_invalid.*split 2 of 3, 'tiny-00002-of-00003.gguf', is missing"
+run 1 "$inspect" elsewhere.gguf
+check "a split under another name is refused, saying why" has "$err" "does not end in '-NNNNN-of-NNNNN.gguf'"
+
 echo "== owf-edit"
 cp a.owf e.owf
 before_size=$(stat -c %s e.owf)

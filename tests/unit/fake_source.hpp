@@ -16,14 +16,16 @@ struct FakeTensor {
   DType dtype = DType::kF32;
   std::vector<std::uint64_t> shape;
   std::uint64_t offset = 0;  // TensorInfo::offset (data order)
+  std::uint8_t salt = 0;     // added to every byte, so that tensors differ
 };
 
 class FakeSource final : public Source {
  public:
-  /// Reads return bytes equal to the low byte of their offset in the tensor,
-  /// and fail (io_error) at or beyond `readable` bytes into a tensor.
-  FakeSource(std::vector<FakeTensor> tensors, bool ranged, std::uint64_t readable = UINT64_MAX)
-      : tensors_(std::move(tensors)), ranged_(ranged), readable_(readable) {}
+  /// Reads return bytes equal to the low byte of their offset in the tensor
+  /// (plus the tensor's salt), and fail (io_error) at or beyond `readable`
+  /// bytes into a tensor.
+  FakeSource(std::vector<FakeTensor> tensors, bool ranged, std::uint64_t readable = UINT64_MAX, ModelInfo info = {})
+      : tensors_(std::move(tensors)), ranged_(ranged), readable_(readable), info_(std::move(info)) {}
 
   Format format() const override { return Format::kOwf; }
   std::size_t tensor_count() const override { return tensors_.size(); }
@@ -55,7 +57,8 @@ class FakeSource final : public Source {
     if (offset + out.size() > readable_)
       return Error(ErrorCode::kIoError,
                    "fake read of tensor " + std::to_string(index) + " at " + std::to_string(offset) + " fails");
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>((offset + i) & 0xFF);
+    const std::uint8_t salt = tensors_.at(index).salt;
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>((offset + i + salt) & 0xFF);
     return {};
   }
 

@@ -75,14 +75,19 @@ class OWF_API Source {
   /// The weights digest the file stores (an OWF file or set), else nullopt.
   std::optional<Sha256Digest> stored_weights_digest() const;
   /// The files this source reads when there are several (a shard set: its
-  /// index, then its shards); empty for a source of one file.
+  /// index, then its shards; a GGUF split set: its splits in order); empty
+  /// for a source of one file.
   virtual std::vector<std::filesystem::path> files() const { return {}; }
 
   std::optional<std::size_t> find(std::string_view name) const;
 };
 
 /// Opens any supported format (detected from the content) with its reader's
-/// full validation. `path` may be an http(s):// URL (owf/remote.hpp).
+/// full validation. `path` may be an http(s):// URL (owf/remote.hpp). A
+/// Hugging Face shard index (or a directory holding one) opens its shards,
+/// and a GGUF file (or URL) that is one split of a set
+/// (NAME-00002-of-00003.gguf) opens every split, as one Source
+/// (spec/interchange.md, "Shard sets").
 OWF_API Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path,
                                                     std::optional<Format> format = std::nullopt,
                                                     const Limits& limits = {});

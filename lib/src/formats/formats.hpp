@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,21 @@ Result<std::unique_ptr<Source>> open_pytorch(std::shared_ptr<const ByteSource> s
 // the largest tensor. Model information is mapped to the format's own
 // metadata as losslessly as the format allows (spec/interchange.md).
 Status write_safetensors(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});
+/// One file of a GGUF split set, as llama.cpp's gguf-split writes it
+/// (spec/interchange.md, "GGUF splits"): the keys split.no (u16),
+/// split.count (u16) and split.tensors.count (i32).
+struct GgufSplit {
+  std::uint16_t no = 0;  // from 0
+  std::uint16_t count = 1;
+  std::int32_t tensors_count = 0;  // in all splits
+};
 /// alignment 0: the source's alignment where it has one, else 32 (GGUF's default).
+/// With `split`: the file is that split of a set, holding the source's
+/// tensors; the first split also holds the model's key/value pairs, the
+/// others only the split keys (and general.alignment when not 32). The
+/// caller names the file (gguf::split_path) and chooses each split's tensors.
 Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment,
-                  const OutputOptions& output = {});
+                  const OutputOptions& output = {}, const std::optional<GgufSplit>& split = std::nullopt);
 Status write_npz(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});
 /// The source must hold exactly one tensor.
 Status write_npy(const Source& source, const std::filesystem::path& path, const OutputOptions& output = {});

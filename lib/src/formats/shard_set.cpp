@@ -1,6 +1,7 @@
 #include "formats/shard_set.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -19,7 +20,6 @@ constexpr std::string_view kIndexSuffix = ".index.json";
 // million tensors, far beyond any published model, and bounds the memory
 // of its parsed form.
 constexpr std::uint64_t kMaxIndexBytes = 64ull << 20;
-constexpr std::size_t kMaxShards = 100'000;
 
 bool is_index_name(const std::filesystem::path& p) {
   const std::string name = p.filename().string();
@@ -179,16 +179,11 @@ Result<Index> read_index(const std::filesystem::path& path, const Limits& limits
 
 class ShardSetSource final : public Source {
  public:
-  ShardSetSource(Format format, std::vector<std::unique_ptr<Source>> shards,
-                 std::vector<std::pair<std::uint32_t, std::uint32_t>> tensors, std::vector<std::string> notes,
-                 std::vector<std::filesystem::path> files)
-      : format_(format),
-        shards_(std::move(shards)),
-        tensors_(std::move(tensors)),
-        notes_(std::move(notes)),
-        files_(std::move(files)) {}
+  ShardSetSource(std::vector<std::unique_ptr<Source>> shards,
+                 std::vector<std::pair<std::uint32_t, std::uint32_t>> tensors, ShardUnion set)
+      : shards_(std::move(shards)), tensors_(std::move(tensors)), set_(std::move(set)) {}
 
-  Format format() const override { return format_; }
+  Format format() const override { return set_.format; }
   std::size_t tensor_count() const override { return tensors_.size(); }
   TensorInfo tensor(std::size_t index) const override {
     const auto [shard, i] = tensors_.at(index);
@@ -205,26 +200,62 @@ class ShardSetSource final : public Source {
   bool ranged_reads() const override {
     return std::all_of(shards_.begin(), shards_.end(), [](const auto& s) { return s->ranged_reads(); });
   }
-  // The set's information is the first shard's (Hugging Face shards carry
-  // the same metadata each; a difference is a note).
-  const ModelInfo& info() const override { return shards_.front()->info(); }
+  // The set's information is the caller's, else the first shard's (Hugging
+  // Face shards carry the same metadata each; a difference is a note).
+  const ModelInfo& info() const override { return set_.info ? *set_.info : shards_.front()->info(); }
   std::uint64_t alignment() const override { return shards_.front()->alignment(); }
   Result<Sha256Digest> tensor_sha256(std::size_t index) const override {
     const auto [shard, i] = tensors_.at(index);
     return shards_[shard]->tensor_sha256(i);
   }
-  std::vector<std::string> notes() const override { return notes_; }
-  std::vector<std::filesystem::path> files() const override { return files_; }
+  std::vector<std::string> notes() const override { return set_.notes; }
+  std::vector<std::filesystem::path> files() const override { return set_.files; }
 
  private:
-  Format format_;
   std::vector<std::unique_ptr<Source>> shards_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> tensors_;  // (shard, index in shard), by name
-  std::vector<std::string> notes_;
-  std::vector<std::filesystem::path> files_;  // the index, then the shards
+  ShardUnion set_;
 };
 
 }  // namespace
+
+Result<std::unique_ptr<Source>> union_of_shards(std::vector<ShardMember> members, ShardUnion set,
+                                                const Limits& limits) {
+  assert(!members.empty() && members.size() <= kMaxShards);
+  std::uint64_t total = 0;
+  for (const auto& m : members) total += m.source->tensor_count();
+  if (total > limits.max_tensors)
+    return Error(ErrorCode::kLimitExceeded, set.where + ": the " + set.noun + "s hold more than " +
+                                                std::to_string(limits.max_tensors) + " tensors");
+  std::vector<std::unique_ptr<Source>> shards;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> tensors;
+  tensors.reserve(static_cast<std::size_t>(total));
+  for (std::size_t k = 0; k < members.size(); ++k)
+    for (std::size_t i = 0; i < members[k].source->tensor_count(); ++i)
+      tensors.emplace_back(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(i));
+  // Names are compared once each, not fetched anew for every comparison.
+  std::vector<std::string> names;
+  names.reserve(tensors.size());
+  for (const auto& [shard, i] : tensors) names.emplace_back(members[shard].source->tensor(i).name);
+  std::vector<std::uint32_t> by_name(tensors.size());
+  for (std::size_t k = 0; k < by_name.size(); ++k) by_name[k] = static_cast<std::uint32_t>(k);
+  std::stable_sort(by_name.begin(), by_name.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return names[a] < names[b]; });
+  // A member holding a name twice is its own reader's error.
+  for (std::size_t k = 1; k < by_name.size(); ++k)
+    if (names[by_name[k - 1]] == names[by_name[k]])
+      return Error(ErrorCode::kForeignFormatInvalid,
+                   set.where + ": tensor " + in_quotes(names[by_name[k]]) + " is in " + set.noun + " " +
+                       in_quotes(members[tensors[by_name[k - 1]].first].name) + " and in " + set.noun + " " +
+                       in_quotes(members[tensors[by_name[k]].first].name));
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> sorted;
+  sorted.reserve(tensors.size());
+  for (std::uint32_t k : by_name) sorted.push_back(tensors[k]);
+  shards.reserve(members.size());
+  for (auto& m : members) shards.push_back(std::move(m.source));
+  return std::unique_ptr<Source>(
+      std::make_unique<ShardSetSource>(std::move(shards), std::move(sorted), std::move(set)));
+}
 
 Result<std::optional<std::filesystem::path>> find_shard_index(const std::filesystem::path& path) {
   std::error_code ec;
@@ -255,8 +286,7 @@ Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& inde
   const std::filesystem::path dir = index_path.parent_path();
   const std::string where = index_path.string();
 
-  std::vector<std::unique_ptr<Source>> shards;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> tensors;
+  std::vector<ShardMember> shards;
   std::vector<std::string> notes;
   std::set<std::string_view> found;  // tensors found in the shard the index names
   std::uint64_t total = 0;
@@ -272,7 +302,7 @@ Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& inde
       return Error(ErrorCode::kForeignFormatInvalid,
                    where + ": shard " + in_quotes(name) + " is a " + std::string(format_name((*shard)->format())) +
                        " file; the set's shards are " + std::string(format_name(*set_format)) + " files");
-    if (k > 0 && (*shard)->info() != shards.front()->info())
+    if (k > 0 && (*shard)->info() != shards.front().source->info())
       notes.push_back("shard " + in_quotes(name) + " carries other model information than shard " +
                       in_quotes(index.shards.front()) + "; the set shows the first shard's");
     const Source& s = **shard;
@@ -291,24 +321,22 @@ Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& inde
                                                            in_quotes(tensor) + ", which the index places in shard " +
                                                            in_quotes(index.shards[it->second]));
       found.insert(it->first);
-      tensors.emplace_back(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(i));
     }
-    shards.push_back(std::move(*shard));
+    shards.push_back({name, std::move(*shard)});
   }
   for (const auto& [tensor, shard] : index.weight_map)
     if (found.count(tensor) == 0)
       return Error(ErrorCode::kForeignFormatInvalid, where + ": the index places tensor " + in_quotes(tensor) +
                                                          " in shard " + in_quotes(index.shards[shard]) +
                                                          ", which does not hold it");
-  // A shard holding a name twice is its own reader's error; across shards
-  // the index rules it out (each tensor has one shard).
-  std::sort(tensors.begin(), tensors.end(), [&](const auto& a, const auto& b) {
-    return shards[a.first]->tensor(a.second).name < shards[b.first]->tensor(b.second).name;
-  });
-  std::vector<std::filesystem::path> files = {index_path};
-  for (const auto& name : index.shards) files.push_back(dir / name);
-  return std::unique_ptr<Source>(std::make_unique<ShardSetSource>(*set_format, std::move(shards), std::move(tensors),
-                                                                  std::move(notes), std::move(files)));
+  ShardUnion set;
+  set.where = where;
+  set.noun = "shard";
+  set.format = *set_format;
+  set.notes = std::move(notes);
+  set.files = {index_path};
+  for (const auto& name : index.shards) set.files.push_back(dir / name);
+  return union_of_shards(std::move(shards), std::move(set), limits);
 }
 
 Result<std::string> shard_index_json(const std::map<std::string, std::string>& weight_map, std::uint64_t total_size) {

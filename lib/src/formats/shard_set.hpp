@@ -2,7 +2,9 @@
 // (`model.safetensors.index.json`, `pytorch_model.bin.index.json`: a JSON
 // object whose "weight_map" names the shard file of every tensor) and its
 // shards, which lie in the index's directory (spec/interchange.md,
-// "Shard sets"); and the index's text for a set being written.
+// "Shard sets"); the union Source both it and GGUF split sets
+// (formats/gguf/gguf_split.hpp) are read as; and the index's text for a set
+// being written.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "owf/source.hpp"
 
@@ -38,5 +42,32 @@ Result<std::unique_ptr<Source>> open_shard_set(const std::filesystem::path& inde
 /// byte order, non-ASCII escaped as \uXXXX. bad_utf8 when a name is not
 /// UTF-8.
 Result<std::string> shard_index_json(const std::map<std::string, std::string>& weight_map, std::uint64_t total_size);
+
+/// The most shards (or GGUF splits) a set may have.
+inline constexpr std::size_t kMaxShards = 100'000;
+
+/// One member of a set: its name for messages and its opened Source.
+struct ShardMember {
+  std::string name;
+  std::unique_ptr<Source> source;
+};
+
+/// What a set is made of, beyond its members.
+struct ShardUnion {
+  std::string where;  // the set, for messages: the index, or the split the caller opened
+  std::string noun;   // what a member is called in messages: "shard", "split"
+  Format format = Format::kOwf;
+  /// The set's model information; nullopt: the first member's.
+  std::optional<ModelInfo> info;
+  std::vector<std::string> notes;
+  std::vector<std::filesystem::path> files;  // Source::files()
+};
+
+/// The union of the members' tensors, sorted by name (the members' headers
+/// were read; no tensor data is). Refuses, naming `where` and the members,
+/// a tensor held by two members (foreign_format_invalid) and more than
+/// limits.max_tensors tensors in all (limit_exceeded). The set's alignment
+/// is the first member's. Shared by Hugging Face shard sets and GGUF splits.
+Result<std::unique_ptr<Source>> union_of_shards(std::vector<ShardMember> members, ShardUnion set, const Limits& limits);
 
 }  // namespace owf::internal

@@ -14,6 +14,7 @@
 #include "formats/formats.hpp"
 #include "formats/gguf/gguf_format.hpp"
 #include "formats/gguf/gguf_metadata.hpp"
+#include "formats/gguf/gguf_split.hpp"
 #include "formats/gguf/gguf_values.hpp"
 #include "io/byte_cursor.hpp"
 #include "layout.hpp"
@@ -90,8 +91,12 @@ class Parser {
     return std::move(notes_);
   }
 
-  /// The model information, including the recorded tensor order and shapes.
-  ModelInfo take_info() {
+  const SplitKeys& split_keys() const { return split_; }
+
+  /// The model information, including the recorded tensor order and shapes;
+  /// without the split.* keys when `drop_split_keys`.
+  ModelInfo take_info(bool drop_split_keys) {
+    if (drop_split_keys) std::erase_if(kvs_, [](const KeyValue& kv) { return kv.key.starts_with(kSplitKeyPrefix); });
     ModelInfo info = model_info_from_kvs(std::move(kvs_));
     std::vector<std::string> names;
     names.reserve(tensors_.size());
@@ -187,6 +192,7 @@ class Parser {
       }
       note_value(pair, shape);
       if (kv.key == kAlignmentKey) OWF_RETURN_IF_ERROR(read_alignment(kv, at, pair));
+      if (kv.key.starts_with(kSplitKeyPrefix)) record_split_key(kv, i, at);
       kvs_.push_back(std::move(kv));
     }
     return {};
@@ -208,6 +214,20 @@ class Parser {
                      ", so ggml's reader refuses the file"));
     alignment_ = a;
     return {};
+  }
+
+  // split.no, split.count, split.tensors.count: checked by the split-set
+  // reader, which knows whether the file is opened as a split.
+  void record_split_key(const KeyValue& kv, std::uint64_t pair, std::uint64_t at) {
+    std::optional<SplitKey>* slot = kv.key == kSplitNoKey             ? &split_.no
+                                    : kv.key == kSplitCountKey        ? &split_.count
+                                    : kv.key == kSplitTensorsCountKey ? &split_.tensors_count
+                                                                      : nullptr;
+    if (slot == nullptr) return;
+    SplitKey k{kv.type, std::nullopt, pair, at};
+    if (kv.value)
+      if (const auto* v = std::get_if<std::int64_t>(&kv.value->data)) k.value = *v;
+    *slot = k;
   }
 
   void note_value(const Place& pair, const ValueShape& shape) {
@@ -380,6 +400,7 @@ class Parser {
   std::uint64_t alignment_ = kDefaultAlignment;
   std::uint64_t data_start_ = 0;
   std::vector<KeyValue> kvs_;
+  SplitKeys split_;
   std::vector<ParsedTensor> tensors_;
   std::vector<std::pair<std::string, std::vector<std::uint64_t>>> file_shapes_;
   std::vector<std::string> notes_;
@@ -409,13 +430,35 @@ class GgufSource final : public ByteRangeSource {
 
 }  // namespace
 
-Result<std::unique_ptr<Source>> open_gguf(std::shared_ptr<const ByteSource> bytes, const Limits& limits) {
+namespace gguf {
+
+bool SplitKeys::member() const { return count && count->type == kU16 && count->value && *count->value >= 2; }
+
+Result<GgufFile> open_gguf_file(std::shared_ptr<const ByteSource> bytes, const Limits& limits, bool as_member) {
   Parser parser(*bytes, limits);
   OWF_RETURN_IF_ERROR(parser.parse());
-  ModelInfo info = parser.take_info();  // before take_tensors(): it records their order
+  GgufFile file;
+  file.split = parser.split_keys();
+  const bool member = file.split.member();
+  ModelInfo info = parser.take_info(member && as_member);  // before take_tensors(): it records their order
   std::vector<std::string> notes = parser.take_notes();
-  return std::unique_ptr<Source>(std::make_unique<GgufSource>(std::move(bytes), parser.take_tensors(), std::move(info),
-                                                              parser.alignment(), std::move(notes)));
+  if (member && !as_member) {
+    std::string which = "one split";
+    if (file.split.no && file.split.no->value) which = "split " + std::to_string(*file.split.no->value + 1);
+    notes.insert(notes.begin(), "the file is " + which + " of a GGUF split set of " +
+                                    std::to_string(*file.split.count->value) +
+                                    " files (split.count); only its own tensors are read");
+  }
+  file.source = std::make_unique<GgufSource>(std::move(bytes), parser.take_tensors(), std::move(info),
+                                             parser.alignment(), std::move(notes));
+  return file;
+}
+
+}  // namespace gguf
+
+Result<std::unique_ptr<Source>> open_gguf(std::shared_ptr<const ByteSource> bytes, const Limits& limits) {
+  OWF_ASSIGN_OR_RETURN(gguf::GgufFile file, gguf::open_gguf_file(std::move(bytes), limits, false));
+  return std::move(file.source);
 }
 
 Result<std::unique_ptr<Source>> open_gguf(const std::filesystem::path& path, const Limits& limits) {

@@ -8,6 +8,7 @@
 #include "formats/formats.hpp"
 #include "formats/gguf/gguf_format.hpp"
 #include "formats/gguf/gguf_metadata.hpp"
+#include "formats/gguf/gguf_split.hpp"
 #include "formats/gguf/gguf_values.hpp"
 #include "layout.hpp"
 #include "rules.hpp"
@@ -89,10 +90,41 @@ Result<std::uint64_t> choose_alignment(const Source& source, std::uint64_t reque
   return a;
 }
 
+using Kvs = std::vector<std::pair<std::string, EncodedValue>>;
+
+/// The pairs of one split of a set, as gguf-split writes them: the model's
+/// pairs in the first split only, then split.no, split.count and
+/// split.tensors.count (any split.* pair of the model's is replaced).
+Result<Kvs> split_kvs(const Source& source, std::uint64_t align, const GgufSplit& split) {
+  if (split.count < 1 || split.no >= split.count || split.tensors_count < 0 ||
+      source.tensor_count() > static_cast<std::uint64_t>(split.tensors_count))
+    return Error(ErrorCode::kInvalidArgument,
+                 "GGUF split " + std::to_string(split.no) + " of " + std::to_string(split.count) + " with " +
+                     std::to_string(source.tensor_count()) + " of " + std::to_string(split.tensors_count) +
+                     " tensors: split.no must be below split.count and the split's tensors at most "
+                     "split.tensors.count");
+  Kvs kvs;
+  if (split.no == 0) {
+    OWF_ASSIGN_OR_RETURN(kvs, kvs_from_model_info(source.info(), align));
+    std::erase_if(kvs, [](const auto& kv) { return kv.first.starts_with(kSplitKeyPrefix); });
+  } else if (align != kDefaultAlignment) {
+    kvs.emplace_back(std::string(kAlignmentKey), encode_u32(static_cast<std::uint32_t>(align)));
+  }
+  const std::pair<std::string_view, Value> keys[] = {
+      {kSplitNoKey, Value(std::int64_t{split.no}, IntType::kU16)},
+      {kSplitCountKey, Value(std::int64_t{split.count}, IntType::kU16)},
+      {kSplitTensorsCountKey, Value(std::int64_t{split.tensors_count}, IntType::kI32)}};
+  for (const auto& [key, value] : keys) {
+    OWF_ASSIGN_OR_RETURN(EncodedValue v, encode_value(key, value));
+    kvs.emplace_back(std::string(key), std::move(v));
+  }
+  return kvs;
+}
+
 }  // namespace
 
 Status write_gguf(const Source& source, const std::filesystem::path& path, std::uint64_t alignment,
-                  const OutputOptions& output) {
+                  const OutputOptions& output, const std::optional<GgufSplit>& split) {
   OWF_ASSIGN_OR_RETURN(const std::uint64_t align, choose_alignment(source, alignment));
 
   std::vector<OutTensor> tensors;
@@ -110,7 +142,8 @@ Status write_gguf(const Source& source, const std::filesystem::path& path, std::
     end = align_up(end + t.info.logical_bytes, align);
   }
 
-  OWF_ASSIGN_OR_RETURN(auto kvs, kvs_from_model_info(source.info(), align));
+  OWF_ASSIGN_OR_RETURN(const Kvs kvs,
+                       split ? split_kvs(source, align, *split) : kvs_from_model_info(source.info(), align));
 
   Encoder head;
   head.raw(std::as_bytes(std::span(gguf::kMagic.data(), gguf::kMagic.size())));
