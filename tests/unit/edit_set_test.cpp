@@ -159,3 +159,29 @@ TEST_CASE("rewrite_set_info leaves every shard as it was when one fails") {
   REQUIRE(set.ok());
   CHECK(set->verify().ok());
 }
+
+TEST_CASE("rewrite_set_info keeps each shard's embedded signatures, as rewrite_info does") {
+  TempDir dir;
+  const auto files = write_set(dir);
+  auto key = PrivateKey::load(std::filesystem::path(OWF_SOURCE_DIR) / "tests/data/keys/ed25519.pem");
+  REQUIRE(key.ok());
+  std::vector<Signature> signed_with;
+  for (const auto& f : {files.front(), files.back()}) {
+    auto file = File::open(f);
+    REQUIRE(file.ok());
+    // An embedded signature signs the shard's own weights digest.
+    auto signature = sign_digests(*key, Covers::kWeights, file->weights_digest(), {});
+    REQUIRE_MESSAGE(signature.ok(), signature.error().message());
+    REQUIRE(add_signature(f, *signature, no_sync()).ok());
+    signed_with.push_back(*signature);
+  }
+  auto report = rewrite_set_info(files[1], new_info(files[0]), no_sync());
+  REQUIRE_MESSAGE(report.ok(), report.error().message());
+  auto first = File::open(files.front());
+  auto last = File::open(files.back());
+  auto middle = File::open(files[1]);
+  REQUIRE((first.ok() && last.ok() && middle.ok()));
+  CHECK(embedded_signatures(*first) == std::vector<Signature>{signed_with[0]});
+  CHECK(embedded_signatures(*last) == std::vector<Signature>{signed_with[1]});
+  CHECK(embedded_signatures(*middle).empty());
+}
