@@ -22,9 +22,11 @@ count=12
 # and write buffers (the reader's piece, a compression-free copy, the
 # output buffer: up to 3 x 8 MiB), the manifests (KiB here), and the
 # allocator's retained arenas. 64 MiB is that with room to spare; 32 MiB
-# more covers glibc malloc's per-thread arenas and page-cache pages of the
-# mapped file that count in RSS while a piece is being hashed. A step that
-# held a whole tensor (256 MiB) or a whole shard (1 GiB) fails by far.
+# more covers glibc malloc's per-thread arenas (one per hashing thread)
+# and mapped file pages that count in RSS while a piece is hashed. Seen
+# here: 23-24 MiB to split or join, 30 MiB to digest the source, 14-15 MiB
+# to verify. A step that held a whole tensor (256 MiB) or a whole shard
+# (1 GiB) fails by far.
 bound_mib=${OWF_BIG_SET_RSS_MIB:-96}
 base=${OWF_BIG_SET_DIR:-${TMPDIR:-/tmp}}
 
