@@ -1,8 +1,12 @@
 // owf-edit FILE: change license, provenance, hyperparameters or metadata of
 // an OWF file. Tensor bytes are never rewritten: a new manifest and footer
 // go behind the unchanged data section, and the new file replaces the old
-// one by rename (owf/edit.hpp).
+// one by rename (owf/edit.hpp). A shard, or a set's directory, edits the
+// whole shard set, every shard or none (rewrite_set_info).
 #include <fmt/core.h>
+
+#include <filesystem>
+#include <system_error>
 
 #include "cli.hpp"
 #include "render.hpp"
@@ -22,7 +26,7 @@ int run(int argc, char** argv) {
       training_data, created, software;
   std::vector<std::string> copyright, authors, hparams, unset_hparams, metas, unset_metas;
   bool no_sync = false, quiet = false;
-  app.add_option("FILE", path, "OWF file to edit")->required();
+  app.add_option("FILE", path, "OWF file to edit (a shard or a set's directory: the whole set)")->required();
   app.add_option("--license", license, "SPDX license expression (NOASSERTION to decline)");
   app.add_option("--license-name", license_name, "license name");
   app.add_option("--license-url", license_url, "license URL");
@@ -44,7 +48,9 @@ int run(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "print nothing on success");
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
-  auto format = detect_format(path);
+  std::error_code ec;
+  bool whole_set = std::filesystem::is_directory(path, ec);
+  auto format = whole_set ? Result<Format>(Format::kOwf) : detect_format(path);
   if (!format.ok()) return fail(kTool, format.error());
   if (*format != Format::kOwf)
     return fail(kTool,
@@ -53,12 +59,30 @@ int run(int argc, char** argv) {
                 kExitUsage);
   ModelInfo info;
   std::size_t info_signatures = 0;  // embedded signatures the edit invalidates
-  {
+  const auto count_info_signatures = [&](const File& file) {
+    for (const auto& s : embedded_signatures(file))
+      if (covers_from_name(s.covers) != Covers::kWeights) ++info_signatures;
+  };
+  if (!whole_set) {
     auto file = File::open(path);
     if (!file.ok()) return fail(kTool, file.error());
     info = file->info();
-    for (const auto& s : embedded_signatures(*file))
-      if (covers_from_name(s.covers) != Covers::kWeights) ++info_signatures;
+    count_info_signatures(*file);
+    whole_set = file->shard_set() != nullptr;  // a shard: edit its set
+  }
+  std::size_t shards = 0;
+  if (whole_set) {
+    auto set = FileSet::open(path);
+    if (!set.ok()) return fail(kTool, set.error());
+    if (auto s = set->open_all(); !s.ok()) return fail(kTool, s.error());
+    info = set->info();
+    shards = set->shard_count();
+    info_signatures = 0;
+    for (std::size_t k = 0; k < shards; ++k) {
+      auto file = set->shard_file(k);
+      if (!file.ok()) return fail(kTool, file.error());
+      count_info_signatures(**file);
+    }
   }
   const ModelInfo before = info;
 
@@ -110,12 +134,31 @@ int run(int argc, char** argv) {
 
   EditOptions options;
   options.sync = !no_sync;
-  auto report = rewrite_info(path, info, options);
-  if (!report.ok()) return fail(kTool, report.error());
-  if (!quiet)
-    fmt::print("{}: new manifest ({}); data section {} ({}); weights digest {} (unchanged)\n", printable(path),
-               human_bytes(report->manifest_bytes), report->reflinked ? "shared by reflink" : "copied",
-               human_bytes(report->data_bytes), to_hex(report->weights_digest));
+  if (whole_set) {
+    auto report = rewrite_set_info(path, info, options);
+    if (!report.ok()) return fail(kTool, report.error());
+    if (!quiet) {
+      std::uint64_t manifests = 0, data = 0;
+      bool reflinked = true;
+      for (const auto& r : report->shards) {
+        manifests += r.manifest_bytes;
+        data += r.data_bytes;
+        reflinked = reflinked && r.reflinked;
+      }
+      fmt::print(
+          "{}: every shard of the set ({}) has the new information: new manifests ({}); data sections {} ({}); "
+          "weights digest {} (unchanged)\n",
+          printable(path), shards, human_bytes(manifests), reflinked ? "shared by reflink" : "copied",
+          human_bytes(data), to_hex(report->weights_digest));
+    }
+  } else {
+    auto report = rewrite_info(path, info, options);
+    if (!report.ok()) return fail(kTool, report.error());
+    if (!quiet)
+      fmt::print("{}: new manifest ({}); data section {} ({}); weights digest {} (unchanged)\n", printable(path),
+                 human_bytes(report->manifest_bytes), report->reflinked ? "shared by reflink" : "copied",
+                 human_bytes(report->data_bytes), to_hex(report->weights_digest));
+  }
   // Signatures are kept as they are (spec/signatures.md): those over the
   // model information no longer verify until the file is signed again.
   if (info_signatures > 0)

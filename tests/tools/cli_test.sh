@@ -404,6 +404,30 @@ if [ -n "$corpus" ] && [ -f "$corpus/SafeTensors.jl/model.safetensors" ]; then
   check "no output after a bad size" test ! -e bad.safetensors
   run 2 "$convert" "$st" split.gguf --max-shard-size 1KB
   check "GGUF splits are refused as not implemented" has "$err" "unsupported: writing GGUF splits is not implemented"
+
+  echo "== owf-edit on an OWF shard set"
+  mkdir owfset
+  run 0 "$convert" "$st" owfset/model.owf --license MIT --max-shard-size 1KB
+  set_digest=$(sed -nE 's/.*weights digest ([0-9a-f]{64}).*/\1/p' <<<"$out")
+  run 0 "$edit" owfset/model-00003-of-00006.owf --license Apache-2.0 --metadata note=set-wide --name sharded
+  check "owf-edit on a shard edits the whole set" has "$out" "every shard of the set \(6\).*weights digest $set_digest \(unchanged\)"
+  for shard in owfset/model-0000[1-6]-of-00006.owf; do
+    check "$shard has the new information" has "$("$inspect" --json "$shard")" '"note": "set-wide"'
+  done
+  run 0 "$convert" owfset/model-00001-of-00006.owf joined.owf
+  check "the edited set opens whole, same weights" has "$out" "weights digest $set_digest"
+  run 0 "$inspect" --json joined.owf
+  check "... with the new license" has "$out" '"spdx": "Apache-2.0"'
+  run 0 "$edit" owfset --metadata note=from-the-directory
+  check "owf-edit on the set's directory" has "$("$inspect" --json owfset/model-00006-of-00006.owf)" '"note": "from-the-directory"'
+  check "no temporary files left in the set" test "$(ls -A owfset | wc -l)" -eq 6
+  sums_before=$(cd owfset && sha256sum -- *)
+  mv owfset/model-00006-of-00006.owf shard6.owf
+  run 2 "$edit" owfset/model-00001-of-00006.owf --metadata note=never
+  check "a missing shard is named" has "$err" "model-00006-of-00006.owf"
+  mv shard6.owf owfset/model-00006-of-00006.owf
+  check "a refused set edit changes no shard and leaves no temporary file" \
+    test "$(cd owfset && sha256sum -- * .[!.]* 2>/dev/null)" = "$sums_before"
 fi
 
 if [ -n "$corpus" ] && [ -f "$corpus/candle/test_with_key.pt" ] && "$inspect" "$corpus/candle/test_with_key.pt" >/dev/null 2>&1; then

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "owf/error.hpp"
 #include "owf/metadata.hpp"
@@ -42,5 +43,27 @@ struct EditReport {
 /// is required). Tensor bytes, layout, alignment and digests are kept.
 OWF_API Result<EditReport> rewrite_info(const std::filesystem::path& path, const ModelInfo& info,
                                         const EditOptions& options = {});
+
+/// What rewrite_set_info did: one EditReport per shard, in set order.
+struct SetEditReport {
+  std::vector<std::filesystem::path> files;  // the shards, in set order
+  std::vector<EditReport> shards;
+  Sha256Digest weights_digest{};  // the set's, unchanged and checked
+};
+
+/// rewrite_info for a shard set (spec/shards.md §5, "Changing a set's
+/// information"): `shard_or_directory` is any shard of the set or its
+/// directory, opened as FileSet::open does. Every shard gets the same new
+/// information (rule S4), all or none: each shard's new version is
+/// written beside it under a hidden temporary name and checked (it opens,
+/// same weights digest, same shard_set, the new information); only then
+/// are all renamed into place, and the set is opened again and checked
+/// (S1-S5). On any failure, before or during the renames, every shard is
+/// left (or put back) as it was and no temporary file remains. The old
+/// shards are kept as hard links until the new set is checked, so the file
+/// system must allow hard links. Embedded signatures are kept per shard,
+/// as rewrite_info keeps them.
+OWF_API Result<SetEditReport> rewrite_set_info(const std::filesystem::path& shard_or_directory, const ModelInfo& info,
+                                               const EditOptions& options = {});
 
 }  // namespace owf
