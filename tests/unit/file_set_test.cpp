@@ -248,6 +248,19 @@ TEST_CASE("every way the files of a set can disagree is refused, naming the shar
     const Error e = set_error(files[0]);
     CHECK(e.code() == ErrorCode::kTensorDigestMismatch);
     CHECK(e.message().find(files[1].filename().string()) != std::string::npos);
+    // Through a Source, as every tool reads: checking digests verifies every
+    // shard, and a copy of the set checks its bytes as they stream.
+    auto source = open_source(files[0]);
+    REQUIRE(source.ok());
+    CHECK(compute_digests(**source, DigestOptions{.check_stored = true}).status().code() ==
+          ErrorCode::kTensorDigestMismatch);
+    TempDir out;
+    ConvertOptions one;
+    one.write.sync = false;
+    CHECK(convert(**source, out / "copy.owf", Format::kOwf, one).status().code() == ErrorCode::kTensorDigestMismatch);
+    CHECK(convert(**source, out / "copy.safetensors", Format::kSafetensors, one).status().code() ==
+          ErrorCode::kTensorDigestMismatch);
+    CHECK(std::filesystem::is_empty(out.path()));
   }
 }
 
