@@ -356,12 +356,58 @@ Result<ConvertReport> write_safetensors_shards(const Source& source, const Model
   return report;
 }
 
+// A GGUF split set for `path` as llama.cpp's gguf-split writes one
+// (spec/interchange.md, "GGUF splits"): `plan` gives each split's tensors
+// (2 or more splits), named as llama_split_path names them.
+Result<ConvertReport> write_gguf_splits(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
+                                        const std::vector<std::vector<std::size_t>>& plan,
+                                        const ConvertOptions& options, const SourceCheck& source_check) {
+  if (plan.size() > 0xFFFF || source.tensor_count() > 0x7FFFFFFF)
+    return Error(ErrorCode::kInvalidArgument, std::to_string(plan.size()) + " GGUF splits of " +
+                                                  std::to_string(source.tensor_count()) +
+                                                  " tensors: split.count is a u16 and split.tensors.count an i32");
+  const CheckedSource checked(source, info);
+  ConvertReport report;
+  report.format = Format::kGguf;
+  report.tensor_count = source.tensor_count();
+  report.not_kept = internal::info_not_kept(Format::kGguf, info);
+  internal::OutputOptions rules;
+  rules.replace = options.write.overwrite;
+  rules.write_back_early = true;
+  std::vector<std::filesystem::path> paths;
+  for (std::size_t k = 0; k < plan.size(); ++k) paths.push_back(internal::shard_path(path, k, plan.size()));
+  OWF_ASSIGN_OR_RETURN(internal::ShardSetOutput set, internal::ShardSetOutput::create(paths, {}, rules));
+  const internal::GgufSplit split_of_set{0, static_cast<std::uint16_t>(plan.size()),
+                                         static_cast<std::int32_t>(source.tensor_count())};
+  for (std::size_t k = 0; k < plan.size(); ++k) {
+    const internal::SelectedSource split(checked, plan[k]);
+    internal::GgufSplit each = split_of_set;
+    each.no = static_cast<std::uint16_t>(k);
+    OWF_RETURN_IF_ERROR(set.write_shard(k, [&](const std::filesystem::path& target) {
+      return internal::write_gguf(split, target, options.alignment_given ? options.write.alignment : 0, rules, each);
+    }));
+  }
+  if (source_check) OWF_RETURN_IF_ERROR(source_check());
+  OWF_ASSIGN_OR_RETURN(report.weights_digest, expected_digest(checked, Format::kGguf, path));
+  if (options.check_output) {
+    // The set as llama.cpp's convention reads it, from its first split.
+    OWF_ASSIGN_OR_RETURN(auto written, open_source(paths.front(), Format::kGguf));
+    OWF_ASSIGN_OR_RETURN(Sha256Digest digest, compute_weights_digest(*written));
+    if (digest != report.weights_digest) return output_differs(paths.front(), digest, report.weights_digest);
+    report.checked = true;
+  }
+  set.commit();
+  report.files = set.written();
+  return report;
+}
+
 Result<ConvertReport> write_target(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
                                    Format to, const ConvertOptions& options, const SourceCheck& source_check) {
-  if (options.max_shard_bytes != 0 && (to == Format::kOwf || to == Format::kSafetensors)) {
+  if (options.max_shard_bytes != 0 && (to == Format::kOwf || to == Format::kSafetensors || to == Format::kGguf)) {
     const auto plan = internal::plan_shards(source, options.max_shard_bytes);
     if (plan.size() >= 2) {  // else one file
       if (to == Format::kOwf) return write_owf_set(source, info, path, options, plan, source_check);
+      if (to == Format::kGguf) return write_gguf_splits(source, info, path, plan, options, source_check);
       return write_safetensors_shards(source, info, path, plan, options, source_check);
     }
   }
@@ -458,13 +504,10 @@ namespace {
 
 // Why a target of format `to` cannot be written in shards (nothing when it can).
 Status check_shardable(Format to, std::uint64_t max_shard_bytes) {
-  if (max_shard_bytes == 0 || to == Format::kSafetensors || to == Format::kOwf) return {};
-  if (to == Format::kGguf)
-    return Error(ErrorCode::kUnsupported,
-                 "writing GGUF splits is not implemented: a GGUF target is written as one file");
+  if (max_shard_bytes == 0 || to == Format::kSafetensors || to == Format::kOwf || to == Format::kGguf) return {};
   return Error(ErrorCode::kUnsupported, std::string(format_name(to)) +
-                                            " files are not written in shards: only safetensors targets take a "
-                                            "maximum shard size");
+                                            " files are not written in shards: OWF, safetensors and GGUF targets "
+                                            "take a maximum shard size");
 }
 
 }  // namespace

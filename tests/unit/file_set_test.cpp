@@ -285,3 +285,50 @@ TEST_CASE("writing a set refuses existing shards unless told to overwrite, and l
   CHECK(convert(**st, empty / "m.owf", Format::kOwf, unlicensed).status().code() == ErrorCode::kMissingLicense);
   CHECK(std::filesystem::is_empty(empty.path()));
 }
+
+TEST_CASE("the corpus's 6-shard checkpoint becomes an OWF set and a sharded checkpoint again, one digest throughout") {
+  const Sha256Digest expected = unsharded_digest();
+  auto hf = open_source(kCorpus / "SafeTensors.jl" / "sharded");
+  REQUIRE(hf.ok());
+  TempDir owf_set, back;
+  auto to_set = convert(**hf, owf_set / "model.owf", Format::kOwf, sharded(1500));
+  REQUIRE_MESSAGE(to_set.ok(), to_set.error().message());
+  CHECK(to_set->files.size() > 2);
+  CHECK(to_set->weights_digest == expected);
+  auto set = open_source(owf_set.path());
+  REQUIRE(set.ok());
+  auto to_hf = convert(**set, back / "model.safetensors", Format::kSafetensors, sharded(1500));
+  REQUIRE_MESSAGE(to_hf.ok(), to_hf.error().message());
+  CHECK(to_hf->files.back().filename() == "model.safetensors.index.json");
+  CHECK(to_hf->weights_digest == expected);
+  auto reread = open_source(back / "model.safetensors.index.json");
+  REQUIRE(reread.ok());
+  auto digest = compute_weights_digest(**reread);
+  REQUIRE(digest.ok());
+  CHECK(*digest == expected);
+}
+
+TEST_CASE("an OWF set becomes a GGUF split set that llama.cpp's naming finds, and back") {
+  auto gguf = open_source(kCorpus / "python-gen-worker" / "stories260K.gguf");
+  REQUIRE(gguf.ok());
+  auto expected = compute_weights_digest(**gguf);
+  REQUIRE(expected.ok());
+  TempDir owf_set, splits;
+  auto to_set = convert(**gguf, owf_set / "m.owf", Format::kOwf, sharded(400'000));
+  REQUIRE_MESSAGE(to_set.ok(), to_set.error().message());
+  CHECK(to_set->files.size() > 1);
+  auto set = open_source(to_set->files.back());
+  REQUIRE(set.ok());
+  auto to_splits = convert(**set, splits / "m.gguf", Format::kGguf, sharded(400'000));
+  REQUIRE_MESSAGE(to_splits.ok(), to_splits.error().message());
+  REQUIRE(to_splits->files.size() == to_set->files.size());
+  CHECK(to_splits->checked);
+  CHECK(to_splits->files.front().filename() == "m-00001-of-0000" + std::to_string(to_splits->files.size()) + ".gguf");
+  for (const auto& split : to_splits->files) {
+    auto reread = open_source(split);
+    REQUIRE_MESSAGE(reread.ok(), reread.error().message());
+    auto d = compute_weights_digest(**reread);
+    REQUIRE(d.ok());
+    CHECK(*d == *expected);
+  }
+}

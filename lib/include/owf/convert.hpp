@@ -89,8 +89,9 @@ struct ConvertOptions {
   /// the shards already written, and no name is written when one of them
   /// (shards, index, or the single-file name) exists and overwrite is off.
   /// An OWF target becomes an OWF shard set (spec/shards.md): the same
-  /// names, no index; every shard names the others. Other target formats:
-  /// unsupported (GGUF splits are not written yet).
+  /// names, no index; every shard names the others. A GGUF target becomes
+  /// a split set as llama.cpp's gguf-split writes it (`model-00001-of-0000N.gguf`,
+  /// split.* keys; spec/interchange.md). NumPy targets: unsupported.
   std::uint64_t max_shard_bytes = 0;
 };
 
