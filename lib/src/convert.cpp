@@ -156,10 +156,17 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
       report.checked = true;
       return {};
     };
-    OWF_ASSIGN_OR_RETURN(Writer writer, Writer::create(paths[k], write));
-    OWF_RETURN_IF_ERROR(writer.set_info(info));
-    for (std::size_t i : plan[k]) OWF_RETURN_IF_ERROR(copy_tensor(source, i, writer, buffer));
-    writers.push_back(std::move(writer));
+    // A failure names the shard, as ShardSetOutput's do.
+    const auto in_shard = [&](const Error& e) {
+      return Error(e.code(), "shard " + std::to_string(k + 1) + " of " + std::to_string(count) + " (" +
+                                 paths[k].string() + "): " + e.message());
+    };
+    auto writer = Writer::create(paths[k], write);
+    if (!writer.ok()) return in_shard(writer.error());
+    if (Status s = writer->set_info(info); !s.ok()) return in_shard(s.error());
+    for (std::size_t i : plan[k])
+      if (Status s = copy_tensor(source, i, *writer, buffer); !s.ok()) return in_shard(s.error());
+    writers.push_back(std::move(*writer));
   }
 
   ShardSetInfo set;

@@ -2,8 +2,10 @@
 // shard or the directory, and every way a set's files can disagree.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <filesystem>
 
+#include "fake_source.hpp"
 #include "owf/owf.hpp"
 #include "test_util.hpp"
 
@@ -271,4 +273,47 @@ TEST_CASE("writing a set refuses existing shards unless told to overwrite, and l
   if ((*st)->info().license) return;  // the corpus file carries none today
   CHECK(convert(**st, empty / "m.owf", Format::kOwf, unlicensed).status().code() == ErrorCode::kMissingLicense);
   CHECK(std::filesystem::is_empty(empty.path()));
+}
+
+namespace {
+
+std::vector<owf::test::FakeTensor> small_tensors(std::size_t n, std::uint64_t elements = 4) {
+  std::vector<owf::test::FakeTensor> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "t%06zu", i);
+    out.push_back({name, DType::kU8, {elements}});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("attack: a source failing part-way through a set leaves nothing and names the shard") {
+  TempDir dir;
+  auto tensors = small_tensors(6);
+  tensors[4].shape = {1000};  // shard 5 of 6: its read fails past 100 bytes
+  owf::test::FakeSource source(tensors, true, 100);
+  auto report = convert(source, dir / "m.owf", Format::kOwf, sharded(4));
+  REQUIRE(!report.ok());
+  CHECK(report.error().code() == ErrorCode::kIoError);
+  CHECK_MESSAGE(report.error().message().find("m-00005-of-00006.owf") != std::string::npos, report.error().message());
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_CASE("attack: a shard name that is a directory is refused before anything is written") {
+  for (bool overwrite : {false, true}) {
+    TempDir dir;
+    std::filesystem::create_directory(dir / "m-00002-of-00003.owf");
+    owf::test::FakeSource source(small_tensors(3), true);
+    ConvertOptions o = sharded(4);
+    o.write.overwrite = overwrite;
+    auto report = convert(source, dir / "m.owf", Format::kOwf, o);
+    REQUIRE(!report.ok());
+    CHECK_MESSAGE(report.error().message().find("m-00002-of-00003.owf") != std::string::npos, report.error().message());
+    std::size_t n = 0;
+    for (auto it = std::filesystem::directory_iterator(dir.path()); it != std::filesystem::directory_iterator(); ++it)
+      ++n;
+    CHECK(n == 1);
+  }
 }
