@@ -137,6 +137,13 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
                                     const SourceCheck& source_check) {
   OWF_ASSIGN_OR_RETURN(WriteOptions write, owf_write_options(source, info, options));
   const std::size_t count = plan.size();
+  // Every shard lists every shard, and a reader refuses more than
+  // max_shards (R38): refused before a file is created, not after writing
+  // (and holding open) that many.
+  if (const std::uint32_t max = Limits{}.max_shards; count > max)
+    return Error(ErrorCode::kLimitExceeded, path.string() + ": " + std::to_string(count) + " shards of at most " +
+                                                std::to_string(options.max_shard_bytes) + " bytes, over the limit of " +
+                                                std::to_string(max) + " shards in a set; give a larger shard size");
   std::vector<std::filesystem::path> paths;
   for (std::size_t k = 0; k < count; ++k) paths.push_back(internal::shard_path(path, k, count));
   internal::OutputOptions rules;

@@ -317,3 +317,13 @@ TEST_CASE("attack: a shard name that is a directory is refused before anything i
     CHECK(n == 1);
   }
 }
+
+TEST_CASE("attack: a set of more shards than a reader opens is refused before anything is written") {
+  TempDir dir;
+  owf::test::FakeSource source(small_tensors(Limits{}.max_shards + 1, 1), true);
+  auto report = convert(source, dir / "m.owf", Format::kOwf, sharded(1));
+  REQUIRE(!report.ok());
+  CHECK(report.error().code() == ErrorCode::kLimitExceeded);
+  CHECK_MESSAGE(report.error().message().find("100001 shards") != std::string::npos, report.error().message());
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
