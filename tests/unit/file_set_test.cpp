@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "alloc_tracking.hpp"
 #include "fake_source.hpp"
 #include "owf/owf.hpp"
 #include "test_util.hpp"
+#include "writer_access.hpp"
 
 using namespace owf;
 using owf::test::TempDir;
@@ -326,4 +328,81 @@ TEST_CASE("attack: a set of more shards than a reader opens is refused before an
   CHECK(report.error().code() == ErrorCode::kLimitExceeded);
   CHECK_MESSAGE(report.error().message().find("100001 shards") != std::string::npos, report.error().message());
   CHECK(std::filesystem::is_empty(dir.path()));
+}
+
+namespace {
+
+// A shard `dir/own` holding tensors `names` (u8 [1] each), stating a set whose
+// other entries are `others` (file name, first tensor), placed around it
+// by first tensor; the set's digest is made up (R38 does not check it).
+std::filesystem::path craft_shard(const std::filesystem::path& dir, const std::string& own,
+                                  const std::vector<std::string>& names,
+                                  std::vector<std::pair<std::string, std::string>> others, std::uint64_t count = 1) {
+  WriteOptions w;
+  w.sync = false;
+  w.overwrite = true;
+  auto writer = Writer::create(dir / own, w);
+  REQUIRE(writer.ok());
+  REQUIRE(writer->set_license(License{.spdx = "MIT"}).ok());
+  for (const auto& n : names) {
+    REQUIRE(writer->begin_tensor({n, DType::kU8, {1}}).ok());
+    const std::byte b{7};
+    REQUIRE(writer->append({&b, 1}).ok());
+    REQUIRE(writer->end_tensor().ok());
+  }
+  ShardSetInfo set;
+  set.weights_digest.fill(1);
+  others.emplace_back(own, names.front());
+  std::sort(others.begin(), others.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  for (const auto& o : others) {
+    ShardEntry e;
+    e.file_name = o.first;
+    e.first_tensor = o.second;
+    e.tensor_count = o.first == own ? names.size() : count;
+    if (o.first == own) {
+      set.index = static_cast<std::uint32_t>(set.shards.size());
+      e.weights_digest = weights_digest_of(internal::WriterAccess::digest_entries(*writer));
+    }
+    set.shards.push_back(std::move(e));
+  }
+  internal::WriterAccess::set_shard_set(*writer, std::move(set));
+  auto s = writer->finish();
+  REQUIRE_MESSAGE(s.ok(), s.error().message());
+  return dir / own;
+}
+
+}  // namespace
+
+TEST_CASE("attack: opening a shard with a large set holds its entries once, not once per copy") {
+  TempDir dir;
+  std::vector<std::pair<std::string, std::string>> others;
+  for (std::size_t k = 1; k < 2000; ++k) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "b%07zu", k);
+    others.emplace_back(std::string("s") + buf + ".owf", buf + std::string(1000, 'x'));
+  }
+  const auto path = craft_shard(dir.path(), "big.owf", {"a"}, others);
+  const std::uint64_t entries = 2000 * 1024;  // the set's names, as strings
+  std::size_t file_peak = 0, set_peak = 0, source_peak = 0;
+  {
+    owf::test::AllocationPeak peak;
+    CHECK(File::open(path).ok());
+    file_peak = peak.peak_growth();
+  }
+  {
+    owf::test::AllocationPeak peak;
+    CHECK(FileSet::open(path).ok());
+    set_peak = peak.peak_growth();
+  }
+  {
+    owf::test::AllocationPeak peak;
+    CHECK(open_source(path).status().code() == ErrorCode::kIoError);  // shard 2 is missing
+    source_peak = peak.peak_growth();
+  }
+  CAPTURE(file_peak);
+  CAPTURE(set_peak);
+  CAPTURE(source_peak);
+  CHECK(file_peak > entries);
+  CHECK(set_peak < file_peak + entries / 2);     // no second copy of the entries
+  CHECK(source_peak < file_peak + entries / 2);  // the shard is not open twice at once
 }
