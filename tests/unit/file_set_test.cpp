@@ -2,8 +2,10 @@
 // shard or the directory, and every way a set's files can disagree.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "alloc_tracking.hpp"
 #include "fake_source.hpp"
@@ -405,4 +407,38 @@ TEST_CASE("attack: opening a shard with a large set holds its entries once, not 
   CHECK(file_peak > entries);
   CHECK(set_peak < file_peak + entries / 2);     // no second copy of the entries
   CHECK(source_peak < file_peak + entries / 2);  // the shard is not open twice at once
+}
+
+TEST_CASE("attack: a set's shards opened lazily from many threads at once agree with one thread") {
+  TempDir dir;
+  const auto files = write_set(dir);
+  auto reference = FileSet::open(files[1]);
+  REQUIRE(reference.ok());
+  REQUIRE(reference->open_all().ok());
+  std::vector<std::string> names;
+  for (std::size_t k = 0; k < reference->shard_count(); ++k) {
+    const File* f = *reference->shard_file(k);
+    for (std::size_t i = 0; i < f->tensor_count(); ++i) names.emplace_back(f->tensor(i).name);
+  }
+  for (int round = 0; round < 5; ++round) {
+    auto set = FileSet::open(dir.path());
+    REQUIRE(set.ok());
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t)
+      threads.emplace_back([&, t] {
+        for (std::size_t j = 0; j < names.size(); ++j) {
+          const std::size_t i = (j * 7 + static_cast<std::size_t>(t) * 5) % names.size();
+          auto found = set->find(names[i]);
+          auto located = set->locate(i);
+          if (!found.ok() || !*found || !located.ok() || (*found)->shard != located->shard ||
+              (*found)->tensor != located->tensor)
+            ++wrong;
+          if (t == 0 && j == names.size() / 2 && !set->verify().ok()) ++wrong;
+          if (auto extra = set->find(names[i] + "\x01"); !extra.ok() || extra->has_value()) ++wrong;
+        }
+      });
+    for (auto& th : threads) th.join();
+    CHECK(wrong.load() == 0);
+  }
 }
