@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "owf/digest.hpp"
+#include "owf/remote.hpp"
 #include "owf/shard_set.hpp"
 #include "rules.hpp"
 
@@ -80,7 +81,7 @@ struct FileSet::Impl {
   // Caller holds the mutex.
   Result<const File*> open_locked(std::size_t k) const {
     if (files[k]) return files[k].get();
-    auto file = File::open(directory / set().shards[k].file_name, options);
+    auto file = File::open(internal::shard_location(directory, set().shards[k].file_name), options);
     if (!file.ok()) return Error(file.error().code(), shard_name(k) + ": " + file.error().message());
     OWF_RETURN_IF_ERROR(check_member(k, *file));
     files[k] = std::make_unique<File>(std::move(*file));
@@ -157,7 +158,7 @@ Result<FileSet> FileSet::open(const std::filesystem::path& path, const OpenOptio
 std::size_t FileSet::shard_count() const { return impl_->set().shards.size(); }
 const ShardEntry& FileSet::shard(std::size_t index) const { return impl_->set().shards.at(index); }
 std::filesystem::path FileSet::shard_path(std::size_t index) const {
-  return impl_->directory / impl_->set().shards.at(index).file_name;
+  return internal::shard_location(impl_->directory, impl_->set().shards.at(index).file_name);
 }
 
 Result<const File*> FileSet::shard_file(std::size_t index) const {
@@ -222,6 +223,25 @@ Status FileSet::verify(const VerifyOptions& options) const {
 }
 
 namespace internal {
+
+std::filesystem::path shard_location(const std::filesystem::path& directory, const std::string& file_name) {
+  if (!is_url(directory.native())) return directory / file_name;
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string url = directory.native();
+  if (!url.ends_with('/')) url += '/';
+  for (const char c : file_name) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
+      url += c;
+    } else {
+      url += '%';
+      url += kHex[b >> 4];
+      url += kHex[b & 15];
+    }
+  }
+  return url;
+}
 
 namespace {
 

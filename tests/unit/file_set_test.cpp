@@ -1,5 +1,7 @@
 // OWF shard sets (spec/shards.md): written by convert(), opened from any
 // shard or the directory, and every way a set's files can disagree.
+#include "file_set.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -441,4 +443,14 @@ TEST_CASE("attack: a set's shards opened lazily from many threads at once agree 
     for (auto& th : threads) th.join();
     CHECK(wrong.load() == 0);
   }
+}
+
+TEST_CASE("attack: a remote set's shard names cannot become a query, fragment or escape of the URL") {
+  using internal::shard_location;
+  CHECK(shard_location("https://h.example/d", "m-00001-of-00002.owf") == "https://h.example/d/m-00001-of-00002.owf");
+  CHECK(shard_location("https://h.example/d", "a?x=1#f.owf") == "https://h.example/d/a%3Fx%3D1%23f.owf");
+  CHECK(shard_location("https://h.example/d", "%2e%2e") == "https://h.example/d/%252e%252e");
+  CHECK(shard_location("https://h.example/d", "a b\r\nHost: x") == "https://h.example/d/a%20b%0D%0AHost%3A%20x");
+  CHECK(shard_location("https://h.example/d", "\xc3\xa9.owf") == "https://h.example/d/%C3%A9.owf");
+  CHECK(shard_location("dir", "a?b #.owf") == std::filesystem::path("dir") / "a?b #.owf");
 }
