@@ -144,6 +144,21 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
     return Error(ErrorCode::kLimitExceeded, path.string() + ": " + std::to_string(count) + " shards of at most " +
                                                 std::to_string(options.max_shard_bytes) + " bytes, over the limit of " +
                                                 std::to_string(max) + " shards in a set; give a larger shard size");
+  // The plan is in name order: a name twice is refused before any shard
+  // is written (a writer sees only its own shard's names).
+  std::string previous;  // a copy: a source's name may live as long as its TensorInfo
+  bool first = true;
+  for (std::size_t k = 0; k < count; ++k)
+    for (std::size_t i : plan[k]) {
+      const TensorInfo t = source.tensor(i);
+      const std::string_view name = t.name;
+      if (!first && name == previous)
+        return Error(ErrorCode::kDuplicateTensorName, "the source holds two tensors named '" +
+                                                          std::string(name.substr(0, 200)) +
+                                                          "'; a set's shards hold each name once");
+      previous = name;
+      first = false;
+    }
   std::vector<std::filesystem::path> paths;
   for (std::size_t k = 0; k < count; ++k) paths.push_back(internal::shard_path(path, k, count));
   internal::OutputOptions rules;

@@ -454,3 +454,24 @@ TEST_CASE("attack: a remote set's shard names cannot become a query, fragment or
   CHECK(shard_location("https://h.example/d", "\xc3\xa9.owf") == "https://h.example/d/%C3%A9.owf");
   CHECK(shard_location("dir", "a?b #.owf") == std::filesystem::path("dir") / "a?b #.owf");
 }
+
+TEST_CASE("attack: a source with one name twice, across a shard boundary, fails cleanly") {
+  TempDir dir;
+  auto tensors = small_tensors(4);
+  tensors[2].name = tensors[1].name;
+  owf::test::FakeSource source(tensors, true);
+  auto report = convert(source, dir / "m.owf", Format::kOwf, sharded(4));
+  REQUIRE(!report.ok());
+  CHECK(report.error().code() == ErrorCode::kDuplicateTensorName);
+  CHECK(report.error().message().find("'t000001'") != std::string::npos);
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_CASE("attack: a directory whose first .owf entry is a symbolic link loop names that entry") {
+  TempDir dir;
+  write_set(dir);
+  std::filesystem::create_symlink("a.owf", dir / "a.owf");
+  auto set = FileSet::open(dir.path());
+  REQUIRE(!set.ok());
+  CHECK(set.error().message().find("a.owf") != std::string::npos);
+}
