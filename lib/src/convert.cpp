@@ -41,6 +41,7 @@
 #include "formats/shard_set.hpp"
 #include "owf/shard_set.hpp"
 #include "owf/signature.hpp"
+#include "rules.hpp"
 #include "shard_plan.hpp"
 #include "tensor_pieces.hpp"
 #include "tensor_selection.hpp"
@@ -160,7 +161,13 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
       first = false;
     }
   std::vector<std::filesystem::path> paths;
-  for (std::size_t k = 0; k < count; ++k) paths.push_back(internal::shard_path(path, k, count));
+  for (std::size_t k = 0; k < count; ++k) {
+    paths.push_back(internal::shard_path(path, k, count));
+    // Refused here, not by R38 once every shard is written.
+    if (auto problem = internal::shard_file_name_problem(paths.back().filename().string()))
+      return Error(ErrorCode::kInvalidArgument, paths.back().string() + ": a shard's file name " + *problem +
+                                                    " (spec/shards.md, rule R38); choose another target name");
+  }
   internal::OutputOptions rules;
   rules.replace = options.write.overwrite;
   OWF_ASSIGN_OR_RETURN(internal::ShardSetOutput output, internal::ShardSetOutput::create(paths, {}, rules));

@@ -475,3 +475,16 @@ TEST_CASE("attack: a directory whose first .owf entry is a symbolic link loop na
   REQUIRE(!set.ok());
   CHECK(set.error().message().find("a.owf") != std::string::npos);
 }
+
+TEST_CASE("attack: a target whose shard names R38 refuses is refused before anything is written") {
+  TempDir dir;
+  owf::test::FakeSource source(small_tensors(3), true);
+  for (const std::string& stem : std::vector<std::string>{"a\\b", std::string(240, 'x'), "a\xff"}) {
+    CAPTURE(stem);
+    auto report = convert(source, dir / (stem + ".owf"), Format::kOwf, sharded(4));
+    REQUIRE(!report.ok());
+    CHECK(report.error().code() == ErrorCode::kInvalidArgument);
+    CHECK(report.error().message().find("rule R38") != std::string::npos);
+    CHECK(std::filesystem::is_empty(dir.path()));
+  }
+}
