@@ -150,6 +150,13 @@ Result<FileSet> FileSet::open(const std::filesystem::path& path, const OpenOptio
     impl->first_position.push_back(impl->total);
     impl->total += e.tensor_count;  // R38 checked that the sum fits
   }
+  // Shards opened later are found where this one was, even if the process
+  // changes its working directory in between.
+  if (!is_url(impl->directory.native()))
+    if (auto absolute = impl->directory.empty() ? std::filesystem::current_path(ec)
+                                                : std::filesystem::absolute(impl->directory, ec);
+        !ec)
+      impl->directory = std::move(absolute);
   impl->files.resize(impl->set().shards.size());
   impl->files[k] = std::make_unique<File>(std::move(file));
   return FileSet(std::move(impl));

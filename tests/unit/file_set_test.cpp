@@ -488,3 +488,19 @@ TEST_CASE("attack: a target whose shard names R38 refuses is refused before anyt
     CHECK(std::filesystem::is_empty(dir.path()));
   }
 }
+
+TEST_CASE("attack: a set opened by a relative path finds its shards after the working directory changes") {
+  TempDir dir, elsewhere;
+  const auto files = write_set(dir);
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto set = FileSet::open(files[0].filename());
+  std::filesystem::current_path(elsewhere.path());
+  std::filesystem::copy_file(dir / files[0].filename(), elsewhere / files[0].filename());  // a decoy
+  const bool opened = set.ok();
+  Status all = opened ? set->open_all() : Status(set.error());
+  std::filesystem::current_path(cwd);
+  REQUIRE(opened);
+  CHECK_MESSAGE(all.ok(), all.error().message());
+  CHECK(set->shard_path(1) == dir / files[1].filename());
+}
