@@ -12,6 +12,7 @@
 #include "alloc_tracking.hpp"
 #include "fake_source.hpp"
 #include "owf/owf.hpp"
+#include "rules.hpp"
 #include "test_util.hpp"
 #include "writer_access.hpp"
 
@@ -503,4 +504,38 @@ TEST_CASE("attack: a set opened by a relative path finds its shards after the wo
   REQUIRE(opened);
   CHECK_MESSAGE(all.ok(), all.error().message());
   CHECK(set->shard_path(1) == dir / files[1].filename());
+}
+
+TEST_CASE("attack: R38 on odd shard file names and counts") {
+  const auto set_of = [](std::vector<std::string> names, std::uint64_t count = 1) {
+    ShardSetInfo set;
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      ShardEntry e;
+      e.file_name = std::move(names[k]);
+      e.tensor_count = count;
+      e.first_tensor = "t" + std::to_string(k);
+      set.shards.push_back(std::move(e));
+    }
+    return set;
+  };
+  const auto check = [](const ShardSetInfo& set) { return internal::check_shard_entries(set, Limits{}); };
+  // Refused: a NUL, separators, '.', '..', invalid UTF-8, 256 bytes.
+  for (const std::string& bad : std::vector<std::string>{std::string("a\0b.owf", 7), "a/b", "a\\b", ".", "..", "\xc3(",
+                                                         "\xed\xa0\x80.owf", std::string(256, 'x'), ""}) {
+    CAPTURE(bad);
+    const Status s = check(set_of({"ok.owf", bad}));
+    REQUIRE(!s.ok());
+    CHECK(s.code() == ErrorCode::kBadShardSet);
+    CHECK(s.error().message().find("shards[1]") != std::string::npos);
+  }
+  // Plain file names, however odd, are the set's business: accepted.
+  CHECK(check(set_of({"-rf", "...", "a b\t.owf", std::string(255, 'x'), "a..b", "~"})).ok());
+  // One name in NFC and in NFD: different bytes, two names (a file system
+  // that normalizes names opens one file for both, which S3 then refuses).
+  CHECK(check(set_of({"\xc3\xa9.owf", "e\xcc\x81.owf"})).ok());
+  // Tensor counts whose sum passes 2^64.
+  const Status over = check(set_of({"a", "b"}, std::uint64_t{1} << 63));
+  REQUIRE(!over.ok());
+  CHECK(over.error().message().find("64 bits") != std::string::npos);
+  CHECK(check(set_of({"a", "b"}, (std::uint64_t{1} << 63) - 1)).ok());
 }
