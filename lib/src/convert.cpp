@@ -41,6 +41,7 @@
 #include "formats/shard_set.hpp"
 #include "owf/shard_set.hpp"
 #include "owf/signature.hpp"
+#include "rules.hpp"
 #include "shard_plan.hpp"
 #include "tensor_pieces.hpp"
 #include "tensor_selection.hpp"
@@ -137,8 +138,36 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
                                     const SourceCheck& source_check) {
   OWF_ASSIGN_OR_RETURN(WriteOptions write, owf_write_options(source, info, options));
   const std::size_t count = plan.size();
+  // Every shard lists every shard, and a reader refuses more than
+  // max_shards (R38): refused before a file is created, not after writing
+  // (and holding open) that many.
+  if (const std::uint32_t max = Limits{}.max_shards; count > max)
+    return Error(ErrorCode::kLimitExceeded, path.string() + ": " + std::to_string(count) + " shards of at most " +
+                                                std::to_string(options.max_shard_bytes) + " bytes, over the limit of " +
+                                                std::to_string(max) + " shards in a set; give a larger shard size");
+  // The plan is in name order: a name twice is refused before any shard
+  // is written (a writer sees only its own shard's names).
+  std::string previous;  // a copy: a source's name may live as long as its TensorInfo
+  bool first = true;
+  for (std::size_t k = 0; k < count; ++k)
+    for (std::size_t i : plan[k]) {
+      const TensorInfo t = source.tensor(i);
+      const std::string_view name = t.name;
+      if (!first && name == previous)
+        return Error(ErrorCode::kDuplicateTensorName, "the source holds two tensors named '" +
+                                                          std::string(name.substr(0, 200)) +
+                                                          "'; a set's shards hold each name once");
+      previous = name;
+      first = false;
+    }
   std::vector<std::filesystem::path> paths;
-  for (std::size_t k = 0; k < count; ++k) paths.push_back(internal::shard_path(path, k, count));
+  for (std::size_t k = 0; k < count; ++k) {
+    paths.push_back(internal::shard_path(path, k, count));
+    // Refused here, not by R38 once every shard is written.
+    if (auto problem = internal::shard_file_name_problem(paths.back().filename().string()))
+      return Error(ErrorCode::kInvalidArgument, paths.back().string() + ": a shard's file name " + *problem +
+                                                    " (spec/shards.md, rule R38); choose another target name");
+  }
   internal::OutputOptions rules;
   rules.replace = options.write.overwrite;
   OWF_ASSIGN_OR_RETURN(internal::ShardSetOutput output, internal::ShardSetOutput::create(paths, {}, rules));
@@ -156,10 +185,17 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
       report.checked = true;
       return {};
     };
-    OWF_ASSIGN_OR_RETURN(Writer writer, Writer::create(paths[k], write));
-    OWF_RETURN_IF_ERROR(writer.set_info(info));
-    for (std::size_t i : plan[k]) OWF_RETURN_IF_ERROR(copy_tensor(source, i, writer, buffer));
-    writers.push_back(std::move(writer));
+    // A failure names the shard, as ShardSetOutput's do.
+    const auto in_shard = [&](const Error& e) {
+      return Error(e.code(), "shard " + std::to_string(k + 1) + " of " + std::to_string(count) + " (" +
+                                 paths[k].string() + "): " + e.message());
+    };
+    auto writer = Writer::create(paths[k], write);
+    if (!writer.ok()) return in_shard(writer.error());
+    if (Status s = writer->set_info(info); !s.ok()) return in_shard(s.error());
+    for (std::size_t i : plan[k])
+      if (Status s = copy_tensor(source, i, *writer, buffer); !s.ok()) return in_shard(s.error());
+    writers.push_back(std::move(*writer));
   }
 
   ShardSetInfo set;

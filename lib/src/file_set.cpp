@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "owf/digest.hpp"
+#include "owf/remote.hpp"
 #include "owf/shard_set.hpp"
 #include "rules.hpp"
 
@@ -42,7 +43,8 @@ Result<std::vector<std::string>> owf_entries(const std::filesystem::path& direct
 struct FileSet::Impl {
   std::filesystem::path directory;
   OpenOptions options;
-  ShardSetInfo set;  // as the first shard opened stores it
+  const ShardSetInfo* first_set = nullptr;  // the first shard opened's (in files[first_opened]), not a copy
+  const ShardSetInfo& set() const { return *first_set; }
   std::size_t first_opened = 0;
   std::vector<std::uint64_t> first_position;  // of each shard's first tensor in the union
   std::uint64_t total = 0;
@@ -54,20 +56,20 @@ struct FileSet::Impl {
   mutable bool all_checked = false;
 
   std::string shard_name(std::size_t k) const {
-    return "shard " + std::to_string(k + 1) + " of " + std::to_string(set.shards.size()) + " " +
-           in_quotes(set.shards[k].file_name);
+    return "shard " + std::to_string(k + 1) + " of " + std::to_string(set().shards.size()) + " " +
+           in_quotes(set().shards[k].file_name);
   }
 
   // S3, S4: a shard agrees with the one first opened.
   Status check_member(std::size_t k, const File& file) const {
     const ShardSetInfo* own = file.shard_set();
     if (own == nullptr) return mismatch(shard_name(k) + " is not a shard: it has no shard_set (rule S3)");
-    if (own->weights_digest != set.weights_digest || own->shards != set.shards)
+    if (own->weights_digest != set().weights_digest || own->shards != set().shards)
       return mismatch(shard_name(k) + " belongs to another set (set weights digest " + to_hex(own->weights_digest) +
-                      ", not " + to_hex(set.weights_digest) + "), or to another write of this one (rule S3)");
+                      ", not " + to_hex(set().weights_digest) + "), or to another write of this one (rule S3)");
     if (own->index != k)
       return mismatch(shard_name(k) + " is the set's shard " + std::to_string(own->index + 1) + " " +
-                      in_quotes(set.shards[own->index].file_name) + " under another shard's name (rule S3)");
+                      in_quotes(set().shards[own->index].file_name) + " under another shard's name (rule S3)");
     if (file.info() != info)
       return mismatch(shard_name(k) +
                       ": its model information (license, provenance, hyperparameters, metadata) "
@@ -79,7 +81,7 @@ struct FileSet::Impl {
   // Caller holds the mutex.
   Result<const File*> open_locked(std::size_t k) const {
     if (files[k]) return files[k].get();
-    auto file = File::open(directory / set.shards[k].file_name, options);
+    auto file = File::open(internal::shard_location(directory, set().shards[k].file_name), options);
     if (!file.ok()) return Error(file.error().code(), shard_name(k) + ": " + file.error().message());
     OWF_RETURN_IF_ERROR(check_member(k, *file));
     files[k] = std::make_unique<File>(std::move(*file));
@@ -96,12 +98,12 @@ struct FileSet::Impl {
         const TensorInfo t = f->tensor(i);
         entries.push_back({t.name, t.dtype, t.shape, t.sha256});
       }
-    if (const Sha256Digest d = weights_digest_of(std::move(entries)); d != set.weights_digest)
-      return mismatch("the set's tensors have weights digest " + to_hex(d) + ", not the " + to_hex(set.weights_digest) +
-                      " every shard states (rule S5)");
+    if (const Sha256Digest d = weights_digest_of(std::move(entries)); d != set().weights_digest)
+      return mismatch("the set's tensors have weights digest " + to_hex(d) + ", not the " +
+                      to_hex(set().weights_digest) + " every shard states (rule S5)");
     if (directory_entries) {
       for (const std::string& name : *directory_entries)
-        if (std::none_of(set.shards.begin(), set.shards.end(),
+        if (std::none_of(set().shards.begin(), set().shards.end(),
                          [&](const ShardEntry& e) { return e.file_name == name; }))
           return mismatch((directory / name).string() + " is not a shard of the set in its directory (rule S6)");
     }
@@ -136,27 +138,34 @@ Result<FileSet> FileSet::open(const std::filesystem::path& path, const OpenOptio
   OWF_ASSIGN_OR_RETURN(File file, File::open(first, options));
   if (file.shard_set() == nullptr)
     return mismatch(first.string() + " is not a shard of a set (it has no shard_set); open it as a file");
-  impl->set = *file.shard_set();
-  const std::size_t k = impl->set.index;
+  impl->first_set = file.shard_set();  // File keeps it in place when moved
+  const std::size_t k = impl->set().index;
   impl->first_opened = k;
   impl->info = file.info();
   // S1: a shard opened by a name other than its own is renamed or swapped.
-  if (first.filename().string() != impl->set.shards[k].file_name)
+  if (first.filename().string() != impl->set().shards[k].file_name)
     return mismatch(first.string() + " is the set's shard " + std::to_string(k + 1) + ", named " +
-                    in_quotes(impl->set.shards[k].file_name) + ": renamed, or swapped with another shard (rule S1)");
-  for (const ShardEntry& e : impl->set.shards) {
+                    in_quotes(impl->set().shards[k].file_name) + ": renamed, or swapped with another shard (rule S1)");
+  for (const ShardEntry& e : impl->set().shards) {
     impl->first_position.push_back(impl->total);
     impl->total += e.tensor_count;  // R38 checked that the sum fits
   }
-  impl->files.resize(impl->set.shards.size());
+  // Shards opened later are found where this one was, even if the process
+  // changes its working directory in between.
+  if (!is_url(impl->directory.native()))
+    if (auto absolute = impl->directory.empty() ? std::filesystem::current_path(ec)
+                                                : std::filesystem::absolute(impl->directory, ec);
+        !ec)
+      impl->directory = std::move(absolute);
+  impl->files.resize(impl->set().shards.size());
   impl->files[k] = std::make_unique<File>(std::move(file));
   return FileSet(std::move(impl));
 }
 
-std::size_t FileSet::shard_count() const { return impl_->set.shards.size(); }
-const ShardEntry& FileSet::shard(std::size_t index) const { return impl_->set.shards.at(index); }
+std::size_t FileSet::shard_count() const { return impl_->set().shards.size(); }
+const ShardEntry& FileSet::shard(std::size_t index) const { return impl_->set().shards.at(index); }
 std::filesystem::path FileSet::shard_path(std::size_t index) const {
-  return impl_->directory / impl_->set.shards.at(index).file_name;
+  return internal::shard_location(impl_->directory, impl_->set().shards.at(index).file_name);
 }
 
 Result<const File*> FileSet::shard_file(std::size_t index) const {
@@ -187,7 +196,7 @@ Result<ShardLocation> FileSet::locate(std::uint64_t index) const {
 }
 
 Result<std::optional<ShardLocation>> FileSet::find(std::string_view name) const {
-  const auto& shards = impl_->set.shards;
+  const auto& shards = impl_->set().shards;
   // The last shard whose first tensor does not sort after the name.
   const auto after = std::upper_bound(shards.begin(), shards.end(), name, [](std::string_view n, const ShardEntry& e) {
     return internal::compare_bytes(n, e.first_tensor) < 0;
@@ -200,7 +209,7 @@ Result<std::optional<ShardLocation>> FileSet::find(std::string_view name) const 
   return std::optional<ShardLocation>(ShardLocation{k, *i});
 }
 
-Sha256Digest FileSet::weights_digest() const { return impl_->set.weights_digest; }
+Sha256Digest FileSet::weights_digest() const { return impl_->set().weights_digest; }
 const ModelInfo& FileSet::info() const { return impl_->info; }
 
 Status FileSet::verify(const VerifyOptions& options) const {
@@ -221,6 +230,25 @@ Status FileSet::verify(const VerifyOptions& options) const {
 }
 
 namespace internal {
+
+std::filesystem::path shard_location(const std::filesystem::path& directory, const std::string& file_name) {
+  if (!is_url(directory.native())) return directory / file_name;
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string url = directory.native();
+  if (!url.ends_with('/')) url += '/';
+  for (const char c : file_name) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
+      url += c;
+    } else {
+      url += '%';
+      url += kHex[b >> 4];
+      url += kHex[b & 15];
+    }
+  }
+  return url;
+}
 
 namespace {
 

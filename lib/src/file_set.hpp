@@ -14,4 +14,10 @@ namespace owf::internal {
 Result<std::unique_ptr<Source>> open_owf_shard_set(const std::filesystem::path& shard_or_directory,
                                                    const Limits& limits);
 
+/// Where shard `file_name` of a set in `directory` is: `directory/file_name`,
+/// or for a remote set (a URL), the URL of the name with every byte but
+/// A-Z a-z 0-9 - . _ ~ percent-encoded, so that a name is never read as a
+/// query ('?'), fragment ('#'), escape ('%', "%2e%2e") or anything else.
+std::filesystem::path shard_location(const std::filesystem::path& directory, const std::string& file_name);
+
 }  // namespace owf::internal

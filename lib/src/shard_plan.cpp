@@ -1,5 +1,9 @@
 #include "shard_plan.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cassert>
 #include <numeric>
@@ -68,20 +72,39 @@ ShardSetOutput::ShardSetOutput(ShardSetOutput&& other) noexcept
       index_(std::move(other.index_)),
       replace_(other.replace_),
       written_(std::move(other.written_)),
+      replaced_(std::move(other.replaced_)),
       started_(other.started_),
       committed_(other.committed_) {
   other.written_.clear();
+  other.replaced_.clear();
   other.committed_ = true;  // nothing left to remove there
 }
 
 ShardSetOutput::~ShardSetOutput() {
-  if (!committed_) remove_written();
+  if (!committed_) {
+    remove_written();
+    restore_replaced();
+  }
+}
+
+void ShardSetOutput::commit() {
+  committed_ = true;
+  for (const Replaced& r : replaced_) ::unlink(r.saved.c_str());
+  replaced_.clear();
 }
 
 void ShardSetOutput::remove_written() {
   std::error_code ec;  // best effort: the error being reported is the write's
   for (const auto& path : written_) std::filesystem::remove(path, ec);
   written_.clear();
+}
+
+void ShardSetOutput::restore_replaced() {
+  for (const Replaced& r : replaced_) {
+    ::rename(r.saved.c_str(), r.target.c_str());  // best effort, as above
+    ::unlink(r.saved.c_str());  // left when the target was never replaced (rename of one file onto itself)
+  }
+  replaced_.clear();
 }
 
 Status ShardSetOutput::write_file(const std::filesystem::path& path, const std::string& label, const WriteFile& write) {
@@ -93,8 +116,26 @@ Status ShardSetOutput::write_file(const std::filesystem::path& path, const std::
     if (ec) return Error(ErrorCode::kIoError, index_.string() + ": cannot remove the old index: " + ec.message());
   }
   started_ = true;
+  if (replace_ && path != index_) {
+    // The old shard stays reachable until commit(): a hard link (not
+    // following a symbolic link) beside it, under a name no set uses.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+      for (int attempt = 0; attempt < 16; ++attempt) {
+        std::filesystem::path saved = path;
+        saved.replace_filename("." + path.filename().string() + ".old-" + std::to_string(::getpid()) + "-" +
+                               std::to_string(replaced_.size()) + "-" + std::to_string(attempt));
+        if (::linkat(AT_FDCWD, path.c_str(), AT_FDCWD, saved.c_str(), 0) == 0) {
+          replaced_.push_back({path, std::move(saved)});
+          break;
+        }
+        if (errno != EEXIST) break;  // no hard links here: replaced without a way back
+      }
+    }
+  }
   if (Status s = write(path); !s.ok()) {
     remove_written();
+    restore_replaced();
     return Error(s.code(), label + ": " + s.error().message());
   }
   written_.push_back(path);

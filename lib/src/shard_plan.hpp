@@ -41,8 +41,12 @@ std::filesystem::path shard_path(const std::filesystem::path& target, std::size_
 ///   old and new shards;
 /// - a write that fails removes every file this object has written, and its
 ///   error names the file; so does destroying the object before commit().
-/// A set being replaced is therefore gone after a failed write (not
-/// restored). Files are published in the order written: write the index
+/// - a shard file being replaced is first hard-linked to a hidden name
+///   beside it; a failed write (or destruction before commit()) puts the
+///   old files back, commit() removes the links: a failure leaves the old
+///   shards as they were, not a part of them (an old index is still gone;
+///   without hard links, the old shards written over are gone too). Files are published in the order written: write the
+///   index
 /// last, so that a reader that finds it finds every shard.
 class ShardSetOutput {
  public:
@@ -66,7 +70,7 @@ class ShardSetOutput {
   Status write_index(const WriteFile& write);
   /// The set is complete: it stays. Without commit(), the destructor
   /// removes what was written.
-  void commit() { committed_ = true; }
+  void commit();
 
   const std::vector<std::filesystem::path>& shards() const { return shards_; }
   const std::filesystem::path& index() const { return index_; }
@@ -77,11 +81,17 @@ class ShardSetOutput {
   ShardSetOutput(std::vector<std::filesystem::path> shards, std::filesystem::path index, bool replace);
   Status write_file(const std::filesystem::path& path, const std::string& label, const WriteFile& write);
   void remove_written();
+  void restore_replaced();
+
+  struct Replaced {
+    std::filesystem::path target, saved;
+  };
 
   std::vector<std::filesystem::path> shards_;
   std::filesystem::path index_;
   bool replace_ = false;
   std::vector<std::filesystem::path> written_;
+  std::vector<Replaced> replaced_;  // old shards, linked aside until commit()
   bool started_ = false;
   bool committed_ = false;
 };

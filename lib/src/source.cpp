@@ -273,10 +273,13 @@ Result<std::unique_ptr<Source>> open_source(const std::filesystem::path& path, s
   }
   switch (f) {
     case Format::kOwf: {
-      OWF_ASSIGN_OR_RETURN(File file, File::open(path, limits));
-      // A shard stands for its whole set (spec/shards.md §4).
-      if (file.shard_set() != nullptr) return internal::open_owf_shard_set(path, limits);
-      return source_of(std::move(file));
+      {
+        OWF_ASSIGN_OR_RETURN(File file, File::open(path, limits));
+        if (file.shard_set() == nullptr) return source_of(std::move(file));
+      }
+      // A shard stands for its whole set (spec/shards.md §4), which opens
+      // it again: closed here first, so that its manifest is held once.
+      return internal::open_owf_shard_set(path, limits);
     }
     case Format::kSafetensors:
       return internal::open_safetensors(path, limits);

@@ -2450,10 +2450,17 @@ void shard_cases(Suite& s) {
   bad("r38-file-name-empty", "an empty shard file name", 1, [](owf::ShardSetInfo& x) { x.shards[2].file_name = ""; });
   bad("r38-file-name-256-bytes", "a shard file name of 256 bytes", 1,
       [](owf::ShardSetInfo& x) { x.shards[2].file_name = std::string(252, 'm') + ".owf"; });
+  bad("r38-file-name-nul", "a shard file name holding a NUL byte", 1,
+      [](owf::ShardSetInfo& x) { x.shards[2].file_name = std::string("m.owf\0.owf", 10); });
+  bad("r38-file-name-dot", "a shard file name '.'", 1, [](owf::ShardSetInfo& x) { x.shards[2].file_name = "."; });
+  bad("r38-file-name-not-utf8", "a shard file name that is not valid UTF-8", 1,
+      [](owf::ShardSetInfo& x) { x.shards[2].file_name = "m\xff.owf"; });
   bad("r38-file-name-twice", "two shards with one file name", 1,
       [](owf::ShardSetInfo& x) { x.shards[2].file_name = x.shards[0].file_name; });
   bad("r38-zero-tensors", "a shard entry with tensor_count 0", 1,
       [](owf::ShardSetInfo& x) { x.shards[2].tensor_count = 0; });
+  bad("r38-tensor-count-sum-overflow", "tensor counts that add up to more than 64 bits hold", 1,
+      [](owf::ShardSetInfo& x) { x.shards[0].tensor_count = ~std::uint64_t{0}; });
   bad("r38-first-tensors-unsorted", "the first tensors of shards 2 and 3 out of order", 0,
       [](owf::ShardSetInfo& x) { x.shards[2].first_tensor = "b.zz"; });
   bad("r38-first-tensor-empty", "an empty first_tensor", 1,

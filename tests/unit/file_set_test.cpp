@@ -1,11 +1,20 @@
 // OWF shard sets (spec/shards.md): written by convert(), opened from any
 // shard or the directory, and every way a set's files can disagree.
+#include "file_set.hpp"
+
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
+#include <thread>
 
+#include "alloc_tracking.hpp"
+#include "fake_source.hpp"
 #include "owf/owf.hpp"
+#include "rules.hpp"
 #include "test_util.hpp"
+#include "writer_access.hpp"
 
 using namespace owf;
 using owf::test::TempDir;
@@ -331,4 +340,262 @@ TEST_CASE("an OWF set becomes a GGUF split set that llama.cpp's naming finds, an
     REQUIRE(d.ok());
     CHECK(*d == *expected);
   }
+}
+
+namespace {
+
+std::vector<owf::test::FakeTensor> small_tensors(std::size_t n, std::uint64_t elements = 4) {
+  std::vector<owf::test::FakeTensor> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "t%06zu", i);
+    out.push_back({name, DType::kU8, {elements}});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("attack: a source failing part-way through a set leaves nothing and names the shard") {
+  TempDir dir;
+  auto tensors = small_tensors(6);
+  tensors[4].shape = {1000};  // shard 5 of 6: its read fails past 100 bytes
+  owf::test::FakeSource source(tensors, true, 100);
+  auto report = convert(source, dir / "m.owf", Format::kOwf, sharded(4));
+  REQUIRE(!report.ok());
+  CHECK(report.error().code() == ErrorCode::kIoError);
+  CHECK_MESSAGE(report.error().message().find("m-00005-of-00006.owf") != std::string::npos, report.error().message());
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_CASE("attack: a shard name that is a directory is refused before anything is written") {
+  for (bool overwrite : {false, true}) {
+    TempDir dir;
+    std::filesystem::create_directory(dir / "m-00002-of-00003.owf");
+    owf::test::FakeSource source(small_tensors(3), true);
+    ConvertOptions o = sharded(4);
+    o.write.overwrite = overwrite;
+    auto report = convert(source, dir / "m.owf", Format::kOwf, o);
+    REQUIRE(!report.ok());
+    CHECK_MESSAGE(report.error().message().find("m-00002-of-00003.owf") != std::string::npos, report.error().message());
+    std::size_t n = 0;
+    for (auto it = std::filesystem::directory_iterator(dir.path()); it != std::filesystem::directory_iterator(); ++it)
+      ++n;
+    CHECK(n == 1);
+  }
+}
+
+TEST_CASE("attack: a set of more shards than a reader opens is refused before anything is written") {
+  TempDir dir;
+  owf::test::FakeSource source(small_tensors(Limits{}.max_shards + 1, 1), true);
+  auto report = convert(source, dir / "m.owf", Format::kOwf, sharded(1));
+  REQUIRE(!report.ok());
+  CHECK(report.error().code() == ErrorCode::kLimitExceeded);
+  CHECK_MESSAGE(report.error().message().find("100001 shards") != std::string::npos, report.error().message());
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
+
+namespace {
+
+// A shard `dir/own` holding tensors `names` (u8 [1] each), stating a set whose
+// other entries are `others` (file name, first tensor), placed around it
+// by first tensor; the set's digest is made up (R38 does not check it).
+std::filesystem::path craft_shard(const std::filesystem::path& dir, const std::string& own,
+                                  const std::vector<std::string>& names,
+                                  std::vector<std::pair<std::string, std::string>> others, std::uint64_t count = 1) {
+  WriteOptions w;
+  w.sync = false;
+  w.overwrite = true;
+  auto writer = Writer::create(dir / own, w);
+  REQUIRE(writer.ok());
+  REQUIRE(writer->set_license(License{.spdx = "MIT"}).ok());
+  for (const auto& n : names) {
+    REQUIRE(writer->begin_tensor({n, DType::kU8, {1}}).ok());
+    const std::byte b{7};
+    REQUIRE(writer->append({&b, 1}).ok());
+    REQUIRE(writer->end_tensor().ok());
+  }
+  ShardSetInfo set;
+  set.weights_digest.fill(1);
+  others.emplace_back(own, names.front());
+  std::sort(others.begin(), others.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  for (const auto& o : others) {
+    ShardEntry e;
+    e.file_name = o.first;
+    e.first_tensor = o.second;
+    e.tensor_count = o.first == own ? names.size() : count;
+    if (o.first == own) {
+      set.index = static_cast<std::uint32_t>(set.shards.size());
+      e.weights_digest = weights_digest_of(internal::WriterAccess::digest_entries(*writer));
+    }
+    set.shards.push_back(std::move(e));
+  }
+  internal::WriterAccess::set_shard_set(*writer, std::move(set));
+  auto s = writer->finish();
+  REQUIRE_MESSAGE(s.ok(), s.error().message());
+  return dir / own;
+}
+
+}  // namespace
+
+TEST_CASE("attack: opening a shard with a large set holds its entries once, not once per copy") {
+  TempDir dir;
+  std::vector<std::pair<std::string, std::string>> others;
+  for (std::size_t k = 1; k < 2000; ++k) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "b%07zu", k);
+    others.emplace_back(std::string("s") + buf + ".owf", buf + std::string(1000, 'x'));
+  }
+  const auto path = craft_shard(dir.path(), "big.owf", {"a"}, others);
+  const std::uint64_t entries = 2000 * 1024;  // the set's names, as strings
+  std::size_t file_peak = 0, set_peak = 0, source_peak = 0;
+  {
+    owf::test::AllocationPeak peak;
+    CHECK(File::open(path).ok());
+    file_peak = peak.peak_growth();
+  }
+  {
+    owf::test::AllocationPeak peak;
+    CHECK(FileSet::open(path).ok());
+    set_peak = peak.peak_growth();
+  }
+  {
+    owf::test::AllocationPeak peak;
+    CHECK(open_source(path).status().code() == ErrorCode::kIoError);  // shard 2 is missing
+    source_peak = peak.peak_growth();
+  }
+  CAPTURE(file_peak);
+  CAPTURE(set_peak);
+  CAPTURE(source_peak);
+  CHECK(file_peak > entries);
+  CHECK(set_peak < file_peak + entries / 2);     // no second copy of the entries
+  CHECK(source_peak < file_peak + entries / 2);  // the shard is not open twice at once
+}
+
+TEST_CASE("attack: a set's shards opened lazily from many threads at once agree with one thread") {
+  TempDir dir;
+  const auto files = write_set(dir);
+  auto reference = FileSet::open(files[1]);
+  REQUIRE(reference.ok());
+  REQUIRE(reference->open_all().ok());
+  std::vector<std::string> names;
+  for (std::size_t k = 0; k < reference->shard_count(); ++k) {
+    const File* f = *reference->shard_file(k);
+    for (std::size_t i = 0; i < f->tensor_count(); ++i) names.emplace_back(f->tensor(i).name);
+  }
+  for (int round = 0; round < 5; ++round) {
+    auto set = FileSet::open(dir.path());
+    REQUIRE(set.ok());
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t)
+      threads.emplace_back([&, t] {
+        for (std::size_t j = 0; j < names.size(); ++j) {
+          const std::size_t i = (j * 7 + static_cast<std::size_t>(t) * 5) % names.size();
+          auto found = set->find(names[i]);
+          auto located = set->locate(i);
+          if (!found.ok() || !*found || !located.ok() || (*found)->shard != located->shard ||
+              (*found)->tensor != located->tensor)
+            ++wrong;
+          if (t == 0 && j == names.size() / 2 && !set->verify().ok()) ++wrong;
+          if (auto extra = set->find(names[i] + "\x01"); !extra.ok() || extra->has_value()) ++wrong;
+        }
+      });
+    for (auto& th : threads) th.join();
+    CHECK(wrong.load() == 0);
+  }
+}
+
+TEST_CASE("attack: a remote set's shard names cannot become a query, fragment or escape of the URL") {
+  using internal::shard_location;
+  CHECK(shard_location("https://h.example/d", "m-00001-of-00002.owf") == "https://h.example/d/m-00001-of-00002.owf");
+  CHECK(shard_location("https://h.example/d", "a?x=1#f.owf") == "https://h.example/d/a%3Fx%3D1%23f.owf");
+  CHECK(shard_location("https://h.example/d", "%2e%2e") == "https://h.example/d/%252e%252e");
+  CHECK(shard_location("https://h.example/d", "a b\r\nHost: x") == "https://h.example/d/a%20b%0D%0AHost%3A%20x");
+  CHECK(shard_location("https://h.example/d", "\xc3\xa9.owf") == "https://h.example/d/%C3%A9.owf");
+  CHECK(shard_location("dir", "a?b #.owf") == std::filesystem::path("dir") / "a?b #.owf");
+}
+
+TEST_CASE("attack: a source with one name twice, across a shard boundary, fails cleanly") {
+  TempDir dir;
+  auto tensors = small_tensors(4);
+  tensors[2].name = tensors[1].name;
+  owf::test::FakeSource source(tensors, true);
+  auto report = convert(source, dir / "m.owf", Format::kOwf, sharded(4));
+  REQUIRE(!report.ok());
+  CHECK(report.error().code() == ErrorCode::kDuplicateTensorName);
+  CHECK(report.error().message().find("'t000001'") != std::string::npos);
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_CASE("attack: a directory whose first .owf entry is a symbolic link loop names that entry") {
+  TempDir dir;
+  write_set(dir);
+  std::filesystem::create_symlink("a.owf", dir / "a.owf");
+  auto set = FileSet::open(dir.path());
+  REQUIRE(!set.ok());
+  CHECK(set.error().message().find("a.owf") != std::string::npos);
+}
+
+TEST_CASE("attack: a target whose shard names R38 refuses is refused before anything is written") {
+  TempDir dir;
+  owf::test::FakeSource source(small_tensors(3), true);
+  for (const std::string& stem : std::vector<std::string>{"a\\b", std::string(240, 'x'), "a\xff"}) {
+    CAPTURE(stem);
+    auto report = convert(source, dir / (stem + ".owf"), Format::kOwf, sharded(4));
+    REQUIRE(!report.ok());
+    CHECK(report.error().code() == ErrorCode::kInvalidArgument);
+    CHECK(report.error().message().find("rule R38") != std::string::npos);
+    CHECK(std::filesystem::is_empty(dir.path()));
+  }
+}
+
+TEST_CASE("attack: a set opened by a relative path finds its shards after the working directory changes") {
+  TempDir dir, elsewhere;
+  const auto files = write_set(dir);
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto set = FileSet::open(files[0].filename());
+  std::filesystem::current_path(elsewhere.path());
+  std::filesystem::copy_file(dir / files[0].filename(), elsewhere / files[0].filename());  // a decoy
+  const bool opened = set.ok();
+  Status all = opened ? set->open_all() : Status(set.error());
+  std::filesystem::current_path(cwd);
+  REQUIRE(opened);
+  CHECK_MESSAGE(all.ok(), all.error().message());
+  CHECK(set->shard_path(1) == dir / files[1].filename());
+}
+
+TEST_CASE("attack: R38 on odd shard file names and counts") {
+  const auto set_of = [](std::vector<std::string> names, std::uint64_t count = 1) {
+    ShardSetInfo set;
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      ShardEntry e;
+      e.file_name = std::move(names[k]);
+      e.tensor_count = count;
+      e.first_tensor = "t" + std::to_string(k);
+      set.shards.push_back(std::move(e));
+    }
+    return set;
+  };
+  const auto check = [](const ShardSetInfo& set) { return internal::check_shard_entries(set, Limits{}); };
+  // Refused: a NUL, separators, '.', '..', invalid UTF-8, 256 bytes.
+  for (const std::string& bad : std::vector<std::string>{std::string("a\0b.owf", 7), "a/b", "a\\b", ".", "..", "\xc3(",
+                                                         "\xed\xa0\x80.owf", std::string(256, 'x'), ""}) {
+    CAPTURE(bad);
+    const Status s = check(set_of({"ok.owf", bad}));
+    REQUIRE(!s.ok());
+    CHECK(s.code() == ErrorCode::kBadShardSet);
+    CHECK(s.error().message().find("shards[1]") != std::string::npos);
+  }
+  // Plain file names, however odd, are the set's business: accepted.
+  CHECK(check(set_of({"-rf", "...", "a b\t.owf", std::string(255, 'x'), "a..b", "~"})).ok());
+  // One name in NFC and in NFD: different bytes, two names (a file system
+  // that normalizes names opens one file for both, which S3 then refuses).
+  CHECK(check(set_of({"\xc3\xa9.owf", "e\xcc\x81.owf"})).ok());
+  // Tensor counts whose sum passes 2^64.
+  const Status over = check(set_of({"a", "b"}, std::uint64_t{1} << 63));
+  REQUIRE(!over.ok());
+  CHECK(over.error().message().find("64 bits") != std::string::npos);
+  CHECK(check(set_of({"a", "b"}, (std::uint64_t{1} << 63) - 1)).ok());
 }

@@ -349,3 +349,54 @@ TEST_CASE("a shard set appears complete or not at all") {
     CHECK(directory_listing(dir.path()).empty());
   }
 }
+
+TEST_CASE("attack: replacing a set that fails part-way leaves the old shards as they were") {
+  TempDir dir;
+  const auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto write_new = [](const std::filesystem::path& p) -> Status {
+    std::ofstream(p.string() + ".tmp") << "new";
+    std::filesystem::rename(p.string() + ".tmp", p);  // as OutputFile does
+    return {};
+  };
+  for (const char* name : {"a", "b", "c"}) std::ofstream(dir / name) << "old " << name;
+  SUBCASE("a failing shard") {
+    auto set = internal::ShardSetOutput::create({dir / "a", dir / "b", dir / "c"}, {}, {.replace = true});
+    REQUIRE(set.ok());
+    REQUIRE(set->write_shard(0, write_new).ok());
+    CHECK(read(dir / "a") == "new");
+    const Status s =
+        set->write_shard(1, [](const std::filesystem::path&) -> Status { return Error(ErrorCode::kIoError, "full"); });
+    REQUIRE(!s.ok());
+  }
+  SUBCASE("destroyed before commit") {
+    auto set = internal::ShardSetOutput::create({dir / "a", dir / "b", dir / "c"}, {}, {.replace = true});
+    REQUIRE(set.ok());
+    REQUIRE(set->write_shard(0, write_new).ok());
+    REQUIRE(set->write_shard(1, write_new).ok());
+  }
+  CHECK(read(dir / "a") == "old a");
+  CHECK(read(dir / "b") == "old b");
+  CHECK(read(dir / "c") == "old c");
+  CHECK(directory_listing(dir.path()) == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("attack: a replaced set, once committed, keeps no old shard aside") {
+  TempDir dir;
+  for (const char* name : {"a", "b"}) std::ofstream(dir / name) << "old";
+  {
+    auto set = internal::ShardSetOutput::create({dir / "a", dir / "b"}, {}, {.replace = true});
+    REQUIRE(set.ok());
+    const auto write_new = [](const std::filesystem::path& p) -> Status {
+      std::ofstream(p.string() + ".tmp") << "new";
+      std::filesystem::rename(p.string() + ".tmp", p);
+      return {};
+    };
+    REQUIRE(set->write_shard(0, write_new).ok());
+    REQUIRE(set->write_shard(1, write_new).ok());
+    set->commit();
+  }
+  CHECK(directory_listing(dir.path()) == std::vector<std::string>{"a", "b"});
+}
