@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -329,13 +330,12 @@ class Reader {
     Status status;
     {
       py::gil_scoped_release release;
-      if (const File* f = s->owf_file()) {
-        VerifyOptions options;
-        options.threads = threads;
-        status = f->verify(options);
-      } else {
-        status = compute_weights_digest(*s, threads).status();
-      }
+      // Stored digests (an OWF file or set) are checked against the bytes;
+      // other formats are read whole.
+      DigestOptions options;
+      options.threads = threads;
+      options.check_stored = true;
+      status = compute_digests(*s, options).status();
     }
     check(status);
   }
@@ -380,9 +380,15 @@ class Reader {
     } else {
       OWF_ASSIGN_OR_RETURN(f, detect_format(path));
     }
-    if (f == Format::kOwf && options.select.empty()) {
+    std::error_code ec;
+    if (f == Format::kOwf && options.select.empty() && !std::filesystem::is_directory(path, ec)) {
       OWF_ASSIGN_OR_RETURN(File file,
                            File::open(path, OpenOptions{.limits = options.limits, .copy_on_write_views = true}));
+      if (file.shard_set() != nullptr) {
+        // A shard stands for its set (spec/shards.md), read as every tool reads it.
+        OWF_ASSIGN_OR_RETURN(source_, open_source(path, options));
+        return {};
+      }
       source_ = source_of(std::move(file));
       mapping_ = Mapping::of_file(source_, *source_->owf_file(), path);
       return {};

@@ -58,6 +58,13 @@ def test_conformance_suite(case):
     safe_open and verify(), with the expected error code."""
     path = CONFORMANCE_DIR / case["file"]
     expect = case["expect"]
+    if case["id"].startswith("valid-shard-"):
+        # A shard opens its whole set (spec/shards.md), whose other files are
+        # not beside this one: S1 names the mismatch.
+        with pytest.raises(owf.OWFError) as info:
+            owf.safe_open(path, "np", format="owf")
+        assert info.value.code == owf.ErrorCode.SHARD_SET_MISMATCH, info.value
+        return
     if expect["open"] != "ok":
         with pytest.raises(owf.OWFError) as info:
             owf.safe_open(path, "np", format="owf", limits=case.get("limits"))
@@ -190,3 +197,31 @@ def test_damaged_pytorch_checkpoints_raise_oWFError_or_read(corpus, tmp_path, na
                         f.get_tensor(k)
             except owf.OWFError:
                 pass
+
+
+def _set_cases():
+    index = json.loads((CONFORMANCE_DIR / "index.json").read_text())
+    return index["sets"]
+
+
+@pytest.mark.parametrize("case", _set_cases(), ids=lambda c: c["id"])
+def test_conformance_shard_sets(case):
+    """A shard set opens whole from any shard or its directory, as the tools
+    open it, with the expected error code when its files disagree."""
+    path = CONFORMANCE_DIR / case["open"]
+    expect = case["expect"]
+    if expect["open"] != "ok":
+        with pytest.raises(owf.OWFError) as info:
+            owf.safe_open(path, "np")
+        assert info.value.code_name == expect["open"], info.value
+        return
+    with owf.safe_open(path, "np") as f:
+        assert len(f.keys()) == expect.get("tensor_count", len(f.keys()))
+        if expect["verify"] == "ok":
+            f.verify()
+            assert f.weights_digest() == expect["weights_digest"]
+            assert all(f.get_tensor(k).size >= 0 for k in f.keys())
+        else:
+            with pytest.raises(owf.OWFError) as info:
+                f.verify()
+            assert info.value.code_name == expect["verify"]
