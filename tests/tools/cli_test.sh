@@ -428,6 +428,29 @@ if [ -n "$corpus" ] && [ -f "$corpus/SafeTensors.jl/model.safetensors" ]; then
   mv shard6.owf owfset/model-00006-of-00006.owf
   check "a refused set edit changes no shard and leaves no temporary file" \
     test "$(cd owfset && sha256sum -- * .[!.]* 2>/dev/null)" = "$sums_before"
+
+  echo "== owf-verify, owf-inspect and owf-diff on an OWF shard set"
+  run 0 "$verify" owfset/model-00004-of-00006.owf
+  check "owf-verify of one shard verifies the set" has "$out" "OK $set_digest \(a shard set of 6 files, all verified\)"
+  run 0 "$inspect" owfset
+  check "owf-inspect lists the shards" has "$out" "shards \(6\)"
+  run 0 "$diff" owfset/model-00002-of-00006.owf "$st"
+  check "a set and the unsharded file hold the same weights" has "$out" "identical"
+  cp owfset/model-00005-of-00006.owf shard5.bak
+  printf '\x55' | dd of=owfset/model-00005-of-00006.owf bs=1 seek=64 conv=notrunc status=none
+  run 1 "$verify" owfset/model-00001-of-00006.owf
+  check "a flipped byte in shard 5 fails the set, naming it" has "$out" "FAILED tensor_digest_mismatch: shard 5 of 6 'model-00005-of-00006.owf'"
+  run 1 "$convert" owfset/model-00001-of-00006.owf corrupt-copy.owf
+  check "... and no copy of the corrupt set is written" test ! -e corrupt-copy.owf
+  cp shard5.bak owfset/model-00005-of-00006.owf
+  mv owfset/model-00002-of-00006.owf owfset/model-00002-of-00006.moved
+  run 2 "$verify" owfset/model-00001-of-00006.owf
+  check "a missing shard is named by owf-verify" has "$out" "model-00002-of-00006.owf: cannot open"
+  mv owfset/model-00002-of-00006.moved owfset/model-00002-of-00006.owf
+  cp owfset/model-00003-of-00006.owf owfset/stray.owf
+  run 1 "$verify" owfset
+  check "an extra .owf file in the set's directory is named" has "$out" "stray.owf is not a shard of the set"
+  rm owfset/stray.owf
 fi
 
 if [ -n "$corpus" ] && [ -f "$corpus/candle/test_with_key.pt" ] && "$inspect" "$corpus/candle/test_with_key.pt" >/dev/null 2>&1; then
