@@ -163,9 +163,9 @@ Result<FileSet> FileSet::open(const std::filesystem::path& path, const OpenOptio
 }
 
 std::size_t FileSet::shard_count() const { return impl_->set().shards.size(); }
-const ShardEntry& FileSet::shard(std::size_t index) const { return impl_->set().shards.at(index); }
+const ShardEntry& FileSet::shard(std::size_t index) const { return impl_->set().shards[index]; }
 std::filesystem::path FileSet::shard_path(std::size_t index) const {
-  return internal::shard_location(impl_->directory, impl_->set().shards.at(index).file_name);
+  return internal::shard_location(impl_->directory, impl_->set().shards[index].file_name);
 }
 
 Result<const File*> FileSet::shard_file(std::size_t index) const {

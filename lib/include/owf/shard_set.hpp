@@ -55,6 +55,7 @@ class OWF_API FileSet {
   ~FileSet();
 
   std::size_t shard_count() const;
+  /// Precondition (as for File::tensor): index < shard_count().
   const ShardEntry& shard(std::size_t index) const;
   std::filesystem::path shard_path(std::size_t index) const;
   /// The shard's File, opened and checked against the set on first use.
