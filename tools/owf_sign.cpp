@@ -72,6 +72,13 @@ int run(int argc, char** argv) {
                 Error(ErrorCode::kUnsupported, path + " is a " + std::string(format_name((*source)->format())) +
                                                    " file: only OWF files embed signatures (use --detached)"),
                 kExitUsage);
+  // An embedded signature signs its file's weights digest; a shard stands
+  // for its set, whose digest is not the shard's (spec/signatures.md §7).
+  if ((*source)->owf_file_set() != nullptr)
+    return fail(kTool,
+                Error(ErrorCode::kUnsupported, path + " is a shard of a set: sign the set as a whole with --detached "
+                                                      "(its weights digest is the set's, the unsharded model's)"),
+                kExitUsage);
   auto signature = sign(**source, *key, covers);
   if (!signature.ok()) return fail(kTool, signature.error());
   source->reset();

@@ -127,5 +127,17 @@ check "openssl verifies the DSSE signature over PAE" \
 printf '{}' >garbage.sig
 run 1 "$verify" m.owf --signature garbage.sig
 
+echo "== a shard set is signed as a whole (detached)"
+mkdir set
+run 0 "$convert" m.owf set/m.owf --max-shard-size 40
+check "the model is split into several shards" has "$out" "[2-9] shards"
+run 2 "$sign" set/m-00001-of-0000*.owf --key "$keys/ed25519.pem"
+check "embedding into one shard is refused, saying why" has "$err" "shard of a set: sign the set as a whole with --detached"
+run 0 "$sign" set --key "$keys/ed25519.pem" --detached set.sig
+run 0 "$verify" set --signature set.sig --trusted-key "$keys/ed25519.pub.pem" --require-signature
+check "the set verifies against its detached signature" has "$out" "set.sig .*: valid"
+run 0 "$verify" m.owf --signature set.sig --trusted-key "$keys/ed25519.pub.pem" --require-signature
+check "... and so does the unsharded file: one weights digest" has "$out" "set.sig .*: valid"
+
 echo "$checks checks, $failures failures"
 [ "$failures" -eq 0 ]
