@@ -275,17 +275,28 @@ Result<Sha256Digest> written_digest(const std::filesystem::path& temporary, Form
   return weights_digest_of(std::move(entries));
 }
 
-Result<ConvertReport> write_foreign(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
-                                    Format to, const ConvertOptions& options, const SourceCheck& source_check) {
-  const CheckedSource checked(source, info);
+// What every foreign target's report starts with, and how its files are
+// written (always synced).
+ConvertReport foreign_report(const Source& source, const ModelInfo& info, Format to) {
   ConvertReport report;
   report.format = to;
   report.tensor_count = source.tensor_count();
   report.not_kept = internal::info_not_kept(to, info);
+  return report;
+}
+
+internal::OutputOptions foreign_output(const ConvertOptions& options) {
+  return internal::OutputOptions{.replace = options.write.overwrite, .write_back_early = true};
+}
+
+Result<ConvertReport> write_foreign(const Source& source, const ModelInfo& info, const std::filesystem::path& path,
+                                    Format to, const ConvertOptions& options, const SourceCheck& source_check) {
+  const CheckedSource checked(source, info);
+  ConvertReport report = foreign_report(source, info, to);
   if (to == Format::kNpy && source.tensor_count() == 1 &&
       written_name(to, path, source.tensor(0).name) != source.tensor(0).name)
     report.renamed.emplace_back(std::string(source.tensor(0).name), written_name(to, path, source.tensor(0).name));
-  internal::OutputOptions output{.replace = options.write.overwrite, .write_back_early = true};  // always synced
+  internal::OutputOptions output = foreign_output(options);
   output.before_rename = [&](const std::filesystem::path& temporary) -> Status {
     if (source_check) OWF_RETURN_IF_ERROR(source_check());
     OWF_ASSIGN_OR_RETURN(report.weights_digest, expected_digest(checked, to, path));
@@ -330,13 +341,8 @@ Result<ConvertReport> write_safetensors_shards(const Source& source, const Model
                                                const std::vector<std::vector<std::size_t>>& plan,
                                                const ConvertOptions& options, const SourceCheck& source_check) {
   const CheckedSource checked(source, info);
-  ConvertReport report;
-  report.format = Format::kSafetensors;
-  report.tensor_count = source.tensor_count();
-  report.not_kept = internal::info_not_kept(Format::kSafetensors, info);
-  internal::OutputOptions rules;
-  rules.replace = options.write.overwrite;
-  rules.write_back_early = true;
+  ConvertReport report = foreign_report(source, info, Format::kSafetensors);
+  const internal::OutputOptions rules = foreign_output(options);
   // A single file under the target's own name is what loaders open before
   // looking for an index (transformers does): it may not be left beside the
   // set unless it may be replaced, and then it is removed once the set is
@@ -403,13 +409,8 @@ Result<ConvertReport> write_gguf_splits(const Source& source, const ModelInfo& i
                                                   std::to_string(source.tensor_count()) +
                                                   " tensors: split.count is a u16 and split.tensors.count an i32");
   const CheckedSource checked(source, info);
-  ConvertReport report;
-  report.format = Format::kGguf;
-  report.tensor_count = source.tensor_count();
-  report.not_kept = internal::info_not_kept(Format::kGguf, info);
-  internal::OutputOptions rules;
-  rules.replace = options.write.overwrite;
-  rules.write_back_early = true;
+  ConvertReport report = foreign_report(source, info, Format::kGguf);
+  const internal::OutputOptions rules = foreign_output(options);
   std::vector<std::filesystem::path> paths;
   for (std::size_t k = 0; k < plan.size(); ++k) paths.push_back(internal::shard_path(path, k, plan.size()));
   OWF_ASSIGN_OR_RETURN(internal::ShardSetOutput set, internal::ShardSetOutput::create(paths, {}, rules));

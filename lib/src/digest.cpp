@@ -45,26 +45,16 @@ Result<Digests> compute_digests(const Source& source, const DigestOptions& optio
   for (std::size_t i = 0; i < n; ++i) infos[i] = source.tensor(i);
   Digests out;
   out.tensors.resize(n);
-  if (const File* f = source.owf_file()) {
+  if (source.stores_digests()) {  // an OWF file or set
     if (options.check_stored) {
       VerifyOptions verify;
       verify.threads = options.threads;
       verify.progress = options.progress;
-      OWF_RETURN_IF_ERROR(f->verify(verify));
+      const File* file = source.owf_file();
+      OWF_RETURN_IF_ERROR(file != nullptr ? file->verify(verify) : source.owf_file_set()->verify(verify));
     }
     for (std::size_t i = 0; i < n; ++i) out.tensors[i] = infos[i].sha256;
-    out.weights = f->weights_digest();
-    return out;
-  }
-  if (const FileSet* set = source.owf_file_set()) {
-    if (options.check_stored) {
-      VerifyOptions verify;
-      verify.threads = options.threads;
-      verify.progress = options.progress;
-      OWF_RETURN_IF_ERROR(set->verify(verify));
-    }
-    for (std::size_t i = 0; i < n; ++i) out.tensors[i] = infos[i].sha256;
-    out.weights = set->weights_digest();  // over the stored digests (S5, checked at open)
+    out.weights = *source.stored_weights_digest();  // a set's: over the stored digests (S5, checked at open)
     return out;
   }
   std::uint64_t total = 0;

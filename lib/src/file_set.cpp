@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <unordered_set>
 #include <vector>
 
 #include "owf/digest.hpp"
@@ -102,9 +103,10 @@ struct FileSet::Impl {
       return mismatch("the set's tensors have weights digest " + to_hex(d) + ", not the " +
                       to_hex(set().weights_digest) + " every shard states (rule S5)");
     if (directory_entries) {
+      std::unordered_set<std::string_view> names;  // R38 made them unique
+      for (const ShardEntry& e : set().shards) names.insert(e.file_name);
       for (const std::string& name : *directory_entries)
-        if (std::none_of(set().shards.begin(), set().shards.end(),
-                         [&](const ShardEntry& e) { return e.file_name == name; }))
+        if (!names.contains(name))
           return mismatch((directory / name).string() + " is not a shard of the set in its directory (rule S6)");
     }
     all_checked = true;
