@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,24 @@ double median_seconds(int reps, Fn&& measure) {
   std::sort(times.begin(), times.end());
   const std::size_t n = times.size();
   return n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+}
+
+/// Runs each of `measures` in turn, round after round: one warm-up round,
+/// then `reps`; returns each one's median. An operation and its baseline
+/// then see the same machine, whose disk and CPU speeds drift over seconds
+/// on shared hosts, instead of one measured after the other.
+inline std::vector<double> alternating_medians(int reps, const std::vector<std::function<double()>>& measures) {
+  for (const auto& m : measures) (void)m();
+  std::vector<std::vector<double>> times(measures.size());
+  for (int i = 0; i < reps; ++i)
+    for (std::size_t k = 0; k < measures.size(); ++k) times[k].push_back(measures[k]());
+  std::vector<double> medians;
+  for (auto& t : times) {
+    std::sort(t.begin(), t.end());
+    const std::size_t n = t.size();
+    medians.push_back(n % 2 == 1 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2);
+  }
+  return medians;
 }
 
 /// Keeps the compiler from discarding a computed value.

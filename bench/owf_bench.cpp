@@ -41,6 +41,7 @@
 #include "owf/writer.hpp"
 
 namespace fs = std::filesystem;
+using owf::bench::alternating_medians;
 using owf::bench::Clock;
 using owf::bench::cpu_model;
 using owf::bench::keep;
@@ -597,7 +598,17 @@ struct Options {
   std::uint64_t scale = 1;
   bool keep_files = false;
   std::string only;  // one data set, or all
+  std::string ops;   // comma-separated groups of rows (kOpGroups), or all
+
+  bool wants(std::string_view group) const {
+    if (ops.empty()) return true;
+    const std::string list = "," + ops + ",";
+    return list.find("," + std::string(group) + ",") != std::string::npos;
+  }
 };
+
+// What --ops selects: the groups of rows of bench_dataset.
+constexpr const char* kOpGroups = "open, zero-copy, read, load, cold, verify, write, convert";
 
 // The 1-, 5- and 15-minute load averages: other work on the machine slows
 // every row, and ratios of parallel operations most.
@@ -639,7 +650,7 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
                fmt_bytes(d.total).c_str(), fmt_bytes(fsize).c_str());
 
   // Open, validate, look up every tensor by name.
-  {
+  if (o.wants("open")) {
     const double manifest_s = median_seconds(reps, [&] {
       const auto t0 = Clock::now();
       keep(read_manifest_bytes(d.owf));
@@ -669,7 +680,7 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
   }
 
   // Zero-copy load touching every byte.
-  {
+  if (o.wants("zero-copy")) {
     const double base = median_seconds(reps, [&] {
       const auto t0 = Clock::now();
       const int fd = open_or_die(d.owf, O_RDONLY);
@@ -691,7 +702,7 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
   }
 
   // Read every tensor into caller buffers.
-  {
+  if (o.wants("read")) {
     std::vector<std::byte> buffer(std::max(fsize, d.total));
     std::memset(buffer.data(), 1, buffer.size());  // resident before timing
     const double base = median_seconds(reps, [&] {
@@ -712,7 +723,8 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
 
   // The parallel loader, warm: verified and unverified against memcpy of
   // the same bytes.
-  {
+  // The parallel loader into caller buffers, warm.
+  if (o.wants("load")) {
     std::vector<std::byte> from(d.total), buffer(d.total);
     std::memset(from.data(), 2, from.size());
     std::memset(buffer.data(), 1, buffer.size());  // resident before timing
@@ -741,20 +753,21 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
 
   // Cold cache: the file evicted before each run, against a direct read of
   // the whole file.
-  if (d.name != "many-small") {
+  if (!o.wants("cold")) {
+  } else if (d.name != "many-small") {
     std::unique_ptr<std::byte, decltype(&std::free)> block(
         static_cast<std::byte*>(std::aligned_alloc(4096, kDirectBlock)), &std::free);
     std::vector<std::byte> buffer(d.total);
     std::memset(buffer.data(), 1, buffer.size());
     bool direct_ok = true;
-    const double direct_s = median_seconds(reps, [&] {
+    auto direct_run = [&] {
       evict(d.owf);
       const auto t0 = Clock::now();
       direct_ok = direct_read(d.owf, block.get()) && direct_ok;
       return seconds_since(t0);
-    });
+    };
     auto cold_load = [&](bool verify) {
-      return median_seconds(reps, [&] {
+      return [&, verify] {
         evict(d.owf);
         const auto t0 = Clock::now();
         auto f = take(owf::File::open(d.owf), "open");
@@ -762,17 +775,17 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
         options.verify = verify;
         check(f.load(load_all_requests(f, buffer), options), "load");
         return seconds_since(t0);
-      });
+      };
     };
-    const double verified_s = cold_load(true);
-    const double unverified_s = cold_load(false);
-    const double verify_s = median_seconds(reps, [&] {
+    auto cold_verify = [&] {
       evict(d.owf);
       const auto t0 = Clock::now();
       auto f = take(owf::File::open(d.owf), "open");
       check(f.verify(), "verify");
       return seconds_since(t0);
-    });
+    };
+    const auto medians = alternating_medians(reps, {direct_run, cold_load(true), cold_load(false), cold_verify});
+    const double direct_s = medians[0], verified_s = medians[1], unverified_s = medians[2], verify_s = medians[3];
     const std::string direct = "direct read, O_DIRECT 8 MiB blocks (dd iflag=direct bs=8M)";
     if (!direct_ok) {
       Row row{"cold load / verify", d.name, 0, d.total, n, direct, 0, 0};
@@ -803,7 +816,7 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
   }
 
   // Verify every digest.
-  {
+  if (o.wants("verify")) {
     const int fd = open_or_die(d.owf, O_RDONLY);
     void* m = ::mmap(nullptr, fsize, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (m == MAP_FAILED) die("mmap");
@@ -833,41 +846,42 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
   }
 
   // Write from memory, uncompressed, synced.
-  {
+  if (o.wants("write")) {
     const fs::path out = o.dir / (d.name + ".out.owf");
     const auto data = all_bytes(d);
-    const double base = median_seconds(reps, [&] {
-      const auto t0 = Clock::now();
-      const int fd = open_or_die(out, O_WRONLY | O_CREAT | O_TRUNC);
-      write_all(fd, data.data(), data.size());
-      if (::fsync(fd) != 0) die("fsync");
-      ::close(fd);
-      const double s = seconds_since(t0);
-      remove_file(out);
-      return s;
-    });
-    const double owf_s = median_seconds(reps, [&] {
-      const auto t0 = Clock::now();
-      write_from_memory(d, data, out, {});
-      const double s = seconds_since(t0);
-      remove_file(out);
-      return s;
-    });
+    const auto medians = alternating_medians(reps, {[&] {
+                                                      const auto t0 = Clock::now();
+                                                      const int fd = open_or_die(out, O_WRONLY | O_CREAT | O_TRUNC);
+                                                      write_all(fd, data.data(), data.size());
+                                                      if (::fsync(fd) != 0) die("fsync");
+                                                      ::close(fd);
+                                                      const double s = seconds_since(t0);
+                                                      remove_file(out);
+                                                      return s;
+                                                    },
+                                                    [&] {
+                                                      const auto t0 = Clock::now();
+                                                      write_from_memory(d, data, out, {});
+                                                      const double s = seconds_since(t0);
+                                                      remove_file(out);
+                                                      return s;
+                                                    }});
+    const double base = medians[0], owf_s = medians[1];
     rows.push_back(
-        {"write from memory (uncompressed, fsync)", d.name, owf_s, d.total, n, "write() + fsync, one file", base, 0.7});
+        {"write from memory (uncompressed, fsync)", d.name, owf_s, d.total, n, "write() + fsync, one file", base, 0.9});
   }
 
   // Convert safetensors -> OWF.
-  {
+  if (o.wants("convert")) {
     const fs::path out = o.dir / (d.name + ".out.owf");
-    Row row{"convert safetensors -> OWF (fsync)", d.name, 0, d.total, n, "copy_file_range + fsync", 0, 0.7};
+    Row row{"convert safetensors -> OWF (fsync)", d.name, 0, d.total, n, "copy_file_range + fsync", 0, 0.9};
     if (auto probe = owf::open_source(d.safetensors); !probe.ok()) {
       row.note = "not available in this build (" + probe.error().message() + ")";
       const auto cut = row.note.find(d.safetensors.string());
       if (cut != std::string::npos) row.note.erase(cut, d.safetensors.string().size() + 2);
     } else {
       const std::uint64_t st_size = size_of(d.safetensors);
-      row.baseline_s = median_seconds(reps, [&] {
+      auto copy = [&] {
         const auto t0 = Clock::now();
         const int in = open_or_die(d.safetensors, O_RDONLY);
         const int fd = open_or_die(out, O_WRONLY | O_CREAT | O_TRUNC);
@@ -882,22 +896,24 @@ void bench_dataset(const Dataset& d, const Options& o, std::vector<Row>& rows) {
         const double s = seconds_since(t0);
         remove_file(out);
         return s;
-      });
+      };
       auto convert_with = [&](bool check_output) {
-        return median_seconds(reps, [&] {
+        return [&, check_output] {
           const auto t0 = Clock::now();
           check(convert_to_owf(d.safetensors, out, check_output), "convert");
           const double s = seconds_since(t0);
           remove_file(out);
           return s;
-        });
+        };
       };
-      row.owf_s = convert_with(true);
       // The default reads the finished file back and verifies it before it
       // takes the target's name: a second pass over every byte. Without it:
+      const auto medians = alternating_medians(reps, {copy, convert_with(true), convert_with(false)});
+      row.baseline_s = medians[0];
+      row.owf_s = medians[1];
       Row unchecked = row;
       unchecked.operation = "convert safetensors -> OWF (fsync, no read-back check)";
-      unchecked.owf_s = convert_with(false);
+      unchecked.owf_s = medians[2];
       rows.push_back(row);
       row = unchecked;
     }
@@ -1025,6 +1041,7 @@ int run(const Options& o) {
     const std::uint64_t manifest = manifest_length(d.owf);
     const std::uint64_t fsize = size_of(d.owf);
     for (const char* op : {"open", "verify", "write", "convert"}) {
+      if (!o.wants(op)) continue;
       const bool by_manifest = std::string(op) == "open" || std::string(op) == "verify";
       MemRow r{std::string(op == std::string("open") ? "open + look up all" : op), d.name,
                owf::bench::run_child({"owf_bench", "--child", op, d.name, "--dir", o.dir.string(), "--scale", scale}),
@@ -1069,11 +1086,16 @@ int main(int argc, char** argv) {
       o.keep_files = true;
     else if (a == "--only")
       o.only = next();
+    else if (a == "--ops")
+      o.ops = next();
     else if (a == "--child") {
       child_op = next();
       child_set = next();
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: owf_bench [--dir DIR] [--reps N] [--scale K] [--keep] [--only DATASET]\n");
+      std::printf(
+          "usage: owf_bench [--dir DIR] [--reps N] [--scale K] [--keep] [--only DATASET] [--ops GROUPS]\n"
+          "  GROUPS: comma-separated, of %s\n",
+          kOpGroups);
       return 0;
     } else {
       die("unknown argument " + a);

@@ -725,6 +725,16 @@ Status ManifestEncoder::add_tensor(const TensorRecord& t) {
   return {};
 }
 
+void ManifestEncoder::set_digest(std::size_t position, const Sha256Digest& digest) {
+  State& s = *state_;
+  // The table is in the buffer already, found from its end; the digest is
+  // a struct stored inline, so it is rewritten in place.
+  auto* table =
+      reinterpret_cast<const fb::Tensor*>(s.fbb.GetCurrentBufferPointer() + s.fbb.GetSize() - s.tensors[position].o);
+  const fb::Sha256 encoded = to_fb(digest);
+  std::memcpy(const_cast<fb::Sha256*>(table->sha256()), &encoded, sizeof encoded);
+}
+
 Result<std::span<const std::byte>> ManifestEncoder::finish(ManifestModel rest) {
   State& s = *state_;
   if (s.finished) return Error(ErrorCode::kInvalidArgument, "finish() called twice");

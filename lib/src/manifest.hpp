@@ -102,6 +102,9 @@ class ManifestEncoder {
   /// them) but the caller checks that names are unique (contains()).
   /// limit_exceeded when the manifest would pass FlatBuffers' 2 GiB.
   Status add_tensor(const TensorRecord& tensor);
+  /// Replaces the digest of the tensor added `position`-th (from 0): a
+  /// writer adds a large tensor before its digest is known.
+  void set_digest(std::size_t position, const Sha256Digest& digest);
   bool contains(std::string_view name) const;
   /// The tensors added so far as the weights digest sees them, in the
   /// order added; views into the buffer, valid until the next add_tensor()

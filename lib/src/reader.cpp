@@ -190,7 +190,11 @@ struct VerifyItem {
 
 }  // namespace
 
-Status File::verify(const VerifyOptions& options) const {
+Status File::verify(const VerifyOptions& options) const { return internal::FileAccess::verify(*this, options, {}); }
+
+Status internal::FileAccess::verify(const File& file, const VerifyOptions& options,
+                                    std::span<const bool> already_hashed) {
+  const File::Impl* impl_ = file.impl_.get();
   const internal::ByteSource& source = *impl_->source;
   OWF_RETURN_IF_ERROR(internal::recheck_unhashed_bytes(source, impl_->validated, impl_->limits));
   const auto& tensors = impl_->validated.manifest.tensors;
@@ -198,12 +202,13 @@ Status File::verify(const VerifyOptions& options) const {
   // Offset order: the file is read front to back, and neighbours batch.
   std::vector<std::size_t> order;
   order.reserve(tensors.size());
-  for (std::size_t i = 0; i < tensors.size(); ++i) order.push_back(i);
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    if (already_hashed.empty() || !already_hashed[i]) order.push_back(i);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return tensors[a].offset != tensors[b].offset ? tensors[a].offset < tensors[b].offset : a < b;
   });
   std::uint64_t total = 0;
-  for (const auto& t : tensors) total += t.logical_bytes;
+  for (std::size_t i : order) total += tensors[i].logical_bytes;
 
   // Pieces are small enough to stay in cache between the read and the hash.
   // Remote files are read in large pieces, as every read costs a round

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include "sha256.hpp"
 #include "utf8.hpp"
 #include "writer_access.hpp"
+#include "written_tensor_hasher.hpp"
 
 namespace owf {
 
@@ -36,6 +38,13 @@ constexpr std::size_t kDecisionChunks = 4;
 constexpr std::size_t kChunksPerThread = 2;
 constexpr std::uint64_t kMinChunkBytes = 64ull << 10;
 constexpr std::uint64_t kMaxChunkBytes = 64ull << 20;
+// Uncompressed tensors from this size on are hashed in the background, read
+// back from the file (written_tensor_hasher.hpp); smaller ones are hashed
+// from the caller's bytes at once, cheaper than a read back and a hand-over.
+constexpr std::uint64_t kBackgroundHashBytes = 1u << 20;
+// How far background hashing may fall behind the writer: written bytes not
+// yet hashed, which must stay in the page cache until they are.
+constexpr std::uint64_t kMaxUnhashedBytes = 256u << 20;
 
 Status validate_compression(const CompressionOptions& c) {
   if (!c.enabled) return {};
@@ -84,6 +93,18 @@ struct Writer::Impl {
   std::vector<internal::ChunkCompressor> compressors;  // one per thread
   bool uses_compression = false;                       // some tensor was stored compressed
 
+  // Background hashing of large uncompressed tensors. Their tables enter
+  // the manifest when they end, with the digest filled in once known.
+  struct PendingDigest {
+    std::string name;
+    std::optional<Sha256Digest> expected;
+  };
+  std::unique_ptr<internal::WrittenTensorHasher> background;  // after `out`: stops before the file closes
+  std::map<std::size_t, PendingDigest> pending;               // by position in `tensors`
+  std::vector<std::string> hashed_from_file;                  // names of the tensors hashed there
+  bool current_in_background = false;                         // the current tensor is hashed there,
+  bool current_job_started = false;                           // from its first byte written
+
   Status fail(Error e) {
     failed = true;
     return e;
@@ -94,6 +115,64 @@ struct Writer::Impl {
   Status write(std::span<const std::byte> data) {
     if (auto s = out->write(data); !s.ok()) return fail(s.error());
     return {};
+  }
+
+  // Writes bytes of the current tensor that the background hashes.
+  Status write_for_background(std::span<const std::byte> data) {
+    if (!background)
+      background = std::make_unique<internal::WrittenTensorHasher>(
+          [file = out.get()](std::uint64_t offset, std::span<std::byte> bytes) { return file->read_at(offset, bytes); },
+          internal::resolve_threads(options.threads));
+    if (!current_job_started) {
+      background->start(tensors.tensor_count(), current.offset, current_logical);
+      current_job_started = true;
+    }
+    OWF_RETURN_IF_ERROR(write(data));
+    background->written_up_to(out->flushed_position());
+    background->wait_for_lag(kMaxUnhashedBytes);
+    return {};
+  }
+
+  // Fills in the digests the background has finished; the first failure
+  // (a read back, or bytes that hash differently from what the caller
+  // expected) fails the writer.
+  Status collect_digests() {
+    if (!background) return {};
+    std::optional<Error> first;
+    for (auto& done : background->take_finished()) {
+      const auto it = pending.find(done.tag);
+      if (it == pending.end()) std::abort();  // a job is started only for a tensor that becomes pending
+      PendingDigest p = std::move(it->second);
+      pending.erase(it);
+      if (first) continue;
+      if (done.error) {
+        first = Error(done.error->code(), "tensor '" + p.name + "': " + done.error->message());
+      } else if (p.expected && *p.expected != done.digest) {
+        first = digest_mismatch(p.name, done.digest, *p.expected);
+      } else {
+        tensors.set_digest(done.tag, done.digest);
+        hashed_from_file.push_back(std::move(p.name));
+      }
+    }
+    if (first) return fail(*first);
+    return {};
+  }
+
+  // Waits for every background digest and stops the hashing threads.
+  Status settle_digests() {
+    if (!background) return {};
+    if (auto s = out->flush(); !s.ok()) return fail(s.error());
+    background->written_up_to(out->flushed_position());
+    background->wait_all();
+    auto collected = collect_digests();
+    background.reset();
+    return collected;
+  }
+
+  static Error digest_mismatch(const std::string& name, const Sha256Digest& got, const Sha256Digest& expected) {
+    return Error(ErrorCode::kTensorDigestMismatch, "tensor '" + name + "': its bytes hash to " + to_hex(got) +
+                                                       ", not the expected " + to_hex(expected) +
+                                                       "; nothing was written");
   }
 
   // Compresses the queued chunks and hashes them, in parallel: item 0 hashes
@@ -277,6 +356,7 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
     return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' is still open: call end_tensor() first");
   if (auto s = internal::check_tensor_name(spec.name, Limits{}); !s.ok())
     return Error(s.code(), "tensor '" + spec.name.substr(0, 200) + "': " + s.error().message());
+  OWF_RETURN_IF_ERROR(w.collect_digests());
   if (w.tensors.contains(spec.name))
     return Error(ErrorCode::kDuplicateTensorName, "tensor '" + spec.name + "' was already added");
   if (!dtype_info(spec.dtype))
@@ -310,6 +390,8 @@ Status Writer::begin_tensor(const TensorSpec& spec) {
     w.mode = Impl::Mode::kDeciding;
     w.width = internal::byte_group_width(spec.dtype);
   }
+  w.current_in_background = w.mode == Impl::Mode::kRaw && *size >= kBackgroundHashBytes;
+  w.current_job_started = false;
   return {};
 }
 
@@ -323,17 +405,9 @@ Status Writer::append(std::span<const std::byte> data) {
       internal::check_canonical_bytes(w.current.name, w.current.dtype, w.current_elements, data, w.current_written));
   w.current_written += data.size();
   if (w.mode != Impl::Mode::kRaw) return w.enqueue(data);
-  // Large pieces are hashed on a second thread while this one writes them:
-  // SHA-256 and the copy into the page cache then overlap instead of adding up.
-  constexpr std::size_t kOverlapBytes = 4u << 20;
-  if (data.size() < kOverlapBytes) {
-    w.hasher.update(data);
-    return w.write(data);
-  }
-  std::thread hashing([&] { w.hasher.update(data); });
-  auto written = w.write(data);
-  hashing.join();
-  return written;
+  if (w.current_in_background) return w.write_for_background(data);
+  w.hasher.update(data);
+  return w.write(data);
 }
 
 Status Writer::end_tensor() {
@@ -355,12 +429,14 @@ Status Writer::end_tensor() {
     }
     w.reset_chunks();
   }
-  w.current.sha256 = w.hasher.finish();
-  if (w.current_expected && *w.current_expected != w.current.sha256)
-    return w.fail(Error(ErrorCode::kTensorDigestMismatch, "tensor '" + w.current.name + "': its bytes hash to " +
-                                                              to_hex(w.current.sha256) + ", not the expected " +
-                                                              to_hex(*w.current_expected) + "; nothing was written"));
+  if (!w.current_in_background) {
+    w.current.sha256 = w.hasher.finish();
+    if (w.current_expected && *w.current_expected != w.current.sha256)
+      return w.fail(Impl::digest_mismatch(w.current.name, w.current.sha256, *w.current_expected));
+  }
+  const std::size_t position = w.tensors.tensor_count();
   if (auto s = w.tensors.add_tensor(w.current); !s.ok()) return w.fail(s.error());
+  if (w.current_in_background) w.pending.emplace(position, Impl::PendingDigest{w.current.name, w.current_expected});
   // Dtypes newer than version 1.0 are listed as features (R16), so that
   // older readers refuse the file up front.
   if (const auto feature = internal::feature_of(w.current.dtype);
@@ -410,6 +486,12 @@ Status check_shard_of(const Writer::Impl& w) {
 
 namespace internal {
 
+Status WriterAccess::settle_digests(Writer& writer) { return writer.impl_->settle_digests(); }
+
+const std::vector<std::string>& WriterAccess::hashed_from_file(const Writer& writer) {
+  return writer.impl_->hashed_from_file;
+}
+
 std::vector<DigestEntry> WriterAccess::digest_entries(const Writer& writer) {
   return writer.impl_->tensors.digest_entries();
 }
@@ -424,6 +506,7 @@ Status Writer::finish() {
   if (w.failed)
     return Error(ErrorCode::kIoError, "an earlier write failed; nothing was written to " + w.out->target().string());
   if (w.in_tensor) return Error(ErrorCode::kInvalidArgument, "tensor '" + w.current.name + "' was never ended");
+  OWF_RETURN_IF_ERROR(w.settle_digests());
   if (!w.model.info.license)
     return Error(ErrorCode::kMissingLicense, "no license set: give an SPDX expression, or NOASSERTION explicitly");
   if (w.uses_compression) w.model.required_features.push_back("zstd");

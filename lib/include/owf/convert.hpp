@@ -48,10 +48,13 @@ struct ConvertOptions {
   /// false: an OWF target keeps an OWF source's alignment, else uses
   /// WriteOptions' default (64).
   bool alignment_given = false;
-  /// Read the finished file back through its format's reader (an OWF target:
-  /// full verification) and compare its weights digest with the source's
-  /// before it replaces the target. The source's own stored digests are
-  /// checked while copying either way.
+  /// Read the finished file back through its format's reader and compare
+  /// its weights digest with the source's before it replaces the target.
+  /// An OWF target is fully verified: every digest against the file's
+  /// bytes, where uncompressed tensors of 1 MiB or more were already hashed
+  /// from the file's own bytes as they were written (WriteOptions::threads)
+  /// and are not hashed twice. The source's own stored digests are checked
+  /// while copying either way.
   bool check_output = true;
 
   /// Tensors to convert, chosen by name with glob patterns matched against

@@ -40,6 +40,9 @@ struct WriteOptions {
   std::uint64_t alignment = 64;  // power of two, 1 .. 2 MiB
   CompressionOptions compression;
   bool sync = true;  // fsync the file and its directory before finish() returns
+  /// Threads that hash large uncompressed tensors, read back from the file,
+  /// while the caller's thread goes on writing; 0: one per core.
+  unsigned threads = 0;
   /// Whether finish() may replace an existing file (or symbolic link) at the
   /// target; false: already_exists instead. Directories, devices, FIFOs and
   /// sockets are never replaced (spec/security.md, "Writing").
@@ -56,9 +59,11 @@ struct TensorSpec {
   DType dtype = DType::kF32;
   std::vector<std::uint64_t> shape;
   Role role = Role::kOther;
-  /// When set, end_tensor() fails (tensor_digest_mismatch) and the writer
-  /// writes nothing if the bytes given hash differently: a copy from a file
-  /// that stores digests is checked as it streams, at no extra pass.
+  /// When set, the writer fails (tensor_digest_mismatch) and writes nothing
+  /// if the bytes given hash differently: a copy from a file that stores
+  /// digests is checked as it streams, at no extra pass. The error comes
+  /// from end_tensor(), or, for a tensor of 1 MiB or more, which is hashed
+  /// in the background, from a later begin_tensor() or finish().
   std::optional<Sha256Digest> expected_sha256;
 };
 

@@ -71,7 +71,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::create(const std::filesystem::pa
   const bool keep_mode = ::stat(target.c_str(), &existing) == 0 && S_ISREG(existing.st_mode);
   for (int attempt = 0; attempt < 16; ++attempt) {
     const std::filesystem::path temp = dir / temporary_name(target);
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    const int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno == EEXIST) continue;
     if (fd < 0) return system_error(dir.string(), "cannot create a temporary file", errno);
     if (keep_mode) ::fchmod(fd, existing.st_mode & 07777);
@@ -173,6 +173,19 @@ Status OutputFile::flush() {
   auto s = write_all(buffer_);
   buffer_.clear();
   return s;
+}
+
+Status OutputFile::read_at(std::uint64_t offset, std::span<std::byte> out) const {
+  for (std::size_t done = 0; done < out.size();) {
+    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return system_error(temp_.string(), "read back at byte " + std::to_string(offset + done), errno);
+    if (n == 0)
+      return Error(ErrorCode::kIoError, temp_.string() + " ends before byte " + std::to_string(offset + done) +
+                                            ", which was written: did something truncate it?");
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
 }
 
 Status OutputFile::write(std::span<const std::byte> data) {

@@ -66,6 +66,13 @@ class OutputFile {
   Status overwrite(std::uint64_t offset, std::span<const std::byte> data);
   /// Bytes written so far (including buffered ones).
   std::uint64_t position() const { return position_; }
+  /// Hands buffered bytes to the file.
+  Status flush();
+  /// Bytes handed to the file, [0, this): what read_at() can read back.
+  std::uint64_t flushed_position() const { return fd_position_; }
+  /// Reads back bytes below flushed_position(); safe on other threads
+  /// while this one writes (and only until finish()).
+  Status read_at(std::uint64_t offset, std::span<std::byte> out) const;
   /// Flushes, optionally fsyncs file and directory, renames into place.
   Status finish(bool sync);
   const std::filesystem::path& target() const { return target_; }
@@ -73,7 +80,6 @@ class OutputFile {
 
  private:
   OutputFile(std::filesystem::path target, std::filesystem::path temp, int fd, OutputOptions options);
-  Status flush();
   Status write_all(std::span<const std::byte> data);
   Status fail(Error error);
 
