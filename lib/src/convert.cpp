@@ -44,7 +44,7 @@
 #include "owf/signature.hpp"
 #include "rules.hpp"
 #include "shard_plan.hpp"
-#include "tensor_pieces.hpp"
+#include "tensor_read_ahead.hpp"
 #include "tensor_selection.hpp"
 #include "writer_access.hpp"
 
@@ -62,14 +62,28 @@ void override_field(std::string& field, const std::string& value) {
   if (!value.empty()) field = value;
 }
 
-Status copy_tensor(const Source& source, std::size_t index, Writer& writer, internal::PieceBuffer& buffer) {
-  const TensorInfo t = source.tensor(index);
-  TensorSpec spec{std::string(t.name), t.dtype, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.role};
-  if (source.stores_digests()) spec.expected_sha256 = t.sha256;
-  OWF_RETURN_IF_ERROR(writer.begin_tensor(spec));
-  OWF_RETURN_IF_ERROR(internal::for_each_piece(source, index, buffer,
-                                               [&](std::span<const std::byte> piece) { return writer.append(piece); }));
-  return writer.end_tensor();
+// Copies the tensors `order` of `source` into `writer`, in that order; they
+// are read on a thread of their own while this one writes.
+Status copy_tensors(const Source& source, std::vector<std::size_t> order, Writer& writer) {
+  internal::TensorReadAhead ahead(source, std::move(order));
+  for (;;) {
+    OWF_ASSIGN_OR_RETURN(const auto piece, ahead.next());
+    if (!piece) return {};
+    if (piece->offset == 0) {
+      const TensorInfo t = source.tensor(piece->index);
+      TensorSpec spec{std::string(t.name), t.dtype, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.role};
+      if (source.stores_digests()) spec.expected_sha256 = t.sha256;
+      OWF_RETURN_IF_ERROR(writer.begin_tensor(spec));
+    }
+    OWF_RETURN_IF_ERROR(writer.append(piece->bytes));
+    if (piece->last) OWF_RETURN_IF_ERROR(writer.end_tensor());
+  }
+}
+
+std::vector<std::size_t> all_tensors(const Source& source) {
+  std::vector<std::size_t> order(source.tensor_count());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  return order;
 }
 
 // The read-back check of an OWF file that `writer` has just written: a full
@@ -138,8 +152,7 @@ Result<ConvertReport> write_owf(const Source& source, const ModelInfo& info, con
         kept.push_back(s);
     OWF_RETURN_IF_ERROR(writer.set_signatures(kept));
   }
-  internal::PieceBuffer buffer;
-  for (std::size_t i = 0; i < source.tensor_count(); ++i) OWF_RETURN_IF_ERROR(copy_tensor(source, i, writer, buffer));
+  OWF_RETURN_IF_ERROR(copy_tensors(source, all_tensors(source), writer));
   OWF_RETURN_IF_ERROR(writer.finish());
   return report;
 }
@@ -190,7 +203,6 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
   report.format = Format::kOwf;
   report.tensor_count = source.tensor_count();
   std::vector<Writer> writers;
-  internal::PieceBuffer buffer;
   for (std::size_t k = 0; k < count; ++k) {
     write.before_rename = [&options, &report, &writers, k](const std::filesystem::path& temporary) -> Status {
       OWF_ASSIGN_OR_RETURN(File written, File::open(temporary));  // R38 among the rest
@@ -207,8 +219,7 @@ Result<ConvertReport> write_owf_set(const Source& source, const ModelInfo& info,
     auto writer = Writer::create(paths[k], write);
     if (!writer.ok()) return in_shard(writer.error());
     if (Status s = writer->set_info(info); !s.ok()) return in_shard(s.error());
-    for (std::size_t i : plan[k])
-      if (Status s = copy_tensor(source, i, *writer, buffer); !s.ok()) return in_shard(s.error());
+    if (Status s = copy_tensors(source, plan[k], *writer); !s.ok()) return in_shard(s.error());
     if (Status s = internal::WriterAccess::settle_digests(*writer); !s.ok()) return in_shard(s.error());
     writers.push_back(std::move(*writer));
   }
