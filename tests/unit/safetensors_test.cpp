@@ -373,6 +373,21 @@ TEST_CASE("safetensors reader refuses malformed files") {
     expect(R"({"t":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8,
            ErrorCode::kForeignFormatInvalid, "duplicate key \"dtype\"");
   }
+  SUBCASE("duplicate shape, data_offsets, __metadata__") {
+    expect(R"({"t":{"dtype":"F32","shape":[2],"shape":[2],"data_offsets":[0,8]}})", 8,
+           ErrorCode::kForeignFormatInvalid, "duplicate key \"shape\"");
+    expect(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"data_offsets":[0,8]}})", 8,
+           ErrorCode::kForeignFormatInvalid, "duplicate key \"data_offsets\"");
+    expect(R"({"__metadata__":{},"__metadata__":{}})", 0, ErrorCode::kForeignFormatInvalid,
+           "duplicate key \"__metadata__\"");
+  }
+  SUBCASE("a repeated name among many tensors, far apart") {
+    std::string header = "{";
+    for (int i = 0; i < 1000; ++i)
+      header += "\"n" + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},";
+    header += "\"n17\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}}";
+    expect(header, 0, ErrorCode::kForeignFormatInvalid, "duplicate key \"n17\"");
+  }
   SUBCASE("duplicate metadata key") {
     expect(R"({"__metadata__":{"a":"1","a":"2"}})", 0, ErrorCode::kForeignFormatInvalid, "duplicate key \"a\"");
   }

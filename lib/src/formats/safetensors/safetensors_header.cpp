@@ -1,6 +1,9 @@
 #include "formats/safetensors/safetensors_header.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <unordered_set>
 
 #include "rules.hpp"
@@ -75,26 +78,26 @@ class HeaderSax final : public nlohmann::json_sax<Json> {
     switch (state_) {
       case State::kStart:
         state_ = State::kTop;
-        keys_.emplace_back();
         return true;
       case State::kMetaStart:
         state_ = State::kMeta;
-        keys_.emplace_back();
         return true;
       case State::kTensorStart:
         state_ = State::kTensor;
-        keys_.emplace_back();
         return true;
       default:
         return scalar("an object");
     }
   }
 
+  // Repeated keys: tensor names are checked once the header is read
+  // (duplicate_tensor_name), as a set of every name would cost more than
+  // the names themselves; the few other keys are checked here.
   bool key(string_t& k) override {
-    if (!keys_.back().insert(k).second) return fail(where() + "duplicate key \"" + k + "\"");
     switch (state_) {
       case State::kTop:
         if (k == kMetadataKey) {
+          if (out_.has_metadata) return fail(where() + "duplicate key \"" + k + "\"");
           out_.has_metadata = true;
           state_ = State::kMetaStart;
           return true;
@@ -110,6 +113,7 @@ class HeaderSax final : public nlohmann::json_sax<Json> {
         state_ = State::kTensorStart;
         return true;
       case State::kMeta:
+        if (!metadata_keys_.insert(k).second) return fail(where() + "duplicate key \"" + k + "\"");
         if (out_.metadata.size() >= limits_.max_metadata_entries)
           return limit("more than " + std::to_string(limits_.max_metadata_entries) + " __metadata__ entries");
         if (k.size() > limits_.max_string_bytes)
@@ -120,11 +124,14 @@ class HeaderSax final : public nlohmann::json_sax<Json> {
       case State::kTensor: {
         HeaderTensor& t = out_.tensors.back();
         if (k == "dtype") {
+          if (t.has_dtype) return fail(where() + "duplicate key \"" + k + "\"");
           state_ = State::kTensorValue;
         } else if (k == "shape") {
+          if (t.has_shape) return fail(where() + "duplicate key \"" + k + "\"");
           t.has_shape = true;
           state_ = State::kShapeStart;
         } else if (k == "data_offsets") {
+          if (t.has_offsets) return fail(where() + "duplicate key \"" + k + "\"");
           t.has_offsets = true;
           state_ = State::kOffsetsStart;
         } else {
@@ -139,7 +146,6 @@ class HeaderSax final : public nlohmann::json_sax<Json> {
   }
 
   bool end_object() override {
-    keys_.pop_back();
     switch (state_) {
       case State::kTop:
         state_ = State::kDone;
@@ -246,10 +252,21 @@ class HeaderSax final : public nlohmann::json_sax<Json> {
   Header& out_;
   State state_ = State::kStart;
   std::string field_;
-  std::vector<std::unordered_set<std::string>> keys_;
+  std::unordered_set<std::string> metadata_keys_;
   std::string error_;
   ErrorCode code_ = ErrorCode::kForeignFormatInvalid;
 };
+
+// A tensor name the header holds twice, if any.
+std::optional<std::string> duplicate_tensor_name(const Header& header) {
+  std::vector<std::string_view> names;
+  names.reserve(header.tensors.size());
+  for (const HeaderTensor& t : header.tensors) names.push_back(t.name);
+  std::sort(names.begin(), names.end());
+  const auto repeated = std::adjacent_find(names.begin(), names.end());
+  if (repeated == names.end()) return std::nullopt;
+  return std::string(*repeated);
+}
 
 }  // namespace
 
@@ -259,6 +276,8 @@ Result<Header> parse_header(std::string_view text, const Limits& limits) {
   const bool ok = Json::sax_parse(text, &sax, nlohmann::detail::input_format_t::json, /*strict=*/true);
   if (!ok || !sax.error().empty())
     return Error(sax.error_code(), sax.error().empty() ? "header is not valid JSON" : sax.error());
+  if (const auto repeated = duplicate_tensor_name(header))
+    return Error(ErrorCode::kForeignFormatInvalid, "header: duplicate key \"" + *repeated + "\"");
   return header;
 }
 
