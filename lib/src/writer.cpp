@@ -45,6 +45,8 @@ constexpr std::uint64_t kBackgroundHashBytes = 1u << 20;
 // How far background hashing may fall behind the writer: written bytes not
 // yet hashed, which must stay in the page cache until they are.
 constexpr std::uint64_t kMaxUnhashedBytes = 256u << 20;
+// Written bytes are handed to the background hashing this many at a time.
+constexpr std::uint64_t kHandOverBytes = 16u << 20;
 
 Status validate_compression(const CompressionOptions& c) {
   if (!c.enabled) return {};
@@ -127,9 +129,15 @@ struct Writer::Impl {
       background->start(tensors.tensor_count(), current.offset, current_logical);
       current_job_started = true;
     }
-    OWF_RETURN_IF_ERROR(write(data));
-    background->written_up_to(out->flushed_position());
-    background->wait_for_lag(kMaxUnhashedBytes);
+    // In pieces, so that hashing follows the writing of a large piece
+    // instead of starting after it.
+    while (!data.empty()) {
+      const auto piece = data.first(static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), kHandOverBytes)));
+      OWF_RETURN_IF_ERROR(write(piece));
+      background->written_up_to(out->flushed_position());
+      background->wait_for_lag(kMaxUnhashedBytes);
+      data = data.subspan(piece.size());
+    }
     return {};
   }
 
