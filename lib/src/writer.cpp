@@ -149,7 +149,7 @@ struct Writer::Impl {
     std::optional<Error> first;
     for (auto& done : background->take_finished()) {
       const auto it = pending.find(done.tag);
-      if (it == pending.end()) std::abort();  // a job is started only for a tensor that becomes pending
+      if (it == pending.end()) continue;  // its tensor never entered the manifest: the writer failed
       PendingDigest p = std::move(it->second);
       pending.erase(it);
       if (first) continue;
@@ -169,6 +169,8 @@ struct Writer::Impl {
   // Waits for every background digest and stops the hashing threads.
   Status settle_digests() {
     if (!background) return {};
+    // An open tensor's job would wait for bytes that are not coming.
+    if (in_tensor) return Error(ErrorCode::kInvalidArgument, "tensor '" + current.name + "' was never ended");
     if (auto s = out->flush(); !s.ok()) return fail(s.error());
     background->written_up_to(out->flushed_position());
     background->wait_all();
