@@ -374,8 +374,8 @@ TEST_CASE("safetensors reader refuses malformed files") {
            ErrorCode::kForeignFormatInvalid, "duplicate key \"dtype\"");
   }
   SUBCASE("duplicate shape, data_offsets, __metadata__") {
-    expect(R"({"t":{"dtype":"F32","shape":[2],"shape":[2],"data_offsets":[0,8]}})", 8,
-           ErrorCode::kForeignFormatInvalid, "duplicate key \"shape\"");
+    expect(R"({"t":{"dtype":"F32","shape":[2],"shape":[2],"data_offsets":[0,8]}})", 8, ErrorCode::kForeignFormatInvalid,
+           "duplicate key \"shape\"");
     expect(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"data_offsets":[0,8]}})", 8,
            ErrorCode::kForeignFormatInvalid, "duplicate key \"data_offsets\"");
     expect(R"({"__metadata__":{},"__metadata__":{}})", 0, ErrorCode::kForeignFormatInvalid,
