@@ -1,6 +1,5 @@
 #include "tensor_read_ahead.hpp"
 
-#include <exception>
 #include <string>
 
 namespace owf::internal {
@@ -12,27 +11,6 @@ constexpr std::uint64_t kMinPieceBytes = 64u << 10;
 
 Error in_tensor(const Source& source, std::size_t index, const Error& e) {
   return Error(e.code(), "tensor '" + std::string(source.tensor(index).name) + "': " + e.message());
-}
-
-// `size` bytes for `block`, reusing what it has; limit_exceeded when they
-// cannot be had.
-Status reserve(std::unique_ptr<std::byte[]>& data, std::uint64_t& capacity, std::uint64_t size,
-               std::string_view tensor) {
-  if (size <= capacity) return {};
-  data.reset();
-  capacity = 0;
-  const auto too_large = [&] {
-    return Error(ErrorCode::kLimitExceeded, "tensor '" + std::string(tensor) + "': " + std::to_string(size) +
-                                                " bytes do not fit in memory (its source cannot read pieces)");
-  };
-  if (size > SIZE_MAX / 2) return too_large();
-  try {
-    data = std::make_unique_for_overwrite<std::byte[]>(static_cast<std::size_t>(size));
-  } catch (const std::exception&) {  // bad_alloc
-    return too_large();
-  }
-  capacity = size;
-  return {};
 }
 
 }  // namespace
@@ -75,31 +53,34 @@ void TensorReadAhead::fill(Block& block) {
   block.pieces.clear();
   block.error.reset();
   // A block that held a large tensor whole goes back to the usual size.
-  if (block.capacity > kBlockBytes) {
-    block.data.reset();
-    block.capacity = 0;
-  }
-  if (auto s = reserve(block.data, block.capacity, kBlockBytes, ""); !s.ok()) {
-    block.error = s.error();
-    return;
+  if (block.space.size() != kBlockBytes) {
+    if (block.space.size() > kBlockBytes) block.buffer = PieceBuffer();
+    auto space = block.buffer.get(kBlockBytes, "");
+    if (!space.ok()) {
+      block.error = space.error();
+      return;
+    }
+    block.space = *space;
   }
   std::uint64_t used = 0;
   while (position_ < order_.size()) {
     const std::size_t index = order_[position_];
     const TensorInfo t = source_.tensor(index);
     const std::uint64_t remaining = t.logical_bytes - tensor_offset_;
-    const std::uint64_t space = block.capacity - used;
+    const std::uint64_t space = block.space.size() - used;
     std::uint64_t take = remaining;
     if (remaining > space) {
       if (used > 0 && (!source_.ranged_reads() || space < kMinPieceBytes)) break;  // starts the next block
       if (source_.ranged_reads()) {
         take = space;
-      } else if (auto s = reserve(block.data, block.capacity, remaining, t.name); !s.ok()) {
-        block.error = s.error();
+      } else if (auto whole = block.buffer.get(remaining, t.name); whole.ok()) {
+        block.space = *whole;
+      } else {
+        block.error = whole.error();
         return;
       }
     }
-    const auto bytes = std::span(block.data.get() + used, static_cast<std::size_t>(take));
+    const auto bytes = block.space.subspan(static_cast<std::size_t>(used), static_cast<std::size_t>(take));
     const Status read = tensor_offset_ == 0 && take == t.logical_bytes
                             ? source_.read(index, bytes)
                             : source_.read_range(index, tensor_offset_, bytes);
@@ -117,7 +98,7 @@ void TensorReadAhead::fill(Block& block) {
       tensor_offset_ += take;
       break;  // the block is full
     }
-    if (used == block.capacity) break;
+    if (used == block.space.size()) break;
   }
   block.end = position_ == order_.size();
 }

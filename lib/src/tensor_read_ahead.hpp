@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "owf/source.hpp"
+#include "tensor_pieces.hpp"
 
 namespace owf::internal {
 
@@ -51,8 +52,8 @@ class TensorReadAhead {
 
  private:
   struct Block {
-    std::unique_ptr<std::byte[]> data;
-    std::uint64_t capacity = 0;
+    PieceBuffer buffer;
+    std::span<std::byte> space;  // of `buffer`: kBlockBytes, or one tensor read whole
     std::vector<Piece> pieces;
     std::optional<Error> error;  // reading stopped here, after `pieces`
     bool end = false;            // no tensors after this block
